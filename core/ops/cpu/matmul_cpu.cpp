@@ -1,0 +1,7 @@
+#include "core/ops/cpu/register.h"
+
+namespace kiln::ops::cpu {
+
+void register_matmul() {}
+
+}  // namespace kiln::ops::cpu
