@@ -1,0 +1,19 @@
+// Matrix products. f32 and bf16 run on oneDNN's matmul primitive (primitives cached by shape,
+// layout and dtype); f64 has a plain kernel for gradient checks.
+#pragma once
+
+#include "core/tensor/tensor.h"
+
+namespace kiln::ops {
+
+/// a [..., M, K] @ b [..., K, N] -> [..., M, N], batch dims broadcast (numpy rules). 1-d
+/// operands are treated as a row (a) or a column (b) and that dim is removed from the result.
+/// trans_a / trans_b use the transpose of the last two dims of a / b without copying.
+/// bf16 inputs produce a bf16 result accumulated in f32.
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+/// Batched product of 3-d tensors [B, M, K] @ [B, K, N] (no broadcasting).
+Tensor bmm(const Tensor& a, const Tensor& b);
+/// x [..., in] @ weight[out, in]^T + bias[out] (bias may be undefined), as torch.nn.Linear.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+
+}  // namespace kiln::ops
