@@ -21,21 +21,28 @@ std::string operand_str(const char* name, const Tensor& t, bool trans) {
 
 void check_operands(const char* op, const Tensor& a, const Tensor& b, bool ta, bool tb) {
   KILN_CHECK(a.defined() && b.defined(), op, ": an operand is undefined");
-  KILN_CHECK(a.dim() >= 1 && b.dim() >= 1, op, ": operands must have at least 1 dim, got ", operand_str("a", a, ta),
-             " @ ", operand_str("b", b, tb));
-  KILN_CHECK(a.device() == b.device(), op, ": operands are on different devices: ", operand_str("a", a, ta), " on ",
+  KILN_CHECK(a.dim() >= 1 && b.dim() >= 1, op, ": operands must have at least 1 dim, got ",
+             operand_str("a", a, ta), " @ ", operand_str("b", b, tb));
+  KILN_CHECK(a.device() == b.device(), op,
+             ": operands are on different devices: ", operand_str("a", a, ta), " on ",
              a.device().str(), ", ", operand_str("b", b, tb), " on ", b.device().str());
-  KILN_CHECK(a.dtype() == b.dtype(), op, ": operands have different dtypes: ", operand_str("a", a, ta), " is ",
+  KILN_CHECK(a.dtype() == b.dtype(), op,
+             ": operands have different dtypes: ", operand_str("a", a, ta), " is ",
              dtype_name(a.dtype()), ", ", operand_str("b", b, tb), " is ", dtype_name(b.dtype()),
              "; convert one with .to(dtype)");
   KILN_CHECK(is_floating(a.dtype()), op, ": expected floating operands (f64, f32, bf16, f16), got ",
-             dtype_name(a.dtype()), " for ", operand_str("a", a, ta), " @ ", operand_str("b", b, tb));
+             dtype_name(a.dtype()), " for ", operand_str("a", a, ta), " @ ",
+             operand_str("b", b, tb));
 }
 
 // The matrix dims of an operand as used: rows and cols of op(t) (a 1-d a is a row, a 1-d b a
 // column).
-int64_t rows_of(const Tensor& t, bool trans) { return trans ? t.size(-1) : t.size(-2); }
-int64_t cols_of(const Tensor& t, bool trans) { return trans ? t.size(-2) : t.size(-1); }
+int64_t rows_of(const Tensor& t, bool trans) {
+  return trans ? t.size(-1) : t.size(-2);
+}
+int64_t cols_of(const Tensor& t, bool trans) {
+  return trans ? t.size(-2) : t.size(-1);
+}
 
 // op(t) as an unrecorded view: the last two dims swapped when trans. Copied to a contiguous
 // tensor when its matrix dims have no unit stride (a slice with a step along the last dim),
@@ -52,16 +59,17 @@ Tensor blas_view(const Tensor& t, bool trans) {
   }
   const int64_t r = v.size(-2), c = v.size(-1), rs = v.stride(-2), cs = v.stride(-1);
   const bool ok = r <= 1 || c <= 1 ? (r <= 1 || rs != 0) && (c <= 1 || cs != 0)
-                                    : (cs == 1 && rs >= c) || (rs == 1 && cs >= r);
+                                   : (cs == 1 && rs >= c) || (rs == 1 && cs >= r);
   return ok ? v : v.contiguous();
 }
 
 // out = op(a) @ op(b) for operands of 2 or more dims, batch dims broadcast.
 Tensor matmul_nd(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   const int64_t M = rows_of(a, ta), K = cols_of(a, ta), Kb = rows_of(b, tb), N = cols_of(b, tb);
-  KILN_CHECK(K == Kb, "matmul: inner dimensions differ: ", operand_str("a", a, ta), " @ ", operand_str("b", b, tb),
-             " (", K, " vs ", Kb, ")");
-  const Shape abatch(a.shape().begin(), a.shape().end() - 2), bbatch(b.shape().begin(), b.shape().end() - 2);
+  KILN_CHECK(K == Kb, "matmul: inner dimensions differ: ", operand_str("a", a, ta), " @ ",
+             operand_str("b", b, tb), " (", K, " vs ", Kb, ")");
+  const Shape abatch(a.shape().begin(), a.shape().end() - 2),
+      bbatch(b.shape().begin(), b.shape().end() - 2);
   Shape batch;
   {
     const size_t nd = std::max(abatch.size(), bbatch.size());
@@ -69,7 +77,8 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b, bool ta, bool tb) {
     for (size_t i = 0; i < nd; ++i) {
       const int64_t x = i + abatch.size() >= nd ? abatch[i + abatch.size() - nd] : 1;
       const int64_t y = i + bbatch.size() >= nd ? bbatch[i + bbatch.size() - nd] : 1;
-      KILN_CHECK(x == y || x == 1 || y == 1, "matmul: batch dims do not broadcast: ", operand_str("a", a, ta), " @ ",
+      KILN_CHECK(x == y || x == 1 || y == 1,
+                 "matmul: batch dims do not broadcast: ", operand_str("a", a, ta), " @ ",
                  operand_str("b", b, tb), " (batch ", abatch, " vs ", bbatch, ")");
       batch[i] = x == 1 ? y : x;
     }
@@ -100,23 +109,24 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   Tensor bd = need_a ? b.detach() : Tensor();  // dA reads B, dB reads A: keep only what is used
   Tensor ad = need_b ? a.detach() : Tensor();
   const Shape a_shape = a.shape(), b_shape = b.shape();
-  autograd::record("matmul", {a, b}, out,
-                   [ad, bd, ta, tb, a_shape, b_shape, K, N](const Tensor& g, const NeedsGrad& n) {
-                     Tensor ga, gb;
-                     if (n[0]) ga = sum_to(ta ? matmul(bd, g, tb, true) : matmul(g, bd, false, !tb), a_shape);
-                     if (n[1]) {
-                       if (b_shape.size() == 2 && a_shape.size() > 2) {
-                         // A shared B (a linear layer): fold the batch into the rows and get dB
-                         // from one GEMM with K = batch * M instead of a batch of them summed.
-                         Tensor a2 = (ta ? ad.mT() : ad).reshape({-1, K});
-                         Tensor g2 = g.reshape({-1, N});
-                         gb = tb ? matmul(g2, a2, true, false) : matmul(a2, g2, true, false);
-                       } else {
-                         gb = sum_to(tb ? matmul(g, ad, true, ta) : matmul(ad, g, !ta, false), b_shape);
-                       }
-                     }
-                     return std::vector<Tensor>{ga, gb};
-                   });
+  autograd::record(
+      "matmul", {a, b}, out,
+      [ad, bd, ta, tb, a_shape, b_shape, K, N](const Tensor& g, const NeedsGrad& n) {
+        Tensor ga, gb;
+        if (n[0]) ga = sum_to(ta ? matmul(bd, g, tb, true) : matmul(g, bd, false, !tb), a_shape);
+        if (n[1]) {
+          if (b_shape.size() == 2 && a_shape.size() > 2) {
+            // A shared B (a linear layer): fold the batch into the rows and get dB
+            // from one GEMM with K = batch * M instead of a batch of them summed.
+            Tensor a2 = (ta ? ad.mT() : ad).reshape({-1, K});
+            Tensor g2 = g.reshape({-1, N});
+            gb = tb ? matmul(g2, a2, true, false) : matmul(a2, g2, true, false);
+          } else {
+            gb = sum_to(tb ? matmul(g, ad, true, ta) : matmul(ad, g, !ta, false), b_shape);
+          }
+        }
+        return std::vector<Tensor>{ga, gb};
+      });
   return out;
 }
 
@@ -142,25 +152,28 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
 
 Tensor bmm(const Tensor& a, const Tensor& b) {
   check_operands("bmm", a, b, false, false);
-  KILN_CHECK(a.dim() == 3 && b.dim() == 3, "bmm: expected 3-d operands [B, M, K] @ [B, K, N], got a ", a.shape(),
-             " @ b ", b.shape());
-  KILN_CHECK(a.size(0) == b.size(0), "bmm: batch sizes differ: a ", a.shape(), " @ b ", b.shape(), " (", a.size(0),
-             " vs ", b.size(0), ")");
-  KILN_CHECK(a.size(2) == b.size(1), "bmm: inner dimensions differ: a ", a.shape(), " @ b ", b.shape(), " (",
-             a.size(2), " vs ", b.size(1), ")");
+  KILN_CHECK(a.dim() == 3 && b.dim() == 3,
+             "bmm: expected 3-d operands [B, M, K] @ [B, K, N], got a ", a.shape(), " @ b ",
+             b.shape());
+  KILN_CHECK(a.size(0) == b.size(0), "bmm: batch sizes differ: a ", a.shape(), " @ b ", b.shape(),
+             " (", a.size(0), " vs ", b.size(0), ")");
+  KILN_CHECK(a.size(2) == b.size(1), "bmm: inner dimensions differ: a ", a.shape(), " @ b ",
+             b.shape(), " (", a.size(2), " vs ", b.size(1), ")");
   return matmul(a, b);
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   KILN_CHECK(x.defined() && weight.defined(), "linear: input or weight is undefined");
   KILN_CHECK(weight.dim() == 2, "linear: weight must be 2-d [out, in], got ", weight.shape());
-  KILN_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input features differ: x ", x.shape(),
-             " vs weight ", weight.shape(), " (", x.dim() >= 1 ? x.size(-1) : 0, " vs ", weight.size(1), ")");
+  KILN_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input features differ: x ",
+             x.shape(), " vs weight ", weight.shape(), " (", x.dim() >= 1 ? x.size(-1) : 0, " vs ",
+             weight.size(1), ")");
   if (bias.defined()) {
-    KILN_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "linear: bias must be 1-d of size ",
-               weight.size(0), " (weight ", weight.shape(), "), got ", bias.shape());
-    KILN_CHECK(bias.dtype() == x.dtype(), "linear: bias has dtype ", dtype_name(bias.dtype()), ", input has ",
-               dtype_name(x.dtype()));
+    KILN_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0),
+               "linear: bias must be 1-d of size ", weight.size(0), " (weight ", weight.shape(),
+               "), got ", bias.shape());
+    KILN_CHECK(bias.dtype() == x.dtype(), "linear: bias has dtype ", dtype_name(bias.dtype()),
+               ", input has ", dtype_name(x.dtype()));
   }
   check_operands("linear", x, weight, false, true);
   Tensor y = matmul(x, weight, false, true);

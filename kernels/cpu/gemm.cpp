@@ -34,7 +34,9 @@ void* default_alloc(size_t n) {
   if (!p) throw std::bad_alloc();
   return p;
 }
-void default_free(void* p, size_t) { std::free(p); }
+void default_free(void* p, size_t) {
+  std::free(p);
+}
 
 std::atomic<GemmAllocFn> g_alloc{&default_alloc};
 std::atomic<GemmFreeFn> g_free{&default_free};
@@ -59,11 +61,15 @@ class Buffer {
 
 size_t elem_size(DType t) {
   switch (t) {
-    case DType::f64: return 8;
-    case DType::f32: return 4;
+    case DType::f64:
+      return 8;
+    case DType::f32:
+      return 4;
     case DType::bf16:
-    case DType::f16: return 2;
-    default: throw std::invalid_argument("kiln::cpu::gemm: dtype must be f64, f32, bf16 or f16");
+    case DType::f16:
+      return 2;
+    default:
+      throw std::invalid_argument("kiln::cpu::gemm: dtype must be f64, f32, bf16 or f16");
   }
 }
 
@@ -100,10 +106,14 @@ dnnl::stream& stream() {
 
 dnnl::memory::data_type dnnl_type(DType t) {
   switch (t) {
-    case DType::f32: return dnnl::memory::data_type::f32;
-    case DType::bf16: return dnnl::memory::data_type::bf16;
-    case DType::f16: return dnnl::memory::data_type::f16;
-    default: throw std::invalid_argument("kiln::cpu::gemm: no oneDNN type for this dtype");
+    case DType::f32:
+      return dnnl::memory::data_type::f32;
+    case DType::bf16:
+      return dnnl::memory::data_type::bf16;
+    case DType::f16:
+      return dnnl::memory::data_type::f16;
+    default:
+      throw std::invalid_argument("kiln::cpu::gemm: no oneDNN type for this dtype");
   }
 }
 
@@ -127,8 +137,9 @@ struct KeyHash {
 // The key of a (normalised, folded) product; batch strides of a batch of 1 do not matter.
 Key make_key(const GemmArgs& g) {
   const bool batched = g.batch > 1;
-  return Key{{int64_t(g.dtype), g.batch, g.m, g.n, g.k, batched ? g.a_bs : -1, g.a_rs, g.a_cs, batched ? g.b_bs : -1,
-              g.b_rs, g.b_cs, batched ? g.c_bs : -1, g.c_rs, int64_t(g.threads), 0, 0}};
+  return Key{{int64_t(g.dtype), g.batch, g.m, g.n, g.k, batched ? g.a_bs : -1, g.a_rs, g.a_cs,
+              batched ? g.b_bs : -1, g.b_rs, g.b_cs, batched ? g.c_bs : -1, g.c_rs,
+              int64_t(g.threads), 0, 0}};
 }
 
 struct Prim {
@@ -141,8 +152,8 @@ struct Prim {
 // A matrix operand's memory descriptor: 2-d without a batch, else 3-d with a broadcast
 // operand as a batch of 1 (oneDNN broadcasts size-1 batch dims; a zero stride would send it
 // to the slow reference implementation).
-dnnl::memory::desc operand_md(DType t, int64_t batch, int64_t bs, int64_t rows, int64_t cols, int64_t rs,
-                              int64_t cs) {
+dnnl::memory::desc operand_md(DType t, int64_t batch, int64_t bs, int64_t rows, int64_t cols,
+                              int64_t rs, int64_t cs) {
   using dims = dnnl::memory::dims;
   if (batch == 1) return dnnl::memory::desc(dims{rows, cols}, dnnl_type(t), dims{rs, cs});
   const int64_t extent = rs == 1 ? cs * cols : rs * rows;  // one matrix's span
@@ -218,7 +229,8 @@ void run_prim(const Prim& p, const GemmArgs& g) {
   args.emplace(DNNL_ARG_WEIGHTS, dnnl::memory(p.b_md, e, const_cast<void*>(g.b)));
   args.emplace(DNNL_ARG_DST, dnnl::memory(p.c_md, e, g.c));
   Buffer scratch(p.scratch);
-  if (p.scratch) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(p.scratch_md, e, scratch.as<void>()));
+  if (p.scratch)
+    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(p.scratch_md, e, scratch.as<void>()));
   dnnl::stream& s = stream();
   p.prim.execute(s, args);
   s.wait();
@@ -246,7 +258,8 @@ void to_f32(float* d, const f16* s, int64_t n) {
   int64_t i = 0;
 #if defined(__F16C__)
   for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i))));
+    _mm256_storeu_ps(d + i,
+                     _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i))));
 #endif
   for (; i < n; ++i) d[i] = float(s[i]);
 }
@@ -255,8 +268,9 @@ void from_f32(f16* d, const float* s, int64_t n) {
   int64_t i = 0;
 #if defined(__F16C__)
   for (; i + 8 <= n; i += 8)
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i),
-                     _mm256_cvtps_ph(_mm256_loadu_ps(s + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    _mm_storeu_si128(
+        reinterpret_cast<__m128i*>(d + i),
+        _mm256_cvtps_ph(_mm256_loadu_ps(s + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 #endif
   for (; i < n; ++i) d[i] = f16(s[i]);
 }
@@ -270,10 +284,11 @@ struct Packed {
 };
 
 template <class T>
-Packed pack_f32(const T* src, int64_t nb, int64_t rows, int64_t cols, int64_t bs, int64_t rs, int64_t cs,
-                int threads) {
+Packed pack_f32(const T* src, int64_t nb, int64_t rows, int64_t cols, int64_t bs, int64_t rs,
+                int64_t cs, int threads) {
   const bool row_major = cs == 1;
-  const int64_t prow = row_major ? rows : cols, pcol = row_major ? cols : rows, ld = row_major ? rs : cs;
+  const int64_t prow = row_major ? rows : cols, pcol = row_major ? cols : rows,
+                ld = row_major ? rs : cs;
   Packed p;
   p.buf = std::make_unique<Buffer>(size_t(nb * prow * pcol) * sizeof(float));
   float* dst = p.buf->as<float>();
@@ -292,8 +307,10 @@ Packed pack_f32(const T* src, int64_t nb, int64_t rows, int64_t cols, int64_t bs
 template <class T>
 void gemm_via_f32(const GemmArgs& g) {
   const int64_t nb_a = g.a_bs == 0 ? 1 : g.batch, nb_b = g.b_bs == 0 ? 1 : g.batch;
-  Packed a = pack_f32(static_cast<const T*>(g.a), nb_a, g.m, g.k, g.a_bs, g.a_rs, g.a_cs, g.threads);
-  Packed b = pack_f32(static_cast<const T*>(g.b), nb_b, g.k, g.n, g.b_bs, g.b_rs, g.b_cs, g.threads);
+  Packed a =
+      pack_f32(static_cast<const T*>(g.a), nb_a, g.m, g.k, g.a_bs, g.a_rs, g.a_cs, g.threads);
+  Packed b =
+      pack_f32(static_cast<const T*>(g.b), nb_b, g.k, g.n, g.b_bs, g.b_rs, g.b_cs, g.threads);
   Buffer c(size_t(g.batch * g.m * g.n) * sizeof(float));
   GemmArgs f = g;
   f.dtype = DType::f32;
@@ -333,7 +350,8 @@ void gemm_f64(const GemmArgs& g) {
     double* p = packed->as<double>();
     for (int64_t bi = 0; bi < nb; ++bi)
       for (int64_t kk = 0; kk < g.k; ++kk)
-        for (int64_t n = 0; n < g.n; ++n) p[(bi * g.k + kk) * g.n + n] = B[bi * g.b_bs + kk * g.b_rs + n * g.b_cs];
+        for (int64_t n = 0; n < g.n; ++n)
+          p[(bi * g.k + kk) * g.n + n] = B[bi * g.b_bs + kk * g.b_rs + n * g.b_cs];
     B = p;
     b_bs = nb == 1 ? 0 : g.k * g.n;
     ldb = g.n;
@@ -387,7 +405,8 @@ bool gemm_layout_ok(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
 
 bool gemm_native(DType t) {
   switch (t) {
-    case DType::f32: return true;
+    case DType::f32:
+      return true;
     case DType::bf16: {
       static const bool native = detect_native(DType::bf16);
       return native && g_native_enabled.load();
@@ -396,14 +415,21 @@ bool gemm_native(DType t) {
       static const bool native = detect_native(DType::f16);
       return native && g_native_enabled.load();
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 
-void gemm_set_native_enabled(bool on) { g_native_enabled.store(on); }
+void gemm_set_native_enabled(bool on) {
+  g_native_enabled.store(on);
+}
 
-GemmStats gemm_stats() { return cache().stats(); }
-void gemm_clear_cache() { cache().clear(); }
+GemmStats gemm_stats() {
+  return cache().stats();
+}
+void gemm_clear_cache() {
+  cache().clear();
+}
 
 void set_gemm_allocator(GemmAllocFn alloc, GemmFreeFn free) {
   g_alloc.store(alloc ? alloc : &default_alloc);
@@ -418,15 +444,18 @@ void gemm(const GemmArgs& in) {
   if (g.k == 0) {  // an empty sum: C = 0
     for (int64_t b = 0; b < g.batch; ++b)
       for (int64_t m = 0; m < g.m; ++m)
-        std::memset(static_cast<char*>(g.c) + size_t(b * g.c_bs + m * g.c_rs) * es, 0, size_t(g.n) * es);
+        std::memset(static_cast<char*>(g.c) + size_t(b * g.c_bs + m * g.c_rs) * es, 0,
+                    size_t(g.n) * es);
     return;
   }
   normalise(g.m, g.k, g.a_rs, g.a_cs);
   normalise(g.k, g.n, g.b_rs, g.b_cs);
   if (g.m == 1) g.c_rs = g.n;
-  if (!normalised_ok(g.m, g.k, g.a_rs, g.a_cs) || !normalised_ok(g.k, g.n, g.b_rs, g.b_cs) || g.c_rs < g.n)
-    throw std::invalid_argument("kiln::cpu::gemm: an operand is not a BLAS layout (one unit stride, the other "
-                                "at least the extent it steps over)");
+  if (!normalised_ok(g.m, g.k, g.a_rs, g.a_cs) || !normalised_ok(g.k, g.n, g.b_rs, g.b_cs) ||
+      g.c_rs < g.n)
+    throw std::invalid_argument(
+        "kiln::cpu::gemm: an operand is not a BLAS layout (one unit stride, the other "
+        "at least the extent it steps over)");
   if (g.threads < 1) g.threads = 1;
   if (omp_get_max_threads() != g.threads) omp_set_num_threads(g.threads);
 
@@ -438,21 +467,27 @@ void gemm(const GemmArgs& in) {
     char* c = static_cast<char*>(g.c);
     for (int64_t b = 1; b < g.batch; ++b)
       for (int64_t m = 0; m < g.m; ++m)
-        std::memcpy(c + size_t(b * g.c_bs + m * g.c_rs) * es, c + size_t(m * g.c_rs) * es, size_t(g.n) * es);
+        std::memcpy(c + size_t(b * g.c_bs + m * g.c_rs) * es, c + size_t(m * g.c_rs) * es,
+                    size_t(g.n) * es);
     return;
   }
   // Shared B, and A's and C's rows run on across the batch: one product with batch*M rows.
-  if (g.batch > 1 && g.b_bs == 0 && g.a_cs == 1 && g.a_bs == g.m * g.a_rs && g.c_bs == g.m * g.c_rs) {
+  if (g.batch > 1 && g.b_bs == 0 && g.a_cs == 1 && g.a_bs == g.m * g.a_rs &&
+      g.c_bs == g.m * g.c_rs) {
     g.m *= g.batch;
     g.batch = 1;
     g.a_bs = g.b_bs = g.c_bs = 0;
   }
 
   switch (g.dtype) {
-    case DType::f64: gemm_f64(g); return;
+    case DType::f64:
+      gemm_f64(g);
+      return;
     case DType::f32: {
       auto p = cache().get(g);
-      if (!p->ok) throw std::runtime_error("kiln::cpu::gemm: oneDNN could not create an f32 matmul primitive");
+      if (!p->ok)
+        throw std::runtime_error(
+            "kiln::cpu::gemm: oneDNN could not create an f32 matmul primitive");
       run_prim(*p, g);
       return;
     }
@@ -465,11 +500,14 @@ void gemm(const GemmArgs& in) {
           return;
         }
       }
-      if (g.dtype == DType::bf16) gemm_via_f32<bf16>(g);
-      else gemm_via_f32<f16>(g);
+      if (g.dtype == DType::bf16)
+        gemm_via_f32<bf16>(g);
+      else
+        gemm_via_f32<f16>(g);
       return;
     }
-    default: throw std::invalid_argument("kiln::cpu::gemm: dtype must be f64, f32, bf16 or f16");
+    default:
+      throw std::invalid_argument("kiln::cpu::gemm: dtype must be f64, f32, bf16 or f16");
   }
 }
 

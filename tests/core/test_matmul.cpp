@@ -65,10 +65,14 @@ Tensor ref_matmul(const Tensor& a, const Tensor& b, bool ta = false, bool tb = f
   return from_vector(C, out);
 }
 
-Tensor randn_t(const Shape& s, DType dt, uint64_t seed) { return randn64(s, seed).to(dt); }
+Tensor randn_t(const Shape& s, DType dt, uint64_t seed) {
+  return randn64(s, seed).to(dt);
+}
 
 // f32 sums of K products of unit normals: error grows like sqrt(K) ulps.
-double f32_atol(int64_t K) { return 2e-6 * std::sqrt(double(K)) * 8; }
+double f32_atol(int64_t K) {
+  return 2e-6 * std::sqrt(double(K)) * 8;
+}
 
 std::string error_of(const std::function<void()>& f) {
   try {
@@ -82,8 +86,9 @@ std::string error_of(const std::function<void()>& f) {
 // ---- results --------------------------------------------------------------------------------
 
 using Mkn = std::tuple<int64_t, int64_t, int64_t>;
-const Mkn kShapes[] = {{1, 1, 1},  {1, 7, 1},   {1, 5, 9},    {9, 5, 1},     {3, 1, 4},      {17, 33, 5},
-                       {64, 64, 64}, {31, 1000, 3}, {2, 4099, 3}, {128, 257, 129}, {100, 3, 300}};
+const Mkn kShapes[] = {{1, 1, 1},    {1, 7, 1},       {1, 5, 9},    {9, 5, 1},
+                       {3, 1, 4},    {17, 33, 5},     {64, 64, 64}, {31, 1000, 3},
+                       {2, 4099, 3}, {128, 257, 129}, {100, 3, 300}};
 
 class MatmulShapes : public ::testing::TestWithParam<DType> {};
 
@@ -128,7 +133,8 @@ TEST_P(MatmulLayouts, StridedAndPermutedOperands) {
   Tensor y = randn_t({3, 5, 6}, dt, 4);
   Tensor xp = x.permute({1, 0, 2});  // [3, 4, 5], batch stride 5, row stride 15
   EXPECT_ALL_CLOSE(matmul(xp, y), ref_matmul(xp, y), atol);
-  Tensor yp = randn_t({6, 3, 5}, dt, 5).permute({1, 2, 0});  // [3, 5, 6] with unit stride nowhere inside
+  Tensor yp =
+      randn_t({6, 3, 5}, dt, 5).permute({1, 2, 0});  // [3, 5, 6] with unit stride nowhere inside
   EXPECT_ALL_CLOSE(matmul(xp, yp), ref_matmul(xp, yp), atol);
   EXPECT_ALL_CLOSE(matmul(yp, xp, true, true), ref_matmul(yp, xp, true, true), atol);
   // An expanded operand (stride 0 along the batch).
@@ -151,10 +157,10 @@ TEST(Matmul, BroadcastBatchDims) {
   const Case cases[] = {
       {{2, 1, 3, 4}, {5, 4, 6}, false, false},  // -> [2, 5, 3, 6]
       {{2, 1, 4, 3}, {5, 6, 4}, true, true},
-      {{3, 4}, {2, 4, 5}, false, false},        // a shared across the batch
-      {{2, 3, 4}, {4, 5}, false, false},        // b shared: folded into one GEMM
+      {{3, 4}, {2, 4, 5}, false, false},  // a shared across the batch
+      {{2, 3, 4}, {4, 5}, false, false},  // b shared: folded into one GEMM
       {{2, 3, 4}, {5, 4}, false, true},
-      {{2, 4, 3}, {4, 5}, true, false},         // b shared, a transposed: not foldable
+      {{2, 4, 3}, {4, 5}, true, false},  // b shared, a transposed: not foldable
       {{1, 3, 4}, {2, 4, 5}, false, false},
       {{2, 1, 3, 4}, {1, 3, 4, 5}, false, false},
       {{3, 4}, {1, 1, 4, 2}, false, false},
@@ -172,7 +178,8 @@ TEST(Matmul, BroadcastBatchDims) {
 
 TEST(Matmul, OneDimensionalOperands) {
   Tensor v = randn64({4}, 1), w = randn64({4}, 2);
-  Tensor m = randn64({4, 5}, 3), n = randn64({3, 4}, 4), bt = randn64({2, 4, 5}, 5), ba = randn64({2, 3, 4}, 6);
+  Tensor m = randn64({4, 5}, 3), n = randn64({3, 4}, 4), bt = randn64({2, 4, 5}, 5),
+         ba = randn64({2, 3, 4}, 6);
   EXPECT_EQ(matmul(v, m).shape(), (Shape{5}));
   EXPECT_EQ(matmul(n, v).shape(), (Shape{3}));
   EXPECT_EQ(matmul(v, w).shape(), (Shape{}));
@@ -251,7 +258,8 @@ void check_half(DType dt, double rtol) {
         ASSERT_EQ(c.dtype(), dt);
         Tensor expect = ref_matmul(a.to(DType::f64), b.to(DType::f64), ta, tb);
         EXPECT_ALL_CLOSE(c, expect, f32_atol(K), rtol)
-            << dtype_name(dt) << " M=" << M << " K=" << K << " N=" << N << " ta=" << ta << " tb=" << tb;
+            << dtype_name(dt) << " M=" << M << " K=" << K << " N=" << N << " ta=" << ta
+            << " tb=" << tb;
       }
   // Batched with broadcast, and a strided window.
   Tensor a = randn_t({2, 1, 3, 8}, dt, 1), b = randn_t({5, 8, 6}, dt, 2);
@@ -263,7 +271,7 @@ void check_half(DType dt, double rtol) {
 }
 
 TEST(Matmul, Bf16MatchesF32WithinRounding) {
-  check_half(DType::bf16, 1.0 / 128);  // 8 significant bits: half an ulp is 2^-8 relative
+  check_half(DType::bf16, 1.0 / 128);   // 8 significant bits: half an ulp is 2^-8 relative
   if (cpu::gemm_native(DType::bf16)) {  // exercise the f32 route too where native bf16 exists
     cpu::gemm_set_native_enabled(false);
     check_half(DType::bf16, 1.0 / 128);
@@ -271,7 +279,9 @@ TEST(Matmul, Bf16MatchesF32WithinRounding) {
   }
 }
 
-TEST(Matmul, F16MatchesF32WithinRounding) { check_half(DType::f16, 1.0 / 1024); }
+TEST(Matmul, F16MatchesF32WithinRounding) {
+  check_half(DType::f16, 1.0 / 1024);
+}
 
 TEST(Matmul, Bf16AgreesWithF32Product) {
   Tensor a = randn64({33, 70}, 1).to(DType::f32), b = randn64({70, 20}, 2).to(DType::f32);
@@ -332,7 +342,9 @@ TEST(MatmulGrad, OneDimensionalOperands) {
 
 TEST(MatmulGrad, StridedInputs) {
   Tensor x = randn64({4, 6}, 1).requires_grad_(), y = randn64({3, 5}, 2).requires_grad_();
-  auto f = [](const std::vector<Tensor>& in) { return matmul(in[0].slice(1, 0, 6, 2), in[1].narrow(1, 1, 4)); };
+  auto f = [](const std::vector<Tensor>& in) {
+    return matmul(in[0].slice(1, 0, 6, 2), in[1].narrow(1, 1, 4));
+  };
   EXPECT_GRADCHECK(f, {x, y});
 }
 
@@ -344,10 +356,12 @@ TEST(MatmulGrad, Bmm) {
 TEST(MatmulGrad, Linear) {
   Tensor x = randn64({2, 3, 5}, 1).requires_grad_(), w = randn64({4, 5}, 2).requires_grad_();
   Tensor bias = randn64({4}, 3).requires_grad_();
-  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); }, {x, w, bias});
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
+                   {x, w, bias});
   EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return linear(in[0], in[1]); }, {x, w});
   Tensor x1 = randn64({5}, 4).requires_grad_();
-  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); }, {x1, w, bias});
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
+                   {x1, w, bias});
 }
 
 TEST(MatmulGrad, LinearBiasGradIsSumOverLeadingDims) {
@@ -371,11 +385,17 @@ TEST(MatmulGrad, OnlyTheOperandThatNeedsIt) {
 // ---- errors ---------------------------------------------------------------------------------
 
 TEST(MatmulErrors, InnerDimensionsNameOpAndShapes) {
-  EXPECT_EQ(error_of([] { matmul(zeros({2, 3}), zeros({4, 5})); }),
+  EXPECT_EQ(error_of([] {
+              matmul(zeros({2, 3}), zeros({4, 5}));
+            }),
             "matmul: inner dimensions differ: a [2, 3] @ b [4, 5] (3 vs 4)");
-  EXPECT_EQ(error_of([] { matmul(zeros({2, 3}), zeros({4, 5}), false, true); }),
+  EXPECT_EQ(error_of([] {
+              matmul(zeros({2, 3}), zeros({4, 5}), false, true);
+            }),
             "matmul: inner dimensions differ: a [2, 3] @ b [4, 5]^T (3 vs 5)");
-  EXPECT_EQ(error_of([] { matmul(zeros({3}), zeros({4, 5})); }),
+  EXPECT_EQ(error_of([] {
+              matmul(zeros({3}), zeros({4, 5}));
+            }),
             "matmul: inner dimensions differ: a [3] @ b [4, 5] (3 vs 4)");
 }
 
@@ -396,11 +416,15 @@ TEST(MatmulErrors, BatchDtypeDeviceAndRank) {
 }
 
 TEST(MatmulErrors, BmmAndLinear) {
-  EXPECT_EQ(error_of([] { bmm(zeros({2, 3, 4}), zeros({3, 4, 5})); }),
+  EXPECT_EQ(error_of([] {
+              bmm(zeros({2, 3, 4}), zeros({3, 4, 5}));
+            }),
             "bmm: batch sizes differ: a [2, 3, 4] @ b [3, 4, 5] (2 vs 3)");
   std::string m = error_of([] { bmm(zeros({3, 4}), zeros({4, 5})); });
   EXPECT_NE(m.find("bmm: expected 3-d operands"), std::string::npos) << m;
-  EXPECT_EQ(error_of([] { linear(zeros({4, 3}), zeros({5, 2})); }),
+  EXPECT_EQ(error_of([] {
+              linear(zeros({4, 3}), zeros({5, 2}));
+            }),
             "linear: input features differ: x [4, 3] vs weight [5, 2] (3 vs 2)");
   m = error_of([] { linear(zeros({4, 3}), zeros({5, 3}), zeros({4})); });
   EXPECT_NE(m.find("linear: bias must be 1-d of size 5"), std::string::npos) << m;
@@ -415,7 +439,8 @@ TEST(MatmulCache, SecondCallReusesThePrimitive) {
   matmul(a, b);
   const cpu::GemmStats s1 = cpu::gemm_stats();
   Tensor c = matmul(a, b);
-  matmul(randn_t({37, 23}, DType::f32, 3), randn_t({23, 41}, DType::f32, 4));  // new data, same shape
+  matmul(randn_t({37, 23}, DType::f32, 3),
+         randn_t({23, 41}, DType::f32, 4));  // new data, same shape
   const cpu::GemmStats s2 = cpu::gemm_stats();
   EXPECT_EQ(s2.primitives_created, s1.primitives_created);
   EXPECT_GE(s2.cache_hits, s1.cache_hits + 2);

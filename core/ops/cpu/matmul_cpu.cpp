@@ -69,14 +69,18 @@ void matmul_cpu(const Tensor& out, const Tensor& a, const Tensor& b) {
     try {
       kiln::cpu::gemm(g);
     } catch (const std::exception& e) {  // the op hands over valid layouts: this is a bug or OOM
-      KILN_FAIL("matmul: ", e.what(), " (out ", out.shape(), ", a strides ", a.strides(), ", b strides ",
-                b.strides(), ")");
+      KILN_FAIL("matmul: ", e.what(), " (out ", out.shape(), ", a strides ", a.strides(),
+                ", b strides ", b.strides(), ")");
     }
   }
 }
 
-void* gemm_alloc(size_t n) { return allocator_for(Device::cpu()).allocate(n); }
-void gemm_free(void* p, size_t n) { allocator_for(Device::cpu()).deallocate(p, n); }
+void* gemm_alloc(size_t n) {
+  return allocator_for(Device::cpu()).allocate(n);
+}
+void gemm_free(void* p, size_t n) {
+  allocator_for(Device::cpu()).deallocate(p, n);
+}
 
 }  // namespace
 
