@@ -46,21 +46,22 @@ int64_t cols_of(const Tensor& t, bool trans) {
 
 // op(t) as an unrecorded view: the last two dims swapped when trans. Copied to a contiguous
 // tensor when its matrix dims have no unit stride (a slice with a step along the last dim),
-// since BLAS kernels need one.
+// since BLAS kernels need one. Kernels only read the geometry, so an operand that needs
+// neither is passed as it is (no new TensorImpl: this is on the path of every small product).
 Tensor blas_view(const Tensor& t, bool trans) {
-  Tensor v = t.detach();
-  const int64_t nd = v.dim();
+  Tensor v = t;
   if (trans) {
-    Shape s = v.shape();
-    Strides st = v.strides();
-    std::swap(s[size_t(nd - 1)], s[size_t(nd - 2)]);
-    std::swap(st[size_t(nd - 1)], st[size_t(nd - 2)]);
-    v = as_strided(v, s, st, v.offset());
+    const size_t nd = size_t(t.dim());
+    Shape s = t.shape();
+    Strides st = t.strides();
+    std::swap(s[nd - 1], s[nd - 2]);
+    std::swap(st[nd - 1], st[nd - 2]);
+    v = as_strided(t, s, st, t.offset());
   }
   const int64_t r = v.size(-2), c = v.size(-1), rs = v.stride(-2), cs = v.stride(-1);
   const bool ok = r <= 1 || c <= 1 ? (r <= 1 || rs != 0) && (c <= 1 || cs != 0)
                                    : (cs == 1 && rs >= c) || (rs == 1 && cs >= r);
-  return ok ? v : v.contiguous();
+  return ok ? v : v.detach().contiguous();
 }
 
 // out = op(a) @ op(b) for operands of 2 or more dims, batch dims broadcast.
@@ -68,35 +69,39 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   const int64_t M = rows_of(a, ta), K = cols_of(a, ta), Kb = rows_of(b, tb), N = cols_of(b, tb);
   KILN_CHECK(K == Kb, "matmul: inner dimensions differ: ", operand_str("a", a, ta), " @ ",
              operand_str("b", b, tb), " (", K, " vs ", Kb, ")");
-  const Shape abatch(a.shape().begin(), a.shape().end() - 2),
-      bbatch(b.shape().begin(), b.shape().end() - 2);
-  Shape batch;
-  {
-    const size_t nd = std::max(abatch.size(), bbatch.size());
-    batch.assign(nd, 1);
-    for (size_t i = 0; i < nd; ++i) {
-      const int64_t x = i + abatch.size() >= nd ? abatch[i + abatch.size() - nd] : 1;
-      const int64_t y = i + bbatch.size() >= nd ? bbatch[i + bbatch.size() - nd] : 1;
-      KILN_CHECK(x == y || x == 1 || y == 1,
-                 "matmul: batch dims do not broadcast: ", operand_str("a", a, ta), " @ ",
-                 operand_str("b", b, tb), " (batch ", abatch, " vs ", bbatch, ")");
-      batch[i] = x == 1 ? y : x;
-    }
+  // The batch shape: numpy broadcasting of the dims before the last two.
+  const Shape& ash = a.shape();
+  const Shape& bsh = b.shape();
+  const size_t na = ash.size() - 2, nb = bsh.size() - 2, nd = std::max(na, nb);
+  Shape out_shape(nd + 2, 1);
+  for (size_t i = 0; i < nd; ++i) {
+    const int64_t x = i + na >= nd ? ash[i + na - nd] : 1;
+    const int64_t y = i + nb >= nd ? bsh[i + nb - nd] : 1;
+    KILN_CHECK(x == y || x == 1 || y == 1,
+               "matmul: batch dims do not broadcast: ", operand_str("a", a, ta), " @ ",
+               operand_str("b", b, tb), " (batch ", Shape(ash.begin(), ash.end() - 2), " vs ",
+               Shape(bsh.begin(), bsh.end() - 2), ")");
+    out_shape[i] = x == 1 ? y : x;
   }
-  Shape out_shape = batch;
-  out_shape.push_back(M);
-  out_shape.push_back(N);
+  out_shape[nd] = M;
+  out_shape[nd + 1] = N;
   Tensor out = empty(out_shape, a.dtype(), a.device());
   if (out.numel() > 0) {
     if (K == 0) {
       out.fill_(0.0);
     } else {
-      Shape as = batch, bs = batch;
-      as.insert(as.end(), {M, K});
-      bs.insert(bs.end(), {K, N});
-      Tensor av = broadcast_view(blas_view(a, ta), as, "matmul");
-      Tensor bv = broadcast_view(blas_view(b, tb), bs, "matmul");
-      matmul_kernels.get(a.device(), a.dtype())(out, av, bv);
+      // Each operand broadcast to the batch shape (zero strides) unless it already has it.
+      auto batched = [&](const Tensor& t, bool trans, int64_t rows, int64_t cols) {
+        Tensor v = blas_view(t, trans);
+        if (size_t(t.dim()) == nd + 2 &&
+            std::equal(out_shape.begin(), out_shape.end() - 2, t.shape().begin()))
+          return v;
+        Shape s(out_shape.begin(), out_shape.end() - 2);
+        s.push_back(rows);
+        s.push_back(cols);
+        return broadcast_view(v, s, "matmul");
+      };
+      matmul_kernels.get(a.device(), a.dtype())(out, batched(a, ta, M, K), batched(b, tb, K, N));
     }
   }
   if (!autograd::needs_grad(a, b)) return out;

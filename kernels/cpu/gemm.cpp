@@ -144,6 +144,7 @@ Key make_key(const GemmArgs& g) {
 
 struct Prim {
   bool ok = false;  // false: oneDNN has no (fast) implementation for this key
+  uint64_t id = 0;  // unique for the life of the process
   dnnl::matmul prim;
   dnnl::memory::desc a_md, b_md, c_md, scratch_md;
   size_t scratch = 0;
@@ -162,7 +163,9 @@ dnnl::memory::desc operand_md(DType t, int64_t batch, int64_t bs, int64_t rows, 
 }
 
 std::shared_ptr<const Prim> create_prim(const GemmArgs& g) {
+  static std::atomic<uint64_t> next_id{1};
   auto p = std::make_shared<Prim>();
+  p->id = next_id++;
   try {
     p->a_md = operand_md(g.dtype, g.batch, g.a_bs, g.m, g.k, g.a_rs, g.a_cs);
     p->b_md = operand_md(g.dtype, g.batch, g.b_bs, g.k, g.n, g.b_rs, g.b_cs);
@@ -222,17 +225,40 @@ PrimCache& cache() {
   return *c;
 }
 
+// The memory objects of a primitive, made once per thread and re-pointed at each call's
+// buffers: creating them costs more than a small product.
+struct ExecMemory {
+  dnnl::memory a, b, c, scratch;
+};
+
 void run_prim(const Prim& p, const GemmArgs& g) {
-  dnnl::engine& e = engine();
-  std::unordered_map<int, dnnl::memory> args;
-  args.emplace(DNNL_ARG_SRC, dnnl::memory(p.a_md, e, const_cast<void*>(g.a)));
-  args.emplace(DNNL_ARG_WEIGHTS, dnnl::memory(p.b_md, e, const_cast<void*>(g.b)));
-  args.emplace(DNNL_ARG_DST, dnnl::memory(p.c_md, e, g.c));
+  thread_local std::unordered_map<uint64_t, ExecMemory> mems;
+  auto it = mems.find(p.id);
+  if (it == mems.end()) {
+    if (mems.size() >= 512) mems.clear();  // shapes come and go; keep this bounded
+    dnnl::engine& e = engine();
+    ExecMemory m{dnnl::memory(p.a_md, e, DNNL_MEMORY_NONE),
+                 dnnl::memory(p.b_md, e, DNNL_MEMORY_NONE),
+                 dnnl::memory(p.c_md, e, DNNL_MEMORY_NONE),
+                 p.scratch ? dnnl::memory(p.scratch_md, e, DNNL_MEMORY_NONE) : dnnl::memory()};
+    it = mems.emplace(p.id, std::move(m)).first;
+  }
+  ExecMemory& m = it->second;
+  m.a.set_data_handle(const_cast<void*>(g.a));
+  m.b.set_data_handle(const_cast<void*>(g.b));
+  m.c.set_data_handle(g.c);
   Buffer scratch(p.scratch);
-  if (p.scratch)
-    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(p.scratch_md, e, scratch.as<void>()));
+  dnnl_exec_arg_t args[4] = {
+      {DNNL_ARG_SRC, m.a.get()}, {DNNL_ARG_WEIGHTS, m.b.get()}, {DNNL_ARG_DST, m.c.get()}};
+  int nargs = 3;
+  if (p.scratch) {
+    m.scratch.set_data_handle(scratch.as<void>());
+    args[nargs++] = {DNNL_ARG_SCRATCHPAD, m.scratch.get()};
+  }
+  // The C call takes the arguments as an array; the C++ one would build a vector each time.
   dnnl::stream& s = stream();
-  p.prim.execute(s, args);
+  if (dnnl_primitive_execute(p.prim.get(), s.get(), nargs, args) != dnnl_success)
+    throw std::runtime_error("kiln::cpu::gemm: oneDNN failed to execute a matmul");
   s.wait();
 }
 

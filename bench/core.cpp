@@ -1,0 +1,311 @@
+// bench_core: throughput of the core ops against the library or libc call they wrap.
+//
+//   gemm         GFLOP/s (2MNK / time) of kiln::ops::matmul and of oneDNN called directly on
+//                the same buffers (a primitive created once, executed repeatedly)
+//   elementwise  GB/s (bytes read + written / time) of ops::add, mul by a scalar and gelu on
+//                64 MiB f32 tensors, beside memcpy of the same bytes
+//
+// Each section is one function returning its JSON array; main() prints the figures and, with
+// --json, one JSON object {"gemm": [...], "attention": [...], "elementwise": [...]} as the last
+// line. Times are the best of a few interleaved rounds (the machine may be shared), each
+// after warm-up. Nothing here fails on time.
+//
+// Usage: bench_core [--json] [--threads N] [--quick] [--only SECTION]
+#include <omp.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/kiln.h"
+#include "kernels/cpu/gemm.h"
+
+namespace {
+
+using namespace kiln;
+
+struct Options {
+  int threads = 2;
+  bool json = false;
+  bool quick = false;  // shorter timings, for checking that the program runs
+  std::string only;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Seconds per call of f, run until `budget` seconds have passed and at least min_reps times.
+double time_per_call(const std::function<void()>& f, double budget, int min_reps) {
+  auto t0 = std::chrono::steady_clock::now();
+  int reps = 0;
+  double el = 0;
+  do {
+    f();
+    ++reps;
+    el = seconds_since(t0);
+  } while (el < budget || reps < min_reps);
+  return el / reps;
+}
+
+// Best seconds per call of each function, measured in `rounds` interleaved rounds after one
+// warm-up call each, so that a burst of load elsewhere hits both alike.
+std::vector<double> best_of(const std::vector<std::function<void()>>& fs, int rounds, double budget,
+                            int min_reps) {
+  for (const auto& f : fs) f();
+  std::vector<double> best(fs.size(), 1e300);
+  for (int r = 0; r < rounds; ++r)
+    for (size_t i = 0; i < fs.size(); ++i)
+      best[i] = std::min(best[i], time_per_call(fs[i], budget, min_reps));
+  return best;
+}
+
+double mib(size_t bytes) {
+  return double(bytes) / double(1 << 20);
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), f, v);
+  return buf;
+}
+
+// ---- gemm -----------------------------------------------------------------------------------
+
+// oneDNN used the way its documentation shows: row-major memory objects bound once to the
+// caller's buffers, one primitive, executed repeatedly.
+struct DirectGemm {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::stream strm{eng};
+  dnnl::matmul prim;
+  std::unordered_map<int, dnnl::memory> args;
+
+  // Returns false when oneDNN cannot make the primitive for this data type on this CPU.
+  bool init(int64_t M, int64_t K, int64_t N, dnnl::memory::data_type dt, void* a, void* b,
+            void* c) {
+    using dims = dnnl::memory::dims;
+    using tag = dnnl::memory::format_tag;
+    dnnl::memory::desc ad(dims{M, K}, dt, tag::ab), bd(dims{K, N}, dt, tag::ab),
+        cd(dims{M, N}, dt, tag::ab);
+    try {
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(ad, bd, cd), eng);
+      prim = dnnl::matmul(pd);
+    } catch (const dnnl::error&) {
+      return false;
+    }
+    args = {{DNNL_ARG_SRC, dnnl::memory(ad, eng, a)},
+            {DNNL_ARG_WEIGHTS, dnnl::memory(bd, eng, b)},
+            {DNNL_ARG_DST, dnnl::memory(cd, eng, c)}};
+    return true;
+  }
+  void run() {
+    prim.execute(strm, args);
+    strm.wait();
+  }
+};
+
+// What a user does without native bf16: widen to f32, multiply, round back (to nearest even,
+// as kiln's bf16 does), with the conversions threaded and vectorisable.
+void bf16_to_f32(float* d, const bf16* s, int64_t n, int threads) {
+  const uint16_t* b = reinterpret_cast<const uint16_t*>(s);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t i = 0; i < n; ++i) d[i] = bits_float(uint32_t(b[i]) << 16);
+}
+void f32_to_bf16(bf16* d, const float* s, int64_t n, int threads) {
+  uint16_t* o = reinterpret_cast<uint16_t*>(d);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t u = float_bits(s[i]);
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    o[i] = uint16_t((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : r);
+  }
+}
+
+std::string bench_gemm(const Options& opt) {
+  struct Shape3 {
+    int64_t m, k, n;
+  };
+  const Shape3 shapes[] = {
+      {768, 768, 2304}, {768, 768, 3072}, {768, 3072, 768}, {4096, 4096, 4096}, {768, 128, 384}};
+  const char* note = "no native bf16 on this CPU; direct = convert + f32 GEMM";
+  std::printf(
+      "\ngemm: kiln::ops::matmul vs oneDNN matmul called directly (GFLOP/s = 2MNK/time), %d "
+      "threads\n",
+      opt.threads);
+  std::printf("  %5s %5s %5s  %-5s  %10s  %10s  %6s  %12s\n", "M", "K", "N", "dtype", "kiln",
+              "direct", "ratio", "kiln peak");
+  std::string json = "[";
+  bool any_note = false;
+  for (const Shape3& s : shapes) {
+    const bool huge = s.m * s.n * s.k > (int64_t(1) << 32);
+    const int rounds = opt.quick ? 1 : huge ? 2 : 3;
+    const double budget = opt.quick ? 0.02 : huge ? 0.0 : 0.3;
+    for (DType dt : {DType::f32, DType::bf16}) {
+      Tensor a = randn({s.m, s.k}, DType::f32).to(dt), b = randn({s.k, s.n}, DType::f32).to(dt);
+      Tensor c_direct = empty({s.m, s.n}, dt);
+      DirectGemm direct;
+      std::function<void()> run_direct;
+      bool direct_native = true;
+      Tensor a32, b32, c32;  // the conversion buffers of the non-native direct path
+      if (dt == DType::f32) {
+        direct.init(s.m, s.k, s.n, dnnl::memory::data_type::f32, a.data_ptr(), b.data_ptr(),
+                    c_direct.data_ptr());
+        run_direct = [&] { direct.run(); };
+      } else if (direct.init(s.m, s.k, s.n, dnnl::memory::data_type::bf16, a.data_ptr(),
+                             b.data_ptr(), c_direct.data_ptr())) {
+        run_direct = [&] { direct.run(); };
+      } else {
+        direct_native = false;
+        a32 = empty({s.m, s.k}), b32 = empty({s.k, s.n}), c32 = empty({s.m, s.n});
+        direct.init(s.m, s.k, s.n, dnnl::memory::data_type::f32, a32.data_ptr(), b32.data_ptr(),
+                    c32.data_ptr());
+        const int t = opt.threads;
+        run_direct = [&, t] {
+          bf16_to_f32(a32.data<float>(), a.data<bf16>(), a.numel(), t);
+          bf16_to_f32(b32.data<float>(), b.data<bf16>(), b.numel(), t);
+          direct.run();
+          f32_to_bf16(c_direct.data<bf16>(), c32.data<float>(), c32.numel(), t);
+        };
+      }
+      Tensor c_kiln;
+      auto run_kiln = [&] { c_kiln = ops::matmul(a, b); };
+      run_kiln();
+      reset_peak_memory();
+      const size_t base = memory_stats().in_use;
+      std::vector<double> t = best_of({run_kiln, run_direct}, rounds, budget, 1);
+      const size_t peak = memory_stats().peak - base;
+      const double flop = 2.0 * double(s.m) * double(s.n) * double(s.k);
+      const double gk = flop / t[0] / 1e9, gd = flop / t[1] / 1e9;
+      std::printf("  %5lld %5lld %5lld  %-5s  %10.1f  %10.1f  %6.3f  %8.1f MiB%s\n", (long long)s.m,
+                  (long long)s.k, (long long)s.n, dtype_name(dt), gk, gd, gk / gd, mib(peak),
+                  direct_native ? "" : "  *");
+      any_note |= !direct_native;
+      if (json.size() > 1) json += ", ";
+      json += "{\"m\": " + std::to_string(s.m) + ", \"k\": " + std::to_string(s.k) +
+              ", \"n\": " + std::to_string(s.n) + ", \"dtype\": \"" + dtype_name(dt) +
+              "\", \"threads\": " + std::to_string(opt.threads) +
+              ", \"kiln_gflops\": " + fmt("%.2f", gk) + ", \"direct_gflops\": " + fmt("%.2f", gd);
+      if (!direct_native) json += std::string(", \"direct_note\": \"") + note + "\"";
+      json += "}";
+    }
+  }
+  if (any_note) std::printf("  * %s\n", note);
+  std::printf(
+      "  kiln peak: memory kiln's allocator took during the timed calls beyond what it held before "
+      "(a call's output, conversion buffers)\n");
+  return json + "]";
+}
+
+// ---- elementwise ----------------------------------------------------------------------------
+
+std::string bench_elementwise(const Options& opt) {
+  const int64_t n = int64_t(64) << 20 >> 2;  // 64 MiB of f32
+  const size_t bytes = size_t(n) * 4;
+  Tensor x = randn({n}), y = randn({n});
+  std::vector<char> src(bytes, 1), dst(bytes, 0);
+  const int threads = opt.threads;
+  auto run_memcpy = [&] {
+  // Threaded like the ops, one contiguous chunk a thread.
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      const size_t b = bytes * size_t(t) / size_t(nt), e = bytes * size_t(t + 1) / size_t(nt);
+      std::memcpy(dst.data() + b, src.data() + b, e - b);
+    }
+  };
+  const int rounds = opt.quick ? 1 : 3;
+  const double budget = opt.quick ? 0.02 : 0.3;
+  struct Row {
+    const char* op;
+    size_t moved;  // bytes read + written by one call
+    std::function<void()> f;
+  };
+  Tensor out;
+  const Row rows[] = {{"add", 3 * bytes, [&] { out = ops::add(x, y); }},
+                      {"mul_scalar", 2 * bytes, [&] { out = ops::mul(x, 1.5); }},
+                      {"gelu", 2 * bytes, [&] { out = ops::gelu(x); }}};
+  std::printf(
+      "\nelementwise: f32, 64 MiB operands, GB/s = bytes read + written / time, %d threads\n",
+      threads);
+  std::printf("  %-11s %10s  %12s  %12s\n", "op", "kiln", "memcpy", "kiln peak");
+  std::string json = "[";
+  for (const Row& r : rows) {
+    r.f();
+    out = Tensor();
+    reset_peak_memory();
+    const size_t base = memory_stats().in_use;
+    std::vector<double> t = best_of({r.f, run_memcpy}, rounds, budget, 2);
+    const size_t peak = memory_stats().peak - base;
+    const double g = double(r.moved) / t[0] / 1e9, gm = double(2 * bytes) / t[1] / 1e9;
+    std::printf("  %-11s %10.2f  %12.2f  %8.1f MiB\n", r.op, g, gm, mib(peak));
+    if (json.size() > 1) json += ", ";
+    json += std::string("{\"op\": \"") + r.op + "\", \"gbps\": " + fmt("%.2f", g) +
+            ", \"memcpy_gbps\": " + fmt("%.2f", gm) + "}";
+  }
+  std::printf("  memcpy: %s MiB copied by %d threads, counted as read + written\n",
+              fmt("%.0f", mib(bytes)).c_str(), threads);
+  return json + "]";
+}
+
+// ---- main -----------------------------------------------------------------------------------
+
+struct Section {
+  const char* name;
+  std::string (*run)(const Options&);  // null: not measured yet, reported as []
+};
+
+// The JSON object lists the sections in this order. Attention is measured by a later change.
+const Section kSections[] = {
+    {"gemm", &bench_gemm}, {"attention", nullptr}, {"elementwise", &bench_elementwise}};
+
+int usage(const char* argv0) {
+  std::fprintf(stderr, "usage: %s [--json] [--threads N] [--quick] [--only gemm|elementwise]\n",
+               argv0);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--json")
+      opt.json = true;
+    else if (a == "--quick")
+      opt.quick = true;
+    else if (a == "--threads" && i + 1 < argc)
+      opt.threads = std::atoi(argv[++i]);
+    else if (a == "--only" && i + 1 < argc)
+      opt.only = argv[++i];
+    else
+      return usage(argv[0]);
+  }
+  if (opt.threads < 1) return usage(argv[0]);
+  try {
+    set_num_threads(opt.threads);  // kiln's loops and oneDNN (the same OpenMP runtime)
+    std::printf("bench_core: %d threads, oneDNN %d.%d.%d, native bf16 GEMM: %s\n", opt.threads,
+                dnnl_version()->major, dnnl_version()->minor, dnnl_version()->patch,
+                cpu::gemm_native(DType::bf16) ? "yes" : "no");
+    std::string json = "{";
+    for (const Section& s : kSections) {
+      const bool skip = !s.run || (!opt.only.empty() && opt.only != s.name);
+      if (json.size() > 1) json += ", ";
+      json += std::string("\"") + s.name + "\": " + (skip ? std::string("[]") : s.run(opt));
+    }
+    json += "}";
+    if (opt.json) std::printf("%s\n", json.c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_core: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
