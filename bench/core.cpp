@@ -7,8 +7,8 @@
 //
 // Each section is one function returning its JSON array; main() prints the figures and, with
 // --json, one JSON object {"gemm": [...], "attention": [...], "elementwise": [...]} as the last
-// line. Times are the best of a few interleaved rounds (the machine may be shared), each
-// after warm-up. Nothing here fails on time.
+// line. Each figure is from the fastest of many calls, alternating with the call it is compared
+// with, after warm-up (the machine may be shared). Nothing here fails on time.
 //
 // Usage: bench_core [--json] [--threads N] [--quick] [--only SECTION]
 #include <omp.h>
@@ -43,28 +43,22 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Seconds per call of f, run until `budget` seconds have passed and at least min_reps times.
-double time_per_call(const std::function<void()>& f, double budget, int min_reps) {
-  auto t0 = std::chrono::steady_clock::now();
-  int reps = 0;
-  double el = 0;
-  do {
-    f();
-    ++reps;
-    el = seconds_since(t0);
-  } while (el < budget || reps < min_reps);
-  return el / reps;
-}
-
-// Best seconds per call of each function, measured in `rounds` interleaved rounds after one
-// warm-up call each, so that a burst of load elsewhere hits both alike.
-std::vector<double> best_of(const std::vector<std::function<void()>>& fs, int rounds, double budget,
-                            int min_reps) {
+// The fastest single call of each function. Calls alternate between the functions (the order
+// flipping each pass) after one warm-up call each, until `budget` seconds have passed and each
+// has run at least min_calls times: on a shared machine, load hits all of them alike, and the
+// fastest call is the one that ran undisturbed.
+std::vector<double> best_call(const std::vector<std::function<void()>>& fs, double budget,
+                              int min_calls) {
   for (const auto& f : fs) f();
   std::vector<double> best(fs.size(), 1e300);
-  for (int r = 0; r < rounds; ++r)
-    for (size_t i = 0; i < fs.size(); ++i)
-      best[i] = std::min(best[i], time_per_call(fs[i], budget, min_reps));
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int pass = 0; pass < min_calls || seconds_since(t0) < budget; ++pass)
+    for (size_t j = 0; j < fs.size(); ++j) {
+      const size_t i = pass % 2 ? fs.size() - 1 - j : j;
+      const auto t = std::chrono::steady_clock::now();
+      fs[i]();
+      best[i] = std::min(best[i], seconds_since(t));
+    }
   return best;
 }
 
@@ -146,8 +140,8 @@ std::string bench_gemm(const Options& opt) {
   bool any_note = false;
   for (const Shape3& s : shapes) {
     const bool huge = s.m * s.n * s.k > (int64_t(1) << 32);
-    const int rounds = opt.quick ? 1 : huge ? 2 : 3;
-    const double budget = opt.quick ? 0.02 : huge ? 0.0 : 0.3;
+    const double budget = opt.quick ? 0.05 : huge ? 0.0 : 1.5;
+    const int min_calls = huge && !opt.quick ? 2 : 1;
     for (DType dt : {DType::f32, DType::bf16}) {
       Tensor a = randn({s.m, s.k}, DType::f32).to(dt), b = randn({s.k, s.n}, DType::f32).to(dt);
       Tensor c_direct = empty({s.m, s.n}, dt);
@@ -180,7 +174,7 @@ std::string bench_gemm(const Options& opt) {
       run_kiln();
       reset_peak_memory();
       const size_t base = memory_stats().in_use;
-      std::vector<double> t = best_of({run_kiln, run_direct}, rounds, budget, 1);
+      std::vector<double> t = best_call({run_kiln, run_direct}, budget, min_calls);
       const size_t peak = memory_stats().peak - base;
       const double flop = 2.0 * double(s.m) * double(s.n) * double(s.k);
       const double gk = flop / t[0] / 1e9, gd = flop / t[1] / 1e9;
@@ -221,8 +215,7 @@ std::string bench_elementwise(const Options& opt) {
       std::memcpy(dst.data() + b, src.data() + b, e - b);
     }
   };
-  const int rounds = opt.quick ? 1 : 3;
-  const double budget = opt.quick ? 0.02 : 0.3;
+  const double budget = opt.quick ? 0.05 : 1.5;
   struct Row {
     const char* op;
     size_t moved;  // bytes read + written by one call
@@ -242,7 +235,7 @@ std::string bench_elementwise(const Options& opt) {
     out = Tensor();
     reset_peak_memory();
     const size_t base = memory_stats().in_use;
-    std::vector<double> t = best_of({r.f, run_memcpy}, rounds, budget, 2);
+    std::vector<double> t = best_call({r.f, run_memcpy}, budget, 3);
     const size_t peak = memory_stats().peak - base;
     const double g = double(r.moved) / t[0] / 1e9, gm = double(2 * bytes) / t[1] / 1e9;
     std::printf("  %-11s %10.2f  %12.2f  %8.1f MiB\n", r.op, g, gm, mib(peak));

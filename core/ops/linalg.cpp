@@ -19,20 +19,21 @@ std::string operand_str(const char* name, const Tensor& t, bool trans) {
   return str_cat(name, " ", t.shape(), trans && t.dim() >= 2 ? "^T" : "");
 }
 
-void check_operands(const char* op, const Tensor& a, const Tensor& b, bool ta, bool tb) {
+// `an` and `bn` name the operands in messages ("a"/"b", or "x"/"weight" for linear).
+void check_operands(const char* op, const Tensor& a, const Tensor& b, bool ta, bool tb,
+                    const char* an = "a", const char* bn = "b") {
   KILN_CHECK(a.defined() && b.defined(), op, ": an operand is undefined");
   KILN_CHECK(a.dim() >= 1 && b.dim() >= 1, op, ": operands must have at least 1 dim, got ",
-             operand_str("a", a, ta), " @ ", operand_str("b", b, tb));
+             operand_str(an, a, ta), " @ ", operand_str(bn, b, tb));
   KILN_CHECK(a.device() == b.device(), op,
-             ": operands are on different devices: ", operand_str("a", a, ta), " on ",
-             a.device().str(), ", ", operand_str("b", b, tb), " on ", b.device().str());
+             ": operands are on different devices: ", operand_str(an, a, ta), " on ",
+             a.device().str(), ", ", operand_str(bn, b, tb), " on ", b.device().str());
   KILN_CHECK(a.dtype() == b.dtype(), op,
-             ": operands have different dtypes: ", operand_str("a", a, ta), " is ",
-             dtype_name(a.dtype()), ", ", operand_str("b", b, tb), " is ", dtype_name(b.dtype()),
+             ": operands have different dtypes: ", operand_str(an, a, ta), " is ",
+             dtype_name(a.dtype()), ", ", operand_str(bn, b, tb), " is ", dtype_name(b.dtype()),
              "; convert one with .to(dtype)");
   KILN_CHECK(is_floating(a.dtype()), op, ": expected floating operands (f64, f32, bf16, f16), got ",
-             dtype_name(a.dtype()), " for ", operand_str("a", a, ta), " @ ",
-             operand_str("b", b, tb));
+             dtype_name(a.dtype()), " for ", operand_str(an, a, ta), " @ ", operand_str(bn, b, tb));
 }
 
 // The matrix dims of an operand as used: rows and cols of op(t) (a 1-d a is a row, a 1-d b a
@@ -180,7 +181,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     KILN_CHECK(bias.dtype() == x.dtype(), "linear: bias has dtype ", dtype_name(bias.dtype()),
                ", input has ", dtype_name(x.dtype()));
   }
-  check_operands("linear", x, weight, false, true);
+  check_operands("linear", x, weight, false, true, "x", "weight");
   Tensor y = matmul(x, weight, false, true);
   // The bias gradient, a sum over the leading dims, comes from add's broadcast backward.
   return bias.defined() ? add(y, bias) : y;
