@@ -65,8 +65,10 @@ Tensor blas_view(const Tensor& t, bool trans) {
   return ok ? v : v.detach().contiguous();
 }
 
-// out = op(a) @ op(b) for operands of 2 or more dims, batch dims broadcast.
-Tensor matmul_nd(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+// out = op(a) @ op(b) (+ bias along the last dim) for operands of 2 or more dims, batch dims
+// broadcast. `op` names the node on the tape.
+Tensor matmul_nd(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tensor& bias,
+                 const char* op) {
   const int64_t M = rows_of(a, ta), K = cols_of(a, ta), Kb = rows_of(b, tb), N = cols_of(b, tb);
   KILN_CHECK(K == Kb, "matmul: inner dimensions differ: ", operand_str("a", a, ta), " @ ",
              operand_str("b", b, tb), " (", K, " vs ", Kb, ")");
@@ -88,8 +90,14 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   out_shape[nd + 1] = N;
   Tensor out = empty(out_shape, a.dtype(), a.device());
   if (out.numel() > 0) {
-    if (K == 0) {
-      out.fill_(0.0);
+    // A bias the kernel reads as N contiguous values.
+    const Tensor bias_c =
+        !bias.defined() || bias.stride(0) == 1 ? bias : bias.detach().contiguous();
+    if (K == 0) {  // an empty sum
+      if (bias.defined())
+        out.copy_(bias_c);
+      else
+        out.fill_(0.0);
     } else {
       // Each operand broadcast to the batch shape (zero strides) unless it already has it.
       auto batched = [&](const Tensor& t, bool trans, int64_t rows, int64_t cols) {
@@ -102,10 +110,11 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b, bool ta, bool tb) {
         s.push_back(cols);
         return broadcast_view(v, s, "matmul");
       };
-      matmul_kernels.get(a.device(), a.dtype())(out, batched(a, ta, M, K), batched(b, tb, K, N));
+      matmul_kernels.get(a.device(), a.dtype())(out, batched(a, ta, M, K), batched(b, tb, K, N),
+                                                bias_c);
     }
   }
-  if (!autograd::needs_grad(a, b)) return out;
+  if (!autograd::needs_grad(a, b, bias)) return out;
 
   // C = op(A) op(B): dop(A) = dC op(B)^T and dop(B) = op(A)^T dC, each written as one matmul
   // with transpose flags so that no transpose is materialised:
@@ -116,9 +125,9 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   Tensor ad = need_b ? a.detach() : Tensor();
   const Shape a_shape = a.shape(), b_shape = b.shape();
   autograd::record(
-      "matmul", {a, b}, out,
+      op, {a, b, bias}, out,
       [ad, bd, ta, tb, a_shape, b_shape, K, N](const Tensor& g, const NeedsGrad& n) {
-        Tensor ga, gb;
+        Tensor ga, gb, gbias;
         if (n[0]) ga = sum_to(ta ? matmul(bd, g, tb, true) : matmul(g, bd, false, !tb), a_shape);
         if (n[1]) {
           if (b_shape.size() == 2 && a_shape.size() > 2) {
@@ -131,29 +140,35 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b, bool ta, bool tb) {
             gb = sum_to(tb ? matmul(g, ad, true, ta) : matmul(ad, g, !ta, false), b_shape);
           }
         }
-        return std::vector<Tensor>{ga, gb};
+        if (n[2]) gbias = sum_to(g, Shape{N});  // the bias is added to every row
+        return std::vector<Tensor>{ga, gb, gbias};
       });
   return out;
+}
+
+// matmul with 1-d operands made 2-d, and an optional bias (linear).
+Tensor matmul_any(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tensor& bias,
+                  const char* op) {
+  if (a.dim() >= 2 && b.dim() >= 2) return matmul_nd(a, b, ta, tb, bias, op);
+  // A 1-d operand is a row (a) or a column (b), and the dim it adds goes again from the result.
+  // Transposing a vector changes nothing, so the flag of a 1-d operand is ignored.
+  const int64_t K = a.dim() == 1 ? a.size(0) : cols_of(a, ta);
+  const int64_t Kb = b.dim() == 1 ? b.size(0) : rows_of(b, tb);
+  KILN_CHECK(K == Kb, "matmul: inner dimensions differ: ", operand_str("a", a, ta), " @ ",
+             operand_str("b", b, tb), " (", K, " vs ", Kb, ")");
+  Tensor a2 = a.dim() == 1 ? a.unsqueeze(0) : a;
+  Tensor b2 = b.dim() == 1 ? b.unsqueeze(1) : b;
+  Tensor r = matmul_nd(a2, b2, a.dim() == 1 ? false : ta, b.dim() == 1 ? false : tb, bias, op);
+  if (b.dim() == 1) r = r.squeeze(-1);
+  if (a.dim() == 1) r = r.squeeze(b.dim() == 1 ? -1 : -2);
+  return r;
 }
 
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   check_operands("matmul", a, b, trans_a, trans_b);
-  if (a.dim() >= 2 && b.dim() >= 2) return matmul_nd(a, b, trans_a, trans_b);
-
-  // A 1-d operand is a row (a) or a column (b), and the dim it adds goes again from the result.
-  // Transposing a vector changes nothing, so the flag of a 1-d operand is ignored.
-  const int64_t K = a.dim() == 1 ? a.size(0) : cols_of(a, trans_a);
-  const int64_t Kb = b.dim() == 1 ? b.size(0) : rows_of(b, trans_b);
-  KILN_CHECK(K == Kb, "matmul: inner dimensions differ: ", operand_str("a", a, trans_a), " @ ",
-             operand_str("b", b, trans_b), " (", K, " vs ", Kb, ")");
-  Tensor a2 = a.dim() == 1 ? a.unsqueeze(0) : a;
-  Tensor b2 = b.dim() == 1 ? b.unsqueeze(1) : b;
-  Tensor r = matmul_nd(a2, b2, a.dim() == 1 ? false : trans_a, b.dim() == 1 ? false : trans_b);
-  if (b.dim() == 1) r = r.squeeze(-1);
-  if (a.dim() == 1) r = r.squeeze(b.dim() == 1 ? -1 : -2);
-  return r;
+  return matmul_any(a, b, trans_a, trans_b, Tensor(), "matmul");
 }
 
 Tensor bmm(const Tensor& a, const Tensor& b) {
@@ -180,11 +195,13 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                "), got ", bias.shape());
     KILN_CHECK(bias.dtype() == x.dtype(), "linear: bias has dtype ", dtype_name(bias.dtype()),
                ", input has ", dtype_name(x.dtype()));
+    KILN_CHECK(bias.device() == x.device(), "linear: bias is on ", bias.device().str(),
+               ", input on ", x.device().str());
   }
   check_operands("linear", x, weight, false, true, "x", "weight");
-  Tensor y = matmul(x, weight, false, true);
-  // The bias gradient, a sum over the leading dims, comes from add's broadcast backward.
-  return bias.defined() ? add(y, bias) : y;
+  // The bias is added inside the GEMM (no second pass over the output); its gradient is the
+  // sum of the output gradient over the leading dims.
+  return matmul_any(x, weight, false, true, bias, "linear");
 }
 
 }  // namespace kiln::ops

@@ -9,8 +9,9 @@ namespace kiln::ops {
 /// out [..., M, N] = a [..., M, K] @ b [..., K, N]. The op hands over a and b already broadcast
 /// to out's batch dims (zero strides where broadcast) and transposed through their strides;
 /// each operand's matrix dims have a unit stride in one of them, the other at least the extent
-/// it steps over (the op copies anything else). out is contiguous; M, N, K >= 1.
-using MatmulKernel = void(const Tensor& out, const Tensor& a, const Tensor& b);
+/// it steps over (the op copies anything else). out is contiguous; M, N, K >= 1. bias, when
+/// defined, is N contiguous values added to every row of out.
+using MatmulKernel = void(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& bias);
 
 inline constinit KernelTable<MatmulKernel> matmul_kernels{"matmul"};
 

@@ -139,14 +139,14 @@ Key make_key(const GemmArgs& g) {
   const bool batched = g.batch > 1;
   return Key{{int64_t(g.dtype), g.batch, g.m, g.n, g.k, batched ? g.a_bs : -1, g.a_rs, g.a_cs,
               batched ? g.b_bs : -1, g.b_rs, g.b_cs, batched ? g.c_bs : -1, g.c_rs,
-              int64_t(g.threads), 0, 0}};
+              int64_t(g.threads), g.bias != nullptr, 0}};
 }
 
 struct Prim {
   bool ok = false;  // false: oneDNN has no (fast) implementation for this key
   uint64_t id = 0;  // unique for the life of the process
   dnnl::matmul prim;
-  dnnl::memory::desc a_md, b_md, c_md, scratch_md;
+  dnnl::memory::desc a_md, b_md, c_md, bias_md, scratch_md;
   size_t scratch = 0;
 };
 
@@ -172,7 +172,13 @@ std::shared_ptr<const Prim> create_prim(const GemmArgs& g) {
     p->c_md = operand_md(g.dtype, g.batch, g.c_bs, g.m, g.n, g.c_rs, 1);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // concurrent calls stay independent
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p->a_md, p->b_md, p->c_md), attr, engine());
+    dnnl::matmul::desc desc = [&] {
+      if (!g.bias) return dnnl::matmul::desc(p->a_md, p->b_md, p->c_md);
+      // One row, broadcast over the batch and M.
+      p->bias_md = operand_md(g.dtype, g.batch, 0, 1, g.n, g.n, 1);
+      return dnnl::matmul::desc(p->a_md, p->b_md, p->bias_md, p->c_md);
+    }();
+    dnnl::matmul::primitive_desc pd(desc, attr, engine());
     // The reference implementation is orders of magnitude slower than the f32 route for half
     // types; for f32 it is still correct, so keep it rather than fail.
     const std::string impl = pd.impl_info_str();
@@ -228,7 +234,7 @@ PrimCache& cache() {
 // The memory objects of a primitive, made once per thread and re-pointed at each call's
 // buffers: creating them costs more than a small product.
 struct ExecMemory {
-  dnnl::memory a, b, c, scratch;
+  dnnl::memory a, b, c, bias, scratch;
 };
 
 void run_prim(const Prim& p, const GemmArgs& g) {
@@ -240,6 +246,7 @@ void run_prim(const Prim& p, const GemmArgs& g) {
     ExecMemory m{dnnl::memory(p.a_md, e, DNNL_MEMORY_NONE),
                  dnnl::memory(p.b_md, e, DNNL_MEMORY_NONE),
                  dnnl::memory(p.c_md, e, DNNL_MEMORY_NONE),
+                 g.bias ? dnnl::memory(p.bias_md, e, DNNL_MEMORY_NONE) : dnnl::memory(),
                  p.scratch ? dnnl::memory(p.scratch_md, e, DNNL_MEMORY_NONE) : dnnl::memory()};
     it = mems.emplace(p.id, std::move(m)).first;
   }
@@ -248,9 +255,13 @@ void run_prim(const Prim& p, const GemmArgs& g) {
   m.b.set_data_handle(const_cast<void*>(g.b));
   m.c.set_data_handle(g.c);
   Buffer scratch(p.scratch);
-  dnnl_exec_arg_t args[4] = {
+  dnnl_exec_arg_t args[5] = {
       {DNNL_ARG_SRC, m.a.get()}, {DNNL_ARG_WEIGHTS, m.b.get()}, {DNNL_ARG_DST, m.c.get()}};
   int nargs = 3;
+  if (g.bias) {
+    m.bias.set_data_handle(const_cast<void*>(g.bias));
+    args[nargs++] = {DNNL_ARG_BIAS, m.bias.get()};
+  }
   if (p.scratch) {
     m.scratch.set_data_handle(scratch.as<void>());
     args[nargs++] = {DNNL_ARG_SCRATCHPAD, m.scratch.get()};
@@ -338,7 +349,10 @@ void gemm_via_f32(const GemmArgs& g) {
   Packed b =
       pack_f32(static_cast<const T*>(g.b), nb_b, g.k, g.n, g.b_bs, g.b_rs, g.b_cs, g.threads);
   Buffer c(size_t(g.batch * g.m * g.n) * sizeof(float));
+  Buffer bias(g.bias ? size_t(g.n) * sizeof(float) : 0);
+  if (g.bias) to_f32(bias.as<float>(), static_cast<const T*>(g.bias), g.n);
   GemmArgs f = g;
+  f.bias = g.bias ? bias.as<float>() : nullptr;
   f.dtype = DType::f32;
   f.a = a.buf->as<float>();
   f.a_bs = a.bs, f.a_rs = a.rs, f.a_cs = a.cs;
@@ -368,6 +382,7 @@ void gemm_f64(const GemmArgs& g) {
   const double* A = static_cast<const double*>(g.a);
   const double* B = static_cast<const double*>(g.b);
   double* C = static_cast<double*>(g.c);
+  const double* bias = static_cast<const double*>(g.bias);
   int64_t b_bs = g.b_bs, ldb = g.b_rs;
   std::unique_ptr<Buffer> packed;
   if (g.b_cs != 1) {
@@ -392,7 +407,12 @@ void gemm_f64(const GemmArgs& g) {
     double* Cb = C + bi * g.c_bs;
     for (int64_t n0 = 0; n0 < g.n; n0 += kNB) {
       const int64_t n1 = std::min(g.n, n0 + kNB);
-      for (int64_t m = m0; m < m1; ++m) std::fill(Cb + m * g.c_rs + n0, Cb + m * g.c_rs + n1, 0.0);
+      for (int64_t m = m0; m < m1; ++m) {
+        if (bias)
+          std::copy(bias + n0, bias + n1, Cb + m * g.c_rs + n0);
+        else
+          std::fill(Cb + m * g.c_rs + n0, Cb + m * g.c_rs + n1, 0.0);
+      }
       for (int64_t k0 = 0; k0 < g.k; k0 += kKB) {
         const int64_t k1 = std::min(g.k, k0 + kKB);
         for (int64_t m = m0; m < m1; ++m) {
@@ -467,11 +487,15 @@ void gemm(const GemmArgs& in) {
   const size_t es = elem_size(g.dtype);
   if (g.batch <= 0 || g.m <= 0 || g.n <= 0) return;
   if (g.batch == 1) g.a_bs = g.b_bs = g.c_bs = 0;
-  if (g.k == 0) {  // an empty sum: C = 0
+  if (g.k == 0) {  // an empty sum: C = 0, or the bias
     for (int64_t b = 0; b < g.batch; ++b)
-      for (int64_t m = 0; m < g.m; ++m)
-        std::memset(static_cast<char*>(g.c) + size_t(b * g.c_bs + m * g.c_rs) * es, 0,
-                    size_t(g.n) * es);
+      for (int64_t m = 0; m < g.m; ++m) {
+        char* row = static_cast<char*>(g.c) + size_t(b * g.c_bs + m * g.c_rs) * es;
+        if (g.bias)
+          std::memcpy(row, g.bias, size_t(g.n) * es);
+        else
+          std::memset(row, 0, size_t(g.n) * es);
+      }
     return;
   }
   normalise(g.m, g.k, g.a_rs, g.a_cs);

@@ -2,6 +2,7 @@
 //
 // Legend: batch, M, N, K. Element (b, m, k) of A sits at a + b*a_bs + m*a_rs + k*a_cs, in
 // elements; B (b, k, n) at b + b*b_bs + k*b_rs + n*b_cs; C (b, m, n) at c + b*c_bs + m*c_rs + n.
+// With a bias, C[b, m, n] = bias[n] + sum_k A[b, m, k] B[b, k, n].
 // A batch stride of 0 broadcasts that operand over the batch. Each matrix must be a BLAS
 // layout: one of its two strides is 1 and the other at least the extent it steps over
 // (gemm_layout_ok), so a transposed operand is just swapped strides, never a copy.
@@ -33,6 +34,9 @@ struct GemmArgs {
   int64_t b_bs = 0, b_rs = 0, b_cs = 1;
   void* c = nullptr;
   int64_t c_bs = 0, c_rs = 0;
+  /// Optional: N values of the same dtype added to every row of C (a linear layer's bias),
+  /// inside the GEMM rather than as a second pass over C.
+  const void* bias = nullptr;
   /// OpenMP threads. oneDNN reads the calling thread's omp_get_max_threads(); gemm() sets it
   /// to this value for the calling thread when they differ.
   int threads = 1;

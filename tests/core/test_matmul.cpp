@@ -229,6 +229,26 @@ TEST(Matmul, LinearMatchesReference) {
   EXPECT_EQ(linear(randn64({5}), w, bias).shape(), (Shape{4}));
 }
 
+TEST(Matmul, LinearBiasInsideTheGemmEveryDtype) {
+  // The bias is added by the GEMM kernels (oneDNN, the f32 route of bf16/f16, the f64 kernel):
+  // compare with the reference product plus the bias, for folded, batched and 1-d inputs.
+  const std::vector<Shape> xs = {{7, 5}, {2, 3, 5}, {5}, {2, 1, 4, 5}};
+  for (DType dt : {DType::f64, DType::f32, DType::bf16, DType::f16})
+    for (const Shape& s : xs) {
+      Tensor x = randn_t(s, dt, 1), w = randn_t({6, 5}, dt, 2), bias = randn_t({6}, dt, 3);
+      Tensor expect = add(ref_matmul(x.to(DType::f64), w.to(DType::f64).mT().contiguous()),
+                          bias.to(DType::f64));
+      const double tol = dt == DType::f64 ? 1e-12 : dt == DType::f32 ? 1e-5 : 2e-2;
+      EXPECT_ALL_CLOSE(linear(x, w, bias), expect, tol, tol) << dtype_name(dt) << " x " << s;
+    }
+  // A strided bias, and an empty inner dimension (the output is the bias).
+  Tensor x = randn64({4, 5}, 4), w = randn64({3, 5}, 5), b6 = randn64({6}, 6);
+  Tensor bs = b6.slice(0, 0, 6, 2);
+  EXPECT_ALL_CLOSE(linear(x, w, bs), add(ref_matmul(x, w.mT().contiguous()), bs), 1e-12);
+  Tensor e = linear(zeros({2, 0}, DType::f64), zeros({3, 0}, DType::f64), bs);
+  EXPECT_ALL_CLOSE(e, bs.unsqueeze(0).expand({2, 3}), 0.0);
+}
+
 TEST(Matmul, F64ResultDoesNotDependOnThreadCount) {
   Tensor a = randn64({70, 300}, 1), b = randn64({300, 90}, 2);
   Tensor c1, c2;
@@ -359,6 +379,10 @@ TEST(MatmulGrad, Linear) {
   EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
                    {x, w, bias});
   EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return linear(in[0], in[1]); }, {x, w});
+  Tensor b6 = randn64({8}, 5).requires_grad_();  // a strided bias
+  EXPECT_GRADCHECK(
+      [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2].slice(0, 0, 8, 2)); },
+      {x, w, b6});
   Tensor x1 = randn64({5}, 4).requires_grad_();
   EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
                    {x1, w, bias});

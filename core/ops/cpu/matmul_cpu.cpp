@@ -35,7 +35,7 @@ std::vector<BatchDim> coalesced_batch(const Tensor& out, const Tensor& a, const 
   return dims;
 }
 
-void matmul_cpu(const Tensor& out, const Tensor& a, const Tensor& b) {
+void matmul_cpu(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& bias) {
   const int64_t M = out.size(-2), N = out.size(-1), K = a.size(-1);
   std::vector<BatchDim> dims = coalesced_batch(out, a, b);
   kiln::cpu::GemmArgs g;
@@ -45,6 +45,7 @@ void matmul_cpu(const Tensor& out, const Tensor& a, const Tensor& b) {
   g.b_rs = b.stride(-2), g.b_cs = b.stride(-1);
   g.c_rs = out.stride(-2);
   g.threads = num_threads();
+  g.bias = bias.defined() ? bias.data_ptr() : nullptr;
   if (!dims.empty()) {  // the innermost batch dim goes to the GEMM, the others are looped here
     const BatchDim& in = dims.back();
     g.batch = in.size, g.a_bs = in.a, g.b_bs = in.b, g.c_bs = in.c;
