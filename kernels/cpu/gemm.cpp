@@ -314,49 +314,57 @@ void from_f32(f16* d, const float* s, int64_t n) {
 
 constexpr int64_t kParallelElems = 1 << 15;  // below this, threads cost more than they save
 
-// A matrix operand converted to f32 in its own orientation (row- or column-major), packed.
-struct Packed {
-  std::unique_ptr<Buffer> buf;
-  int64_t bs = 0, rs = 0, cs = 0;
-};
-
+// A matrix operand converted to f32 in its own orientation (row- or column-major), packed:
+// nb matrices of `lines` physical rows of `len` elements, source lines `ld` apart.
 template <class T>
-Packed pack_f32(const T* src, int64_t nb, int64_t rows, int64_t cols, int64_t bs, int64_t rs,
-                int64_t cs, int threads) {
-  const bool row_major = cs == 1;
-  const int64_t prow = row_major ? rows : cols, pcol = row_major ? cols : rows,
-                ld = row_major ? rs : cs;
-  Packed p;
-  p.buf = std::make_unique<Buffer>(size_t(nb * prow * pcol) * sizeof(float));
-  float* dst = p.buf->as<float>();
-  const int64_t lines = nb * prow;
-#pragma omp parallel for num_threads(threads) schedule(static) if (lines * pcol > kParallelElems)
-  for (int64_t i = 0; i < lines; ++i) {
-    const int64_t b = i / prow, r = i % prow;
-    to_f32(dst + i * pcol, src + b * bs + r * ld, pcol);
+struct Packed {
+  const T* src;
+  int64_t nb, lines, len, sbs, ld;
+  std::unique_ptr<Buffer> buf;
+  int64_t bs, rs, cs;  // the packed f32 operand's strides
+
+  Packed(const T* s, int64_t n, int64_t rows, int64_t cols, int64_t b_s, int64_t r_s, int64_t c_s)
+      : src(s), nb(n), sbs(b_s) {
+    const bool row_major = c_s == 1;
+    lines = row_major ? rows : cols;
+    len = row_major ? cols : rows;
+    ld = row_major ? r_s : c_s;
+    buf = std::make_unique<Buffer>(size_t(nb * lines * len) * sizeof(float));
+    bs = nb == 1 ? 0 : lines * len;
+    rs = row_major ? len : 1;
+    cs = row_major ? 1 : len;
   }
-  p.bs = nb == 1 ? 0 : prow * pcol;
-  p.rs = row_major ? pcol : 1;
-  p.cs = row_major ? 1 : pcol;
-  return p;
-}
+  int64_t total_lines() const { return nb * lines; }
+  void convert_line(int64_t i) const {
+    const int64_t b = i / lines, r = i % lines;
+    to_f32(buf->as<float>() + i * len, src + b * sbs + r * ld, len);
+  }
+};
 
 template <class T>
 void gemm_via_f32(const GemmArgs& g) {
   const int64_t nb_a = g.a_bs == 0 ? 1 : g.batch, nb_b = g.b_bs == 0 ? 1 : g.batch;
-  Packed a =
-      pack_f32(static_cast<const T*>(g.a), nb_a, g.m, g.k, g.a_bs, g.a_rs, g.a_cs, g.threads);
-  Packed b =
-      pack_f32(static_cast<const T*>(g.b), nb_b, g.k, g.n, g.b_bs, g.b_rs, g.b_cs, g.threads);
+  Packed<T> a(static_cast<const T*>(g.a), nb_a, g.m, g.k, g.a_bs, g.a_rs, g.a_cs);
+  Packed<T> b(static_cast<const T*>(g.b), nb_b, g.k, g.n, g.b_bs, g.b_rs, g.b_cs);
+  // Both operands in one parallel loop: one fork/join fewer, which counts on a busy machine.
+  const int64_t la = a.total_lines(), lb = b.total_lines();
+  const bool par = la * a.len + lb * b.len > kParallelElems;
+#pragma omp parallel for num_threads(g.threads) schedule(static) if (par)
+  for (int64_t i = 0; i < la + lb; ++i) {
+    if (i < la)
+      a.convert_line(i);
+    else
+      b.convert_line(i - la);
+  }
   Buffer c(size_t(g.batch * g.m * g.n) * sizeof(float));
   Buffer bias(g.bias ? size_t(g.n) * sizeof(float) : 0);
   if (g.bias) to_f32(bias.as<float>(), static_cast<const T*>(g.bias), g.n);
   GemmArgs f = g;
   f.bias = g.bias ? bias.as<float>() : nullptr;
   f.dtype = DType::f32;
-  f.a = a.buf->as<float>();
+  f.a = a.buf->template as<float>();
   f.a_bs = a.bs, f.a_rs = a.rs, f.a_cs = a.cs;
-  f.b = b.buf->as<float>();
+  f.b = b.buf->template as<float>();
   f.b_bs = b.bs, f.b_rs = b.rs, f.b_cs = b.cs;
   f.c = c.as<float>();
   f.c_bs = g.m * g.n, f.c_rs = g.n;
