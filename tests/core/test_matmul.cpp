@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <string>
+#include <thread>
 #include <tuple>
 
 #include "kernels/cpu/gemm.h"
@@ -475,6 +476,26 @@ TEST(MatmulCache, SecondCallReusesThePrimitive) {
   matmul(randn_t({38, 23}, DType::f32, 5), b);
   EXPECT_EQ(cpu::gemm_stats().primitives_created, s2.primitives_created + 1);
   EXPECT_ALL_CLOSE(c, ref_matmul(a, b), 1e-4);
+}
+
+TEST(MatmulCache, ConcurrentCallsFromThreads) {
+  // Threads share the primitive cache (same and different shapes); each result must be right.
+  Tensor a = randn_t({33, 20}, DType::f32, 1), b = randn_t({20, 17}, DType::f32, 2);
+  Tensor h = randn_t({9, 20}, DType::bf16, 3);
+  const Tensor expect_ab = ref_matmul(a, b), expect_hb = ref_matmul(h, b.to(DType::bf16));
+  std::vector<std::string> errors(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        ::testing::AssertionResult r =
+            t % 2 ? testing::all_close(matmul(h, b.to(DType::bf16)), expect_hb, 1e-3, 1.0 / 128)
+                  : testing::all_close(matmul(a, b), expect_ab, 1e-4);
+        if (!r) errors[size_t(t)] = r.message();
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  for (const std::string& e : errors) EXPECT_EQ(e, "");
 }
 
 TEST(MatmulCache, LayoutRule) {
