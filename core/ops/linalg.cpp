@@ -36,8 +36,7 @@ void check_operands(const char* op, const Tensor& a, const Tensor& b, bool ta, b
              dtype_name(a.dtype()), " for ", operand_str(an, a, ta), " @ ", operand_str(bn, b, tb));
 }
 
-// The matrix dims of an operand as used: rows and cols of op(t) (a 1-d a is a row, a 1-d b a
-// column).
+// The matrix dims of an operand of 2 or more dims as used: rows and cols of op(t).
 int64_t rows_of(const Tensor& t, bool trans) {
   return trans ? t.size(-1) : t.size(-2);
 }
