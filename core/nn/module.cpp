@@ -32,7 +32,10 @@ void convert_in_place(const Tensor& t, Convert&& convert) {
 
 }  // namespace
 
-Parameter::Parameter(const Tensor& t) : Tensor(t.detach().contiguous()) {
+// A tensor that already is a parameter stays the same one, so that registering it under a
+// second name ties the two (GPT-2's token embedding and output head).
+Parameter::Parameter(const Tensor& t)
+    : Tensor(t.requires_grad() && t.is_leaf() && t.is_contiguous() ? t : t.detach().contiguous()) {
   KILN_CHECK(is_floating(dtype()), "Parameter: only floating tensors can be trained, got ",
              dtype_name(dtype()), " with shape ", shape());
   requires_grad_(true);
@@ -86,8 +89,10 @@ void Module::visit(const std::string& prefix, F&& f) const {
 
 std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
   std::vector<std::pair<std::string, Tensor>> out;
+  std::set<const TensorImpl*> seen;
   visit("", [&](const std::string& prefix, const Module& m) {
-    for (const auto& [name, p] : m.params_) out.emplace_back(join(prefix, name), p);
+    for (const auto& [name, p] : m.params_)
+      if (seen.insert(p.impl()).second) out.emplace_back(join(prefix, name), p);
   });
   return out;
 }

@@ -28,7 +28,9 @@ namespace kiln::nn {
 class Parameter : public Tensor {
  public:
   Parameter() = default;
-  /// Takes t's data (detached, made contiguous) as a new leaf that requires grad.
+  /// Takes t's data (detached, made contiguous) as a new leaf that requires grad. A t that
+  /// already is one (a contiguous leaf requiring grad) is kept as the same parameter, so
+  /// registering a Parameter under a second name ties the two (weight tying).
   explicit Parameter(const Tensor& t);
 };
 
@@ -43,7 +45,8 @@ class Module {
   Module& operator=(const Module&) = delete;
 
   /// Every parameter of this module and its descendants, with dotted names, in registration
-  /// order (a module's own parameters before its children's).
+  /// order (a module's own parameters before its children's). A tied parameter appears once,
+  /// under its first name (state_dict() has it under every name, as PyTorch).
   /// The handles are returned as Tensors, so they pass straight to optimizers and clipping.
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;
   std::vector<Tensor> parameters() const;

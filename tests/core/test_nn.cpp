@@ -225,6 +225,35 @@ TEST(NN, ToDeviceOnCpuKeepsEverything) {
   EXPECT_EQ(net.embed.device(), Device::cpu());
 }
 
+struct Head : Module {
+  nn::Parameter weight;
+  explicit Head(const Tensor& w) { weight = register_parameter("weight", w); }
+};
+
+struct TiedLM : Module {
+  nn::Parameter wte;
+  std::shared_ptr<Head> lm_head;
+  TiedLM() {
+    wte = register_parameter("wte", full({5, 4}, 0.5));
+    lm_head = register_module("lm_head", std::make_shared<Head>(wte));
+  }
+};
+
+TEST(NN, RegisteringAParameterTwiceTiesIt) {
+  TiedLM m;
+  EXPECT_TRUE(m.lm_head->weight.is_same(m.wte));
+  EXPECT_EQ(names_of(m.named_parameters()), std::vector<std::string>{"wte"});
+  nn::StateDict sd = m.state_dict();
+  EXPECT_EQ(sd.size(), 2u);
+  EXPECT_EQ(sd.at("lm_head.weight").data_ptr(), m.wte.data_ptr());
+  // One gradient collects both uses.
+  ops::sum(ops::add(m.wte, ops::mul(m.lm_head->weight, 2.0))).backward();
+  EXPECT_EQ(m.wte.grad().to_vector<float>(), std::vector<float>(20, 3.0f));
+  m.to(DType::f64);
+  EXPECT_TRUE(m.lm_head->weight.is_same(m.wte));
+  EXPECT_EQ(m.wte.dtype(), DType::f64);
+}
+
 struct BadNames : Module {
   explicit BadNames(int which) {
     register_parameter("w", zeros({1}));
