@@ -3,7 +3,10 @@
 // a language model's training loop uses: nn::Module, init schemes, autograd, AdamW with a
 // cosine schedule, gradient clipping, and a safetensors checkpoint read back at the end.
 //
-//   kiln_demo_mlp [--steps N] [--hidden H] [--lr LR] [--seed S] [--out DIR]
+//   kiln_demo_mlp [--steps N] [--hidden H] [--lr LR] [--seed S] [--threads T] [--out DIR]
+//
+// It runs on one thread unless told otherwise: its matrices (256 x 64) are far too small for
+// threads to pay for their start and join, which on a busy machine cost more than the math.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -63,7 +66,7 @@ double mse(const MLP& model, const Data& d) {
 }
 
 struct Args {
-  int64_t steps = 1500, hidden = 64;
+  int64_t steps = 1500, hidden = 64, threads = 1;
   double lr = 1e-2;
   uint64_t seed = 0;
   std::string out = "runs/demo_mlp";
@@ -71,30 +74,40 @@ struct Args {
 
 Args parse_args(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
+  for (int i = 1; i < argc; i += 2) {
+    const std::string k = argv[i];
     KILN_CHECK(i + 1 < argc, "kiln_demo_mlp: option ", k, " needs a value");
-    std::string v = argv[++i];
+    const std::string v = argv[i + 1];
+    auto number = [&] {
+      char* end = nullptr;
+      double x = std::strtod(v.c_str(), &end);
+      KILN_CHECK(!v.empty() && *end == 0, "kiln_demo_mlp: ", k, " expects a number, got '", v, "'");
+      return x;
+    };
     if (k == "--steps")
-      a.steps = std::stoll(v);
+      a.steps = int64_t(number());
     else if (k == "--hidden")
-      a.hidden = std::stoll(v);
+      a.hidden = int64_t(number());
+    else if (k == "--threads")
+      a.threads = int64_t(number());
     else if (k == "--lr")
-      a.lr = std::stod(v);
+      a.lr = number();
     else if (k == "--seed")
-      a.seed = std::stoull(v);
+      a.seed = uint64_t(number());
     else if (k == "--out")
       a.out = v;
     else
       KILN_FAIL("kiln_demo_mlp: unknown option ", k,
-                " (known: --steps --hidden --lr --seed --out)");
+                " (known: --steps --hidden --lr --seed --threads --out)");
   }
-  KILN_CHECK(a.steps > 0 && a.hidden > 0, "kiln_demo_mlp: --steps and --hidden must be positive");
+  KILN_CHECK(a.steps > 0 && a.hidden > 0 && a.threads > 0 && a.lr > 0,
+             "kiln_demo_mlp: --steps, --hidden, --threads and --lr must be positive");
   return a;
 }
 
 int run(const Args& args) {
   const auto t0 = std::chrono::steady_clock::now();
+  set_num_threads(int(args.threads));
   Generator gen(args.seed);
   const double noise = 0.05;
   Data train = make_data(8192, noise, gen), val = make_data(2048, noise, gen);
@@ -150,7 +163,7 @@ int main(int argc, char** argv) {
   try {
     return run(parse_args(argc, argv));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "kiln_demo_mlp: %s\n", e.what());
+    std::fprintf(stderr, "%s\n", e.what());
     return 1;
   }
 }
