@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/autograd/autograd.h"
+#include "core/base/threads.h"
 #include "core/tensor/factory.h"
 
 namespace kiln::nn::init {
@@ -107,6 +108,8 @@ Tensor trunc_normal_(Tensor t, double mean, double std, double a, double b, Gene
   Tensor u = rand(t.shape(), DType::f64, gen);
   double* p = u.data<double>();
   const int64_t n = u.numel();
+  // Elementwise, so the thread count cannot change the result.
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (n >= 16384)
   for (int64_t i = 0; i < n; ++i) {
     // u has 24 random bits; the centre of its cell keeps p strictly inside (lo, hi).
     double q = lo + (hi - lo) * (p[i] + 0x1p-25);
