@@ -60,7 +60,6 @@ struct StridedLayout {
 /// Runs fn(ptrs, n, steps) over every run of the elements [begin, end) in row-major order.
 template <int N, class F>
 void strided_range(const StridedLayout<N>& L, char* const* base, int64_t begin, int64_t end, F&& fn) {
-  if (begin >= end) return;  // also keeps an empty shape (a size-0 dim) out of the index math
   const int last = L.ndim - 1;
   const int64_t inner = L.shape[last];
   int64_t idx[kMaxDims];
