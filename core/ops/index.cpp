@@ -27,11 +27,13 @@ std::optional<int64_t> first_bad_index(const char* op, const Tensor& index, int6
                                        std::optional<int64_t> skip) {
   if (index.numel() == 0) return std::nullopt;
   int64_t bad = 0;
-  if (index_check_kernels.get(index.device(), index.dtype(), op)(index, size, skip, &bad)) return std::nullopt;
+  if (index_check_kernels.get(index.device(), index.dtype(), op)(index, size, skip, &bad))
+    return std::nullopt;
   return bad;
 }
 
-void check_index_range(const char* op, const Tensor& index, int64_t size, const std::string& what_size) {
+void check_index_range(const char* op, const Tensor& index, int64_t size,
+                       const std::string& what_size) {
   if (auto bad = first_bad_index(op, index, size))
     KILN_FAIL(op, ": index ", *bad, " is out of range for ", what_size, " of size ", size,
               " (expected 0 <= index < ", size, ")");
@@ -40,13 +42,15 @@ void check_index_range(const char* op, const Tensor& index, int64_t size, const 
 namespace {
 
 void check_same_device(const char* op, const Tensor& x, const Tensor& index) {
-  KILN_CHECK(x.device() == index.device(), op, ": input is on ", x.device().str(), " but the indices are on ",
-             index.device().str());
+  KILN_CHECK(x.device() == index.device(), op, ": input is on ", x.device().str(),
+             " but the indices are on ", index.device().str());
 }
 
 // The dtype gradients are summed in: f32 for bf16/f16, so that many small updates to one
 // element are not each rounded to 8 bits of mantissa.
-DType sum_dtype(DType t) { return (t == DType::bf16 || t == DType::f16) ? DType::f32 : t; }
+DType sum_dtype(DType t) {
+  return (t == DType::bf16 || t == DType::f16) ? DType::f32 : t;
+}
 
 // Splits shape around dim into [outer, shape[dim], inner].
 void outer_inner(const Shape& s, int64_t dim, int64_t* outer, int64_t* inner) {
@@ -57,37 +61,42 @@ void outer_inner(const Shape& s, int64_t dim, int64_t* outer, int64_t* inner) {
 }
 
 // dx of shape xs (viewed as [outer, V, inner]) with g's rows [outer, n, inner] added at idx.
-Tensor index_add_raw(const char* op, const Tensor& g, const Tensor& idx, const Shape& xs, int64_t dim) {
+Tensor index_add_raw(const char* op, const Tensor& g, const Tensor& idx, const Shape& xs,
+                     int64_t dim) {
   int64_t outer, inner;
   outer_inner(xs, dim, &outer, &inner);
   const DType acc = sum_dtype(g.dtype());
   Tensor dx = zeros(xs, acc, g.device());
   Tensor gc = g.to(acc).contiguous();
-  if (gc.numel() > 0) index_add_kernels.get(g.device(), acc, op)(dx, gc, idx, outer, xs[size_t(dim)], inner);
+  if (gc.numel() > 0)
+    index_add_kernels.get(g.device(), acc, op)(dx, gc, idx, outer, xs[size_t(dim)], inner);
   return dx.to(g.dtype());
 }
 
 // out (of out_shape, with the numel of [outer, n, inner]) = x's slices at idx along dim.
 // idx is contiguous 1-d and checked.
-Tensor select_rows(const char* op, const Tensor& x, int64_t dim, const Tensor& idx, const Shape& out_shape) {
+Tensor select_rows(const char* op, const Tensor& x, int64_t dim, const Tensor& idx,
+                   const Shape& out_shape) {
   int64_t outer, inner;
   outer_inner(x.shape(), dim, &outer, &inner);
   Tensor out = empty(out_shape, x.dtype(), x.device());
   if (out.numel() > 0)
-    index_select_kernels.get(x.device(), x.dtype(), op)(out, x.detach().contiguous(), idx, outer, x.size(dim),
-                                                         inner);
+    index_select_kernels.get(x.device(), x.dtype(), op)(out, x.detach().contiguous(), idx, outer,
+                                                        x.size(dim), inner);
   if (autograd::needs_grad(x)) {
     Shape xs = x.shape();
     const int64_t n = idx.numel();
-    autograd::record(op, {x}, out, [op, idx, xs, dim, outer, n, inner](const Tensor& g, const NeedsGrad&) {
-      return std::vector<Tensor>{index_add_raw(op, g.reshape({outer, n, inner}), idx, xs, dim)};
-    });
+    autograd::record(
+        op, {x}, out, [op, idx, xs, dim, outer, n, inner](const Tensor& g, const NeedsGrad&) {
+          return std::vector<Tensor>{index_add_raw(op, g.reshape({outer, n, inner}), idx, xs, dim)};
+        });
   }
   return out;
 }
 
 // out (a fresh contiguous tensor) += src scattered at index along dim, summed in f32 for halves.
-Tensor scatter_add_raw(const char* op, Tensor out, const Tensor& src, const Tensor& index, int64_t dim) {
+Tensor scatter_add_raw(const char* op, Tensor out, const Tensor& src, const Tensor& index,
+                       int64_t dim) {
   if (index.numel() == 0) return out;
   const DType acc = sum_dtype(out.dtype());
   if (acc == out.dtype()) {
@@ -100,18 +109,21 @@ Tensor scatter_add_raw(const char* op, Tensor out, const Tensor& src, const Tens
 }
 
 // The view of t at `shape` starting at offset `start` along dim (same strides; not recorded).
-Tensor slot(const Tensor& t, const Shape& shape, const Strides& strides, int64_t dim, int64_t start) {
+Tensor slot(const Tensor& t, const Shape& shape, const Strides& strides, int64_t dim,
+            int64_t start) {
   return as_strided(t, shape, strides, t.offset() + start * t.stride(dim));
 }
 
 // Checks that index fits x and src as gather/scatter_add need: same rank; index's sizes at most
 // src's everywhere (when given) and at most x's off dim.
-void check_index_shape(const char* op, const Tensor& x, int64_t dim, const Tensor& index, const Tensor* src) {
-  KILN_CHECK(index.dim() == x.dim(), op, ": index must have the input's rank; got index shape ", index.shape(),
-             " for input shape ", x.shape());
+void check_index_shape(const char* op, const Tensor& x, int64_t dim, const Tensor& index,
+                       const Tensor* src) {
+  KILN_CHECK(index.dim() == x.dim(), op, ": index must have the input's rank; got index shape ",
+             index.shape(), " for input shape ", x.shape());
   for (int64_t d = 0; d < x.dim(); ++d) {
     KILN_CHECK(d == dim || index.size(d) <= x.size(d), op, ": index shape ", index.shape(),
-               " is larger than the input shape ", x.shape(), " at dim ", d, " (only dim ", dim, " may differ)");
+               " is larger than the input shape ", x.shape(), " at dim ", d, " (only dim ", dim,
+               " may differ)");
     if (src)
       KILN_CHECK(index.size(d) <= src->size(d), op, ": index shape ", index.shape(),
                  " is larger than the source shape ", src->shape(), " at dim ", d);
@@ -133,12 +145,12 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
   for (size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = tensors[i];
     KILN_CHECK(t.dtype() == a.dtype() && t.device() == a.device(), "concat: tensor ", i, " is ",
-               dtype_name(t.dtype()), " on ", t.device().str(), ", tensor 0 is ", dtype_name(a.dtype()), " on ",
-               a.device().str());
+               dtype_name(t.dtype()), " on ", t.device().str(), ", tensor 0 is ",
+               dtype_name(a.dtype()), " on ", a.device().str());
     bool same = t.dim() == a.dim();
     for (int64_t d = 0; same && d < a.dim(); ++d) same = d == dim || t.size(d) == a.size(d);
-    KILN_CHECK(same, "concat: tensor ", i, " has shape ", t.shape(), ", which differs from tensor 0's ", a.shape(),
-               " off dim ", dim);
+    KILN_CHECK(same, "concat: tensor ", i, " has shape ", t.shape(),
+               ", which differs from tensor 0's ", a.shape(), " off dim ", dim);
     starts.push_back(total);
     total += t.size(dim);
   }
@@ -149,12 +161,13 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
       copy_elements(slot(out, tensors[i].shape(), out.strides(), dim, starts[i]), tensors[i]);
   std::vector<int64_t> sizes;
   for (const Tensor& t : tensors) sizes.push_back(t.size(dim));
-  autograd::record("concat", tensors, out, [dim, starts, sizes](const Tensor& g, const NeedsGrad& n) {
-    std::vector<Tensor> gs(starts.size());
-    for (size_t i = 0; i < starts.size(); ++i)
-      if (n[i]) gs[i] = g.narrow(dim, starts[i], sizes[i]);
-    return gs;
-  });
+  autograd::record("concat", tensors, out,
+                   [dim, starts, sizes](const Tensor& g, const NeedsGrad& n) {
+                     std::vector<Tensor> gs(starts.size());
+                     for (size_t i = 0; i < starts.size(); ++i)
+                       if (n[i]) gs[i] = g.narrow(dim, starts[i], sizes[i]);
+                     return gs;
+                   });
   return out;
 }
 
@@ -164,11 +177,11 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
   dim = wrap_dim(dim, a.dim() + 1, "stack");
   for (size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = tensors[i];
-    KILN_CHECK(t.shape() == a.shape(), "stack: tensor ", i, " has shape ", t.shape(), ", tensor 0 has ", a.shape(),
-               " (all must match)");
+    KILN_CHECK(t.shape() == a.shape(), "stack: tensor ", i, " has shape ", t.shape(),
+               ", tensor 0 has ", a.shape(), " (all must match)");
     KILN_CHECK(t.dtype() == a.dtype() && t.device() == a.device(), "stack: tensor ", i, " is ",
-               dtype_name(t.dtype()), " on ", t.device().str(), ", tensor 0 is ", dtype_name(a.dtype()), " on ",
-               a.device().str());
+               dtype_name(t.dtype()), " on ", t.device().str(), ", tensor 0 is ",
+               dtype_name(a.dtype()), " on ", a.device().str());
   }
   Shape shape = a.shape();
   shape.insert(shape.begin() + dim, int64_t(tensors.size()));
@@ -189,8 +202,9 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
 std::vector<Tensor> split(const Tensor& x, int64_t size, int64_t dim) {
   dim = wrap_dim(dim, x.dim(), "split");
   const int64_t n = x.size(dim);
-  KILN_CHECK(size > 0 || (size == 0 && n == 0), "split: size must be >= 1 (0 only for an empty dim), got ", size,
-             " for dim ", dim, " of size ", n);
+  KILN_CHECK(size > 0 || (size == 0 && n == 0),
+             "split: size must be >= 1 (0 only for an empty dim), got ", size, " for dim ", dim,
+             " of size ", n);
   std::vector<Tensor> out;
   if (n == 0) return {x.narrow(dim, 0, 0)};
   for (int64_t s = 0; s < n; s += size) out.push_back(x.narrow(dim, s, std::min(size, n - s)));
@@ -204,8 +218,8 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
     KILN_CHECK(s >= 0, "split: sizes must be >= 0, got ", Shape(sizes));
     total += s;
   }
-  KILN_CHECK(total == x.size(dim), "split: sizes ", Shape(sizes), " sum to ", total, ", not to the size ",
-             x.size(dim), " of dim ", dim, " (shape ", x.shape(), ")");
+  KILN_CHECK(total == x.size(dim), "split: sizes ", Shape(sizes), " sum to ", total,
+             ", not to the size ", x.size(dim), " of dim ", dim, " (shape ", x.shape(), ")");
   std::vector<Tensor> out;
   int64_t start = 0;
   for (int64_t s : sizes) {
@@ -248,8 +262,8 @@ Tensor embedding(const Tensor& weight, const Tensor& ids) {
   check_same_device(op, weight, ids);
   const int64_t V = weight.size(0);
   if (auto bad = first_bad_index(op, ids, V))
-    KILN_FAIL(op, ": id ", *bad, " is out of range for a vocabulary of ", V, " (weight shape ", weight.shape(),
-              "; expected 0 <= id < ", V, ")");
+    KILN_FAIL(op, ": id ", *bad, " is out of range for a vocabulary of ", V, " (weight shape ",
+              weight.shape(), "; expected 0 <= id < ", V, ")");
   Tensor idx = ids.detach().contiguous().reshape({ids.numel()});
   Shape os = ids.shape();
   os.push_back(weight.size(1));
@@ -270,7 +284,8 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   if (autograd::needs_grad(x)) {
     Shape xs = x.shape();
     autograd::record(op, {x}, out, [xs, dim, idx](const Tensor& g, const NeedsGrad&) {
-      return std::vector<Tensor>{scatter_add_raw("gather_backward", zeros(xs, g.dtype(), g.device()), g, idx, dim)};
+      return std::vector<Tensor>{
+          scatter_add_raw("gather_backward", zeros(xs, g.dtype(), g.device()), g, idx, dim)};
     });
   }
   return out;
@@ -280,12 +295,13 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
   const char* op = "scatter_add";
   check_index_dtype(op, index);
   check_same_device(op, x, index);
-  KILN_CHECK(x.dtype() == src.dtype() && x.device() == src.device(), op, ": input is ", dtype_name(x.dtype()),
-             " on ", x.device().str(), " but src is ", dtype_name(src.dtype()), " on ", src.device().str());
+  KILN_CHECK(x.dtype() == src.dtype() && x.device() == src.device(), op, ": input is ",
+             dtype_name(x.dtype()), " on ", x.device().str(), " but src is ",
+             dtype_name(src.dtype()), " on ", src.device().str());
   KILN_CHECK(x.dim() > 0, op, ": input must have at least one dim");
   dim = wrap_dim(dim, x.dim(), op);
-  KILN_CHECK(src.dim() == x.dim(), op, ": src must have the input's rank; got src shape ", src.shape(),
-             " for input shape ", x.shape());
+  KILN_CHECK(src.dim() == x.dim(), op, ": src must have the input's rank; got src shape ",
+             src.shape(), " for input shape ", x.shape());
   check_index_shape(op, x, dim, index, &src);
   check_index_range(op, index, x.size(dim), str_cat("dim ", dim));
   Tensor idx = index.detach();
@@ -314,8 +330,8 @@ Tensor one_hot(const Tensor& ids, int64_t num_classes, DType dtype) {
   check_index_dtype(op, ids, "ids");
   KILN_CHECK(num_classes >= 1, op, ": num_classes must be >= 1, got ", num_classes);
   if (auto bad = first_bad_index(op, ids, num_classes))
-    KILN_FAIL(op, ": id ", *bad, " is out of range for ", num_classes, " classes (expected 0 <= id < ",
-              num_classes, ")");
+    KILN_FAIL(op, ": id ", *bad, " is out of range for ", num_classes,
+              " classes (expected 0 <= id < ", num_classes, ")");
   Tensor classes = arange(0.0, double(num_classes), 1.0, ids.dtype(), ids.device());
   return eq(ids.detach().unsqueeze(-1), classes).to(dtype);
 }
@@ -337,8 +353,8 @@ std::pair<Tensor, Tensor> diagonal_coords(int64_t rows, int64_t cols, int64_t k,
 }
 
 Tensor triangle(const char* op, const Tensor& x, int64_t k, bool lower) {
-  KILN_CHECK(x.dim() >= 2, op, ": expected at least 2 dims (the last two form the matrices), got shape ",
-             x.shape());
+  KILN_CHECK(x.dim() >= 2, op,
+             ": expected at least 2 dims (the last two form the matrices), got shape ", x.shape());
   const int64_t rows = x.size(-2), cols = x.size(-1);
   Tensor mask = lower ? tril_mask(rows, cols, k, x.device()) : triu_mask(rows, cols, k, x.device());
   // where() carries the gradient: g where the mask keeps x, zero elsewhere.
@@ -359,7 +375,11 @@ Tensor triu_mask(int64_t rows, int64_t cols, int64_t k, Device device) {
   return ge(j, i);  // j - row >= k
 }
 
-Tensor tril(const Tensor& x, int64_t k) { return triangle("tril", x, k, /*lower=*/true); }
-Tensor triu(const Tensor& x, int64_t k) { return triangle("triu", x, k, /*lower=*/false); }
+Tensor tril(const Tensor& x, int64_t k) {
+  return triangle("tril", x, k, /*lower=*/true);
+}
+Tensor triu(const Tensor& x, int64_t k) {
+  return triangle("triu", x, k, /*lower=*/false);
+}
 
 }  // namespace kiln::ops

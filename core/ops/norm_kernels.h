@@ -8,10 +8,10 @@
 
 namespace kiln::ops {
 
-using LayerNormKernel = void(const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& x,
-                             const Tensor& weight, const Tensor& bias, double eps);
-using RmsNormKernel = void(const Tensor& out, const Tensor& rstd, const Tensor& x, const Tensor& weight,
-                           double eps);
+using LayerNormKernel = void(const Tensor& out, const Tensor& mean, const Tensor& rstd,
+                             const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
+using RmsNormKernel = void(const Tensor& out, const Tensor& rstd, const Tensor& x,
+                           const Tensor& weight, double eps);
 /// Layer norm backward when mean is defined, RMS norm backward when it is not. dx, dweight and
 /// dbias are outputs, each skipped when undefined.
 using NormBackwardKernel = void(const Tensor& dx, const Tensor& dweight, const Tensor& dbias,

@@ -34,8 +34,8 @@ namespace kiln::cpu {
 
 /// Writes every row's loss and lse; returns the number of rows not ignored.
 template <class T, class I>
-int64_t cross_entropy_forward(acc_t<T>* loss, acc_t<T>* lse, const T* logits, const I* target, int64_t N,
-                              int64_t C, int64_t ignore, double smoothing, int threads) {
+int64_t cross_entropy_forward(acc_t<T>* loss, acc_t<T>* lse, const T* logits, const I* target,
+                              int64_t N, int64_t C, int64_t ignore, double smoothing, int threads) {
   using S = acc_t<T>;
   const S s = S(smoothing);
   int64_t count = 0;
@@ -68,9 +68,9 @@ int64_t cross_entropy_forward(acc_t<T>* loss, acc_t<T>* lse, const T* logits, co
 /// dlogits[n, c] = grad[n * grad_step] * scale * (p_c - q_c), 0 for ignored rows. grad_step is
 /// 0 when one gradient (of a summed loss) serves every row.
 template <class T, class I>
-void cross_entropy_backward(T* dlogits, const acc_t<T>* grad, int64_t grad_step, double scale, const T* logits,
-                            const acc_t<T>* lse, const I* target, int64_t N, int64_t C, int64_t ignore,
-                            double smoothing, int threads) {
+void cross_entropy_backward(T* dlogits, const acc_t<T>* grad, int64_t grad_step, double scale,
+                            const T* logits, const acc_t<T>* lse, const I* target, int64_t N,
+                            int64_t C, int64_t ignore, double smoothing, int threads) {
   using S = acc_t<T>;
   const S off = S(smoothing) / S(C), on = S(1) - S(smoothing) + off;
 #pragma omp parallel for num_threads(threads) schedule(static) if (N * C > 32768)
@@ -83,7 +83,8 @@ void cross_entropy_backward(T* dlogits, const acc_t<T>* grad, int64_t grad_step,
     }
     const T* x = logits + n * C;
     const S g = grad[n * grad_step] * S(scale), l = lse[n];
-    for (int64_t c = 0; c < C; ++c) d[c] = cast_value<T>(g * (std::exp(cast_value<S>(x[c]) - l) - off));
+    for (int64_t c = 0; c < C; ++c)
+      d[c] = cast_value<T>(g * (std::exp(cast_value<S>(x[c]) - l) - off));
     d[t] = cast_value<T>(g * (std::exp(cast_value<S>(x[t]) - l) - on));
   }
 }

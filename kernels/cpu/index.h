@@ -31,7 +31,8 @@ inline constexpr int64_t kIndexCheckBlock = 4096;
 /// Position (row-major) of the first idx[p] outside [0, size) that is not `skip` (when
 /// has_skip), or -1 when there is none. Blocks are scanned in parallel; the smallest hit wins.
 template <class I>
-int64_t find_bad_index(const I* idx, int64_t n, int64_t size, bool has_skip, int64_t skip, int threads) {
+int64_t find_bad_index(const I* idx, int64_t n, int64_t size, bool has_skip, int64_t skip,
+                       int threads) {
   const int64_t blocks = (n + kIndexCheckBlock - 1) / kIndexCheckBlock;
   int64_t first = std::numeric_limits<int64_t>::max();
 #pragma omp parallel for num_threads(threads) schedule(static) reduction(min : first) if (n > 65536)
@@ -51,8 +52,8 @@ int64_t find_bad_index(const I* idx, int64_t n, int64_t size, bool has_skip, int
 /// out[o, j, :] = x[o, idx[j], :]. out [outer, n, inner], x [outer, V, inner], contiguous.
 /// A row copy per (o, j): embedding is outer = 1, inner = D.
 template <class T, class I>
-void index_select_rows(T* out, const T* x, const I* idx, int64_t outer, int64_t V, int64_t n, int64_t inner,
-                       int threads) {
+void index_select_rows(T* out, const T* x, const I* idx, int64_t outer, int64_t V, int64_t n,
+                       int64_t inner, int threads) {
   const int64_t tasks = outer * n;
 #pragma omp parallel for num_threads(threads) schedule(static) if (tasks * inner > 32768)
   for (int64_t t = 0; t < tasks; ++t) {
@@ -66,29 +67,31 @@ void index_select_rows(T* out, const T* x, const I* idx, int64_t outer, int64_t 
 /// columns) — disjoint outputs — and every block walks j in order: deterministic. For an
 /// embedding (outer = 1) the threads share out the embedding dim.
 template <class T, class I>
-void index_add_rows(T* dx, const T* g, const I* idx, int64_t outer, int64_t V, int64_t n, int64_t inner,
-                    int threads) {
+void index_add_rows(T* dx, const T* g, const I* idx, int64_t outer, int64_t V, int64_t n,
+                    int64_t inner, int threads) {
   using A = acc_t<T>;
   constexpr int64_t kCols = 64;  // 256 bytes of f32: a few cache lines per row touched
   const int64_t col_blocks = (inner + kCols - 1) / kCols;
   const int64_t tasks = outer * col_blocks;
 #pragma omp parallel for num_threads(threads) schedule(static) if (outer * n * inner > 32768)
   for (int64_t t = 0; t < tasks; ++t) {
-    const int64_t o = t / col_blocks, c0 = (t % col_blocks) * kCols, c1 = std::min(inner, c0 + kCols);
+    const int64_t o = t / col_blocks, c0 = (t % col_blocks) * kCols,
+                  c1 = std::min(inner, c0 + kCols);
     for (int64_t j = 0; j < n; ++j) {
       T* d = dx + (o * V + int64_t(idx[j])) * inner;
       const T* s = g + (o * n + j) * inner;
-      for (int64_t c = c0; c < c1; ++c) d[c] = cast_value<T>(cast_value<A>(d[c]) + cast_value<A>(s[c]));
+      for (int64_t c = c0; c < c1; ++c)
+        d[c] = cast_value<T>(cast_value<A>(d[c]) + cast_value<A>(s[c]));
     }
   }
 }
 
 /// Byte steps along the indexed dim, for gather_run and scatter_add_run.
 struct DimSteps {
-  int64_t len;       ///< extent of the index along dim
-  int64_t out;       ///< step of the output (gather) or destination (scatter) along dim
-  int64_t in;        ///< step of the source along dim
-  int64_t idx;       ///< step of the index along dim
+  int64_t len;  ///< extent of the index along dim
+  int64_t out;  ///< step of the output (gather) or destination (scatter) along dim
+  int64_t in;   ///< step of the source along dim
+  int64_t idx;  ///< step of the index along dim
 };
 
 /// One run of n positions over the non-indexed coordinates (byte steps s_out, s_in, s_idx
@@ -96,14 +99,15 @@ struct DimSteps {
 ///   out[k, j] = in[k, idx[k, j]]          (the source's own step along dim is steps.in)
 /// j is the outer loop so that a run over the last dim reads rows of `in` contiguously.
 template <class T, class I>
-inline void gather_run(char* out, const char* in, const char* idx, int64_t n, int64_t s_out, int64_t s_in,
-                       int64_t s_idx, const DimSteps& steps) {
+inline void gather_run(char* out, const char* in, const char* idx, int64_t n, int64_t s_out,
+                       int64_t s_in, int64_t s_idx, const DimSteps& steps) {
   for (int64_t j = 0; j < steps.len; ++j) {
     char* o = out + j * steps.out;
     const char* ip = idx + j * steps.idx;
     for (int64_t k = 0; k < n; ++k) {
       const int64_t v = int64_t(*reinterpret_cast<const I*>(ip + k * s_idx));
-      *reinterpret_cast<T*>(o + k * s_out) = *reinterpret_cast<const T*>(in + k * s_in + v * steps.in);
+      *reinterpret_cast<T*>(o + k * s_out) =
+          *reinterpret_cast<const T*>(in + k * s_in + v * steps.in);
     }
   }
 }
@@ -122,7 +126,8 @@ inline void scatter_add_run(char* out, const char* src, const char* idx, int64_t
     for (int64_t k = 0; k < n; ++k) {
       const int64_t v = int64_t(*reinterpret_cast<const I*>(ip + k * s_idx));
       T* d = reinterpret_cast<T*>(out + k * s_out + v * steps.out);
-      *d = cast_value<T>(cast_value<A>(*d) + cast_value<A>(*reinterpret_cast<const T*>(sp + k * s_src)));
+      *d = cast_value<T>(cast_value<A>(*d) +
+                         cast_value<A>(*reinterpret_cast<const T*>(sp + k * s_src)));
     }
   }
 }

@@ -42,11 +42,13 @@
 namespace kiln::cpu {
 
 /// Rows per chunk of the parameter-gradient sums: at least 32, and at most 256 chunks.
-inline int64_t norm_row_chunk(int64_t N) { return std::max<int64_t>(32, (N + 255) / 256); }
+inline int64_t norm_row_chunk(int64_t N) {
+  return std::max<int64_t>(32, (N + 255) / 256);
+}
 
 template <class T>
-void layernorm_forward(T* out, acc_t<T>* mean, acc_t<T>* rstd, const T* x, const T* weight, const T* bias,
-                       int64_t N, int64_t C, double eps, int threads) {
+void layernorm_forward(T* out, acc_t<T>* mean, acc_t<T>* rstd, const T* x, const T* weight,
+                       const T* bias, int64_t N, int64_t C, double eps, int threads) {
   using S = acc_t<T>;
 #pragma omp parallel for num_threads(threads) schedule(static) if (N * C > 32768)
   for (int64_t n = 0; n < N; ++n) {
@@ -74,8 +76,8 @@ void layernorm_forward(T* out, acc_t<T>* mean, acc_t<T>* rstd, const T* x, const
 }
 
 template <class T>
-void rmsnorm_forward(T* out, acc_t<T>* rstd, const T* x, const T* weight, int64_t N, int64_t C, double eps,
-                     int threads) {
+void rmsnorm_forward(T* out, acc_t<T>* rstd, const T* x, const T* weight, int64_t N, int64_t C,
+                     double eps, int threads) {
   using S = acc_t<T>;
 #pragma omp parallel for num_threads(threads) schedule(static) if (N * C > 32768)
   for (int64_t n = 0; n < N; ++n) {

@@ -22,7 +22,8 @@ void expect_error(F&& f, const std::vector<std::string>& parts) {
     ADD_FAILURE() << "expected a kiln::Error mentioning " << parts[0];
   } catch (const Error& e) {
     std::string m = e.what();
-    for (const std::string& p : parts) EXPECT_NE(m.find(p), std::string::npos) << "missing '" << p << "' in: " << m;
+    for (const std::string& p : parts)
+      EXPECT_NE(m.find(p), std::string::npos) << "missing '" << p << "' in: " << m;
   }
 }
 
@@ -80,7 +81,9 @@ TEST(Index, ConcatGradcheckOnEveryDim) {
     Tensor a = randn64({2, 3, 2}, 1).requires_grad_();
     Tensor b = randn64({2, 3, 2}, 2).requires_grad_();
     Tensor c = randn64({2, 3, 2}, 3);  // does not require grad
-    auto f = [dim, c](const std::vector<Tensor>& in) { return concat({in[0], c, mul(in[1], in[1])}, dim); };
+    auto f = [dim, c](const std::vector<Tensor>& in) {
+      return concat({in[0], c, mul(in[1], in[1])}, dim);
+    };
     EXPECT_GRADCHECK(f, {a, b}) << "dim " << dim;
   }
 }
@@ -94,15 +97,25 @@ TEST(Index, StackMatchesSelectAndGradchecks) {
     EXPECT_TRUE(all_close(s.select(d, 0), a, 0, 0));
     EXPECT_TRUE(all_close(s.select(d, 1), b, 0, 0));
     Tensor ga = a.clone().requires_grad_(), gb = b.clone().requires_grad_();
-    auto f = [dim](const std::vector<Tensor>& in) { return stack({in[0], exp(in[1]), in[0]}, dim); };
+    auto f = [dim](const std::vector<Tensor>& in) {
+      return stack({in[0], exp(in[1]), in[0]}, dim);
+    };
     EXPECT_GRADCHECK(f, {ga, gb}) << "dim " << dim;
   }
 }
 
 TEST(Index, ConcatAndStackRefuseMismatches) {
   expect_error([] { concat({}, 0); }, {"concat", "at least one"});
-  expect_error([] { concat({zeros({2, 3}), zeros({3, 3})}, 1); }, {"concat", "[3, 3]", "[2, 3]", "dim 1"});
-  expect_error([] { concat({zeros({2, 3}), zeros({2, 3}, DType::f64)}, 0); }, {"concat", "f64", "f32"});
+  expect_error(
+      [] {
+        concat({zeros({2, 3}), zeros({3, 3})}, 1);
+      },
+      {"concat", "[3, 3]", "[2, 3]", "dim 1"});
+  expect_error(
+      [] {
+        concat({zeros({2, 3}), zeros({2, 3}, DType::f64)}, 0);
+      },
+      {"concat", "f64", "f32"});
   expect_error([] { concat({zeros({2}), zeros({2, 1})}, 0); }, {"concat", "[2, 1]"});
   expect_error([] { stack({zeros({2, 3}), zeros({3, 2})}, 0); }, {"stack", "[3, 2]", "[2, 3]"});
   expect_error([] { concat({zeros({2})}, 3); }, {"concat"});
@@ -140,7 +153,8 @@ TEST(Index, ChunkFollowsTorchChunk) {
   EXPECT_EQ(sizes(chunk(arange(6), 3)), (std::vector<int64_t>{2, 2, 2}));
   EXPECT_EQ(sizes(chunk(arange(2), 5)), (std::vector<int64_t>{1, 1}));
   EXPECT_EQ(sizes(chunk(zeros({0}), 3)), (std::vector<int64_t>{0, 0, 0}));
-  EXPECT_EQ(chunk(arange(6).view({2, 3}), 2, 1)[1].to_vector<int64_t>(), (std::vector<int64_t>{2, 5}));
+  EXPECT_EQ(chunk(arange(6).view({2, 3}), 2, 1)[1].to_vector<int64_t>(),
+            (std::vector<int64_t>{2, 5}));
   expect_error([] { chunk(arange(6), 0); }, {"chunk", "0"});
 }
 
@@ -183,7 +197,9 @@ TEST(Index, IndexSelectGradcheckWithRepeats) {
   for (int64_t dim : {0, 1, -1}) {
     Tensor x = randn64({4, 3, 3}).requires_grad_();
     Tensor index = ids({2, 0, 2, 2, 1});
-    auto f = [dim, index](const std::vector<Tensor>& in) { return index_select(in[0], dim, index); };
+    auto f = [dim, index](const std::vector<Tensor>& in) {
+      return index_select(in[0], dim, index);
+    };
     EXPECT_GRADCHECK(f, {x}) << "dim " << dim;
   }
 }
@@ -227,7 +243,8 @@ TEST(Index, EmbeddingBackwardIsDeterministicAcrossThreads) {
   Tensor tok = randint(0, V, {N}, DType::i64, &gen);
   Tensor gout = randn({N, D}, DType::f32, &gen);
   Tensor g1 = embedding_grad(w, tok, gout, 1);
-  for (int t : {2, 3}) EXPECT_TRUE(all_close(embedding_grad(w, tok, gout, t), g1, 0, 0)) << t << " threads";
+  for (int t : {2, 3})
+    EXPECT_TRUE(all_close(embedding_grad(w, tok, gout, t), g1, 0, 0)) << t << " threads";
   // And it is the sum a plain f64 loop gets, to f32 accuracy.
   std::vector<double> want(size_t(V * D), 0.0);
   std::vector<int64_t> tv = tok.to_vector<int64_t>();
@@ -274,7 +291,8 @@ TEST(Index, GatherMatchesPlainLoop) {
     });
     // Strided operands give the same answer.
     Tensor xt = x.transpose(0, 2).contiguous().transpose(0, 2);
-    EXPECT_TRUE(all_close(gather(xt, dim, index.transpose(0, 1).contiguous().transpose(0, 1)), out, 0, 0));
+    EXPECT_TRUE(
+        all_close(gather(xt, dim, index.transpose(0, 1).contiguous().transpose(0, 1)), out, 0, 0));
   }
 }
 
@@ -295,7 +313,7 @@ TEST(Index, ScatterAddMatchesPlainLoop) {
   for (int64_t dim : {0, 1, 2}) {
     Tensor x = randn64({4, 5, 3}, 2);
     Shape is = {3, 4, 2};
-    is[size_t(dim)] = 7;  // more entries than x has along dim: repeats are certain
+    is[size_t(dim)] = 7;   // more entries than x has along dim: repeats are certain
     Shape ss = {3, 4, 3};  // src at least index's shape
     ss[size_t(dim)] = 7;
     // Same values as a contiguous tensor, but strided.
@@ -325,7 +343,9 @@ TEST(Index, ScatterAddGradcheckInInputAndSource) {
     Shape ss = is;
     ss[0] += 1;  // src larger than index: its extra row gets a zero gradient
     Tensor src = randn64(ss, 2).requires_grad_();
-    auto f = [dim, index](const std::vector<Tensor>& in) { return mul(scatter_add(in[0], dim, index, in[1]), in[0]); };
+    auto f = [dim, index](const std::vector<Tensor>& in) {
+      return mul(scatter_add(in[0], dim, index, in[1]), in[0]);
+    };
     EXPECT_GRADCHECK(f, {x, src}) << "dim " << dim;
   }
 }
@@ -339,26 +359,48 @@ TEST(Index, ScatterAddIsDeterministicAcrossThreads) {
   for (int t : {1, 2, 3}) {
     ThreadCountGuard guard(t);
     Tensor out = scatter_add(x, 0, index, src);
-    if (t == 1) ref = out;
-    else EXPECT_TRUE(all_close(out, ref, 0, 0)) << t << " threads";
+    if (t == 1)
+      ref = out;
+    else
+      EXPECT_TRUE(all_close(out, ref, 0, 0)) << t << " threads";
   }
 }
 
 TEST(Index, OutOfRangeIndicesNameOpValueAndSize) {
   Tensor x = zeros({3, 5});
-  expect_error([&] { gather(x, 1, ids({0, 7}, {1, 2})); }, {"gather", "index 7", "size 5", "dim 1"});
+  expect_error(
+      [&] {
+        gather(x, 1, ids({0, 7}, {1, 2}));
+      },
+      {"gather", "index 7", "size 5", "dim 1"});
   expect_error([&] { gather(x, 0, ids({-1, 0}, {1, 2})); }, {"gather", "index -1", "size 3"});
-  expect_error([&] { index_select(x, 0, ids({1, 3}, {}, DType::i32)); }, {"index_select", "index 3", "size 3"});
-  expect_error([&] { scatter_add(x, 1, ids({5}, {1, 1}), ones({1, 1})); }, {"scatter_add", "index 5", "size 5"});
+  expect_error(
+      [&] {
+        index_select(x, 0, ids({1, 3}, {}, DType::i32));
+      },
+      {"index_select", "index 3", "size 3"});
+  expect_error(
+      [&] {
+        scatter_add(x, 1, ids({5}, {1, 1}), ones({1, 1}));
+      },
+      {"scatter_add", "index 5", "size 5"});
   expect_error([&] { embedding(x, ids({2, 3, 9})); }, {"embedding", "id 3", "vocabulary of 3"});
   expect_error([&] { one_hot(ids({0, 4}), 4); }, {"one_hot", "id 4", "4 classes"});
   // Wrong index dtypes and shapes.
   expect_error([&] { gather(x, 0, zeros({1, 2})); }, {"gather", "i32 or i64", "f32"});
   expect_error([&] { embedding(x, ones({2}, DType::u8)); }, {"embedding", "u8"});
   expect_error([&] { gather(x, 0, ids({0, 0})); }, {"gather", "rank", "[2]", "[3, 5]"});
-  expect_error([&] { gather(x, 0, ids({0, 0, 0, 0, 0, 0}, {1, 6})); }, {"gather", "[1, 6]", "dim 1"});
+  expect_error(
+      [&] {
+        gather(x, 0, ids({0, 0, 0, 0, 0, 0}, {1, 6}));
+      },
+      {"gather", "[1, 6]", "dim 1"});
   expect_error([&] { index_select(x, 0, ids({0, 0}, {1, 2})); }, {"index_select", "1-d", "[1, 2]"});
-  expect_error([&] { scatter_add(x, 0, ids({0}, {1, 1}), ones({1, 1}, DType::f64)); }, {"scatter_add", "f64"});
+  expect_error(
+      [&] {
+        scatter_add(x, 0, ids({0}, {1, 1}), ones({1, 1}, DType::f64));
+      },
+      {"scatter_add", "f64"});
   expect_error([&] { embedding(zeros({3}), ids({0})); }, {"embedding", "[vocab, dim]", "[3]"});
 }
 
@@ -376,8 +418,10 @@ TEST(Index, OneHotValues) {
 TEST(Index, TrilTriuMatchPlainLoops) {
   Tensor x = randn64({2, 3, 5});
   for (int64_t k : {-2, -1, 0, 1, 3, 6}) {
-    std::vector<double> xv = x.to_vector<double>(), lo = tril(x, k).to_vector<double>(), up = triu(x, k).to_vector<double>();
-    std::vector<bool> lm = tril_mask(3, 5, k).to_vector<bool>(), um = triu_mask(3, 5, k).to_vector<bool>();
+    std::vector<double> xv = x.to_vector<double>(), lo = tril(x, k).to_vector<double>(),
+                        up = triu(x, k).to_vector<double>();
+    std::vector<bool> lm = tril_mask(3, 5, k).to_vector<bool>(),
+                      um = triu_mask(3, 5, k).to_vector<bool>();
     for (int64_t b = 0; b < 2; ++b)
       for (int64_t i = 0; i < 3; ++i)
         for (int64_t j = 0; j < 5; ++j) {
@@ -410,11 +454,13 @@ TEST(Index, HalfAndIntegerDtypesGather) {
   Tensor x = randn({4, 6}, DType::f32, &gen);
   Tensor index = randint(0, 6, {4, 3}, DType::i64, &gen);
   for (DType dt : {DType::bf16, DType::f16, DType::i32})
-    EXPECT_TRUE(all_close(gather(x.to(dt), 1, index), gather(x, 1, index).to(dt), 0, 0)) << dtype_name(dt);
+    EXPECT_TRUE(all_close(gather(x.to(dt), 1, index), gather(x, 1, index).to(dt), 0, 0))
+        << dtype_name(dt);
   // scatter_add into bf16 sums in f32 and rounds once.
   Tensor src = randn({4, 3}, DType::bf16, &gen);
   EXPECT_TRUE(all_close(scatter_add(zeros({4, 6}, DType::bf16), 1, index, src),
-                        scatter_add(zeros({4, 6}), 1, index, src.to(DType::f32)).to(DType::bf16), 0, 0));
+                        scatter_add(zeros({4, 6}), 1, index, src.to(DType::f32)).to(DType::bf16), 0,
+                        0));
 }
 
 }  // namespace

@@ -23,7 +23,8 @@ void expect_error(F&& f, const std::vector<std::string>& parts) {
     ADD_FAILURE() << "expected a kiln::Error mentioning " << parts[0];
   } catch (const Error& e) {
     std::string m = e.what();
-    for (const std::string& p : parts) EXPECT_NE(m.find(p), std::string::npos) << "missing '" << p << "' in: " << m;
+    for (const std::string& p : parts)
+      EXPECT_NE(m.find(p), std::string::npos) << "missing '" << p << "' in: " << m;
   }
 }
 
@@ -35,12 +36,14 @@ CrossEntropyOptions options(Reduction r, double smoothing = 0.0, int64_t ignore 
   return o;
 }
 
-const char* name(Reduction r) { return r == Reduction::mean ? "mean" : r == Reduction::sum ? "sum" : "none"; }
+const char* name(Reduction r) {
+  return r == Reduction::mean ? "mean" : r == Reduction::sum ? "sum" : "none";
+}
 
 // The definition, row by row in f64: q = (1 - s) one_hot(t) + s / C, loss = -sum_c q_c log p_c,
 // 0 for an ignored row. Returns the per-row losses and the count of rows not ignored.
-std::vector<double> loop_rows(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& o,
-                              int64_t* count) {
+std::vector<double> loop_rows(const Tensor& logits, const Tensor& target,
+                              const CrossEntropyOptions& o, int64_t* count) {
   const int64_t C = logits.size(-1), N = logits.numel() / C;
   std::vector<double> x = logits.to_vector<double>();
   std::vector<int64_t> t = target.to_vector<int64_t>();
@@ -55,7 +58,8 @@ std::vector<double> loop_rows(const Tensor& logits, const Tensor& target, const 
     const double lse = m + std::log(z);
     double loss = 0;
     for (int64_t c = 0; c < C; ++c) {
-      double q = (c == t[size_t(n)] ? 1.0 - o.label_smoothing : 0.0) + o.label_smoothing / double(C);
+      double q =
+          (c == t[size_t(n)] ? 1.0 - o.label_smoothing : 0.0) + o.label_smoothing / double(C);
       loss += q * (lse - r[c]);
     }
     rows[size_t(n)] = loss;
@@ -92,8 +96,8 @@ TEST(Loss, CrossEntropyMatchesPlainLoop) {
             EXPECT_EQ(got.shape(), r == Reduction::none ? target.shape() : Shape{});
             const double tol = dt == DType::f64 ? 1e-12 : 1e-5;
             EXPECT_TRUE(all_close(got, loop_loss(logits, target, o), tol, tol))
-                << dtype_name(dt) << " " << dtype_name(tt) << " smoothing " << s << " " << name(r) << " ignore "
-                << ignore;
+                << dtype_name(dt) << " " << dtype_name(tt) << " smoothing " << s << " " << name(r)
+                << " ignore " << ignore;
           }
 }
 
@@ -102,11 +106,14 @@ TEST(Loss, CrossEntropyByHand) {
   // costs log 4; the mean of the two is (log(4/3) + log 4) / 2.
   Tensor logits = tensor({0, std::log(3.0), 0, std::log(3.0)}, {2, 2}, DType::f64);
   Tensor target = tensor({1, 0}, {}, DType::i64);
-  EXPECT_NEAR(cross_entropy(logits, target).item(), (std::log(4.0 / 3.0) + std::log(4.0)) / 2, 1e-15);
+  EXPECT_NEAR(cross_entropy(logits, target).item(), (std::log(4.0 / 3.0) + std::log(4.0)) / 2,
+              1e-15);
   // Smoothing 0.5 over 2 classes: q = [0.25, 0.75] for target 1.
   double want = -(0.25 * std::log(0.25) + 0.75 * std::log(0.75));
-  EXPECT_NEAR(cross_entropy(logits.narrow(0, 0, 1), target.narrow(0, 0, 1), options(Reduction::sum, 0.5)).item(),
-              want, 1e-15);
+  EXPECT_NEAR(
+      cross_entropy(logits.narrow(0, 0, 1), target.narrow(0, 0, 1), options(Reduction::sum, 0.5))
+          .item(),
+      want, 1e-15);
 }
 
 TEST(Loss, CrossEntropyGradcheckForEveryOption) {
@@ -114,9 +121,12 @@ TEST(Loss, CrossEntropyGradcheckForEveryOption) {
     for (double s : {0.0, 0.3})
       for (bool ignore : {false, true}) {
         Tensor logits = randn64({2, 3, 5}, 5).requires_grad_();
-        Tensor target = ignore ? some_targets(DType::i64) : tensor({3, 2, 0, 4, 1, 1}, {2, 3}, DType::i64);
+        Tensor target =
+            ignore ? some_targets(DType::i64) : tensor({3, 2, 0, 4, 1, 1}, {2, 3}, DType::i64);
         CrossEntropyOptions o = options(r, s);
-        auto f = [target, o](const std::vector<Tensor>& in) { return cross_entropy(in[0], target, o); };
+        auto f = [target, o](const std::vector<Tensor>& in) {
+          return cross_entropy(in[0], target, o);
+        };
         EXPECT_GRADCHECK(f, {logits}) << name(r) << " smoothing " << s << " ignore " << ignore;
       }
 }
@@ -132,14 +142,16 @@ TEST(Loss, GradientIsSoftmaxMinusTargetAndZeroWhenIgnored) {
     for (int64_t c = 0; c < 6; ++c) z += std::exp(x[size_t(n * 6 + c)]);
     for (int64_t c = 0; c < 6; ++c) {
       double want = t[size_t(n)] < 0 ? 0.0
-                                     : std::exp(x[size_t(n * 6 + c)]) / z - (c == t[size_t(n)] ? 0.9 : 0.0) - 0.1 / 6;
+                                     : std::exp(x[size_t(n * 6 + c)]) / z -
+                                           (c == t[size_t(n)] ? 0.9 : 0.0) - 0.1 / 6;
       EXPECT_NEAR(g[size_t(n * 6 + c)], want, 1e-14) << n << "," << c;
     }
   }
 }
 
 // Loss and logits gradient under a fixed output gradient rounded to the loss dtype.
-std::pair<Tensor, Tensor> loss_and_grad(const std::function<Tensor(const Tensor&)>& f, const Tensor& logits0) {
+std::pair<Tensor, Tensor> loss_and_grad(const std::function<Tensor(const Tensor&)>& f,
+                                        const Tensor& logits0) {
   Tensor logits = logits0.clone().requires_grad_();
   Tensor y = f(logits);
   y.backward(add(mul(randn64(y.shape(), 31), 0.5), 1.0).to(y.dtype()));
@@ -153,8 +165,10 @@ TEST(Loss, FusedMatchesReference) {
         Tensor logits = mul(randn64({3, 4, 50}, 2), 2.0).to(dt);
         Tensor target = tensor({3, 49, 0, -100, 7, 7, 12, 1, 2, 3, -100, 40}, {3, 4}, DType::i64);
         CrossEntropyOptions o = options(r, s);
-        auto [y, g] = loss_and_grad([&](const Tensor& l) { return cross_entropy(l, target, o); }, logits);
-        auto [ry, rg] = loss_and_grad([&](const Tensor& l) { return cross_entropy_reference(l, target, o); }, logits);
+        auto [y, g] =
+            loss_and_grad([&](const Tensor& l) { return cross_entropy(l, target, o); }, logits);
+        auto [ry, rg] = loss_and_grad(
+            [&](const Tensor& l) { return cross_entropy_reference(l, target, o); }, logits);
         // The loss of half logits is f32, computed in f32 like the reference: tight for all.
         EXPECT_EQ(y.dtype(), dt == DType::f64 ? DType::f64 : DType::f32);
         const double tol = dt == DType::f64 ? 1e-12 : 2e-5;
@@ -162,7 +176,8 @@ TEST(Loss, FusedMatchesReference) {
         // Half gradients are rounded once each: allow an ulp of bf16 (2^-8) / f16 (2^-11).
         const double gtol = dt == DType::bf16 ? 8e-3 : dt == DType::f16 ? 1e-3 : tol;
         EXPECT_EQ(g.dtype(), dt);
-        EXPECT_TRUE(all_close(g, rg, gtol * 0.1, gtol)) << dtype_name(dt) << " " << name(r) << " " << s;
+        EXPECT_TRUE(all_close(g, rg, gtol * 0.1, gtol))
+            << dtype_name(dt) << " " << name(r) << " " << s;
       }
 }
 
@@ -191,8 +206,9 @@ TEST(Loss, IsBitwiseStableAcrossThreads) {
   std::pair<Tensor, Tensor> first;
   for (int t : {1, 2, 3}) {
     ThreadCountGuard guard(t);
-    auto got = loss_and_grad([&](const Tensor& l) { return cross_entropy(l, target, options(Reduction::mean, 0.1)); },
-                             logits);
+    auto got = loss_and_grad(
+        [&](const Tensor& l) { return cross_entropy(l, target, options(Reduction::mean, 0.1)); },
+        logits);
     if (t == 1) {
       first = got;
       continue;
@@ -204,28 +220,54 @@ TEST(Loss, IsBitwiseStableAcrossThreads) {
 
 TEST(Loss, BadTargetsAndOptionsAreRefused) {
   Tensor logits = zeros({2, 5});
-  expect_error([&] { cross_entropy(logits, tensor({1, 7}, {}, DType::i64)); },
-               {"cross_entropy", "target 7", "5 classes"});
-  expect_error([&] { cross_entropy(logits, tensor({-1, 0}, {}, DType::i32)); }, {"cross_entropy", "target -1", "-100"});
-  expect_error([&] { cross_entropy(logits, tensor({5, 0}, {}, DType::i64), options(Reduction::mean, 0, 4)); },
-               {"cross_entropy", "target 5"});
+  expect_error(
+      [&] {
+        cross_entropy(logits, tensor({1, 7}, {}, DType::i64));
+      },
+      {"cross_entropy", "target 7", "5 classes"});
+  expect_error(
+      [&] {
+        cross_entropy(logits, tensor({-1, 0}, {}, DType::i32));
+      },
+      {"cross_entropy", "target -1", "-100"});
+  expect_error(
+      [&] {
+        cross_entropy(logits, tensor({5, 0}, {}, DType::i64), options(Reduction::mean, 0, 4));
+      },
+      {"cross_entropy", "target 5"});
   expect_error([&] { cross_entropy(logits, zeros({2})); }, {"cross_entropy", "i32 or i64", "f32"});
-  expect_error([&] { cross_entropy(logits, zeros({2, 5}, DType::i64)); }, {"cross_entropy", "[2, 5]", "[2]"});
-  expect_error([&] { cross_entropy(logits, zeros({2}, DType::i64), options(Reduction::mean, 1.5)); },
-               {"cross_entropy", "label_smoothing", "1.5"});
-  expect_error([&] { cross_entropy(zeros({2, 5}, DType::i64), zeros({2}, DType::i64)); },
-               {"cross_entropy", "floating", "i64"});
-  expect_error([&] { cross_entropy(zeros({2, 0}), zeros({2}, DType::i64)); }, {"cross_entropy", "C >= 1"});
-  expect_error([&] { cross_entropy_reference(logits, tensor({9, 0}, {}, DType::i64)); },
-               {"cross_entropy_reference", "target 9"});
+  expect_error(
+      [&] {
+        cross_entropy(logits, zeros({2, 5}, DType::i64));
+      },
+      {"cross_entropy", "[2, 5]", "[2]"});
+  expect_error(
+      [&] { cross_entropy(logits, zeros({2}, DType::i64), options(Reduction::mean, 1.5)); },
+      {"cross_entropy", "label_smoothing", "1.5"});
+  expect_error(
+      [&] {
+        cross_entropy(zeros({2, 5}, DType::i64), zeros({2}, DType::i64));
+      },
+      {"cross_entropy", "floating", "i64"});
+  expect_error(
+      [&] {
+        cross_entropy(zeros({2, 0}), zeros({2}, DType::i64));
+      },
+      {"cross_entropy", "C >= 1"});
+  expect_error(
+      [&] {
+        cross_entropy_reference(logits, tensor({9, 0}, {}, DType::i64));
+      },
+      {"cross_entropy_reference", "target 9"});
 }
 
 TEST(Loss, UnbatchedLogits) {
   // logits [C] with a 0-d target, as torch allows.
   Tensor logits = randn64({4}, 3);
   Tensor target = scalar(2, DType::i64);
-  EXPECT_TRUE(all_close(cross_entropy(logits, target, options(Reduction::none)),
-                        loop_loss(logits.view({1, 4}), target.view({1}), options(Reduction::none)).view({}), 1e-12));
+  EXPECT_TRUE(all_close(
+      cross_entropy(logits, target, options(Reduction::none)),
+      loop_loss(logits.view({1, 4}), target.view({1}), options(Reduction::none)).view({}), 1e-12));
 }
 
 }  // namespace

@@ -15,28 +15,32 @@ namespace {
 // Calls f(TypeTag<I>{}) for the index dtype (the op layer has already refused other dtypes).
 template <class F>
 void with_index_type(const Tensor& index, F&& f) {
-  if (index.dtype() == DType::i32) f(TypeTag<int32_t>{});
-  else if (index.dtype() == DType::i64) f(TypeTag<int64_t>{});
-  else KILN_FAIL("internal: index of dtype ", dtype_name(index.dtype()), " reached an index kernel");
+  if (index.dtype() == DType::i32)
+    f(TypeTag<int32_t>{});
+  else if (index.dtype() == DType::i64)
+    f(TypeTag<int64_t>{});
+  else
+    KILN_FAIL("internal: index of dtype ", dtype_name(index.dtype()), " reached an index kernel");
 }
 
 template <class I>
 bool index_check_cpu(const Tensor& index, int64_t size, std::optional<int64_t> skip, int64_t* bad) {
   Tensor c = index.contiguous();
   const I* p = c.data<I>();
-  int64_t pos = kiln::cpu::find_bad_index(p, c.numel(), size, skip.has_value(), skip.value_or(0), num_threads());
+  int64_t pos = kiln::cpu::find_bad_index(p, c.numel(), size, skip.has_value(), skip.value_or(0),
+                                          num_threads());
   if (pos < 0) return true;
   *bad = int64_t(p[pos]);
   return false;
 }
 
 template <class T>
-void index_select_cpu(const Tensor& out, const Tensor& x, const Tensor& index, int64_t outer, int64_t V,
-                      int64_t inner) {
+void index_select_cpu(const Tensor& out, const Tensor& x, const Tensor& index, int64_t outer,
+                      int64_t V, int64_t inner) {
   with_index_type(index, [&](auto it) {
     using I = typename decltype(it)::type;
-    kiln::cpu::index_select_rows(out.data<T>(), x.data<T>(), index.data<I>(), outer, V, index.numel(), inner,
-                                 num_threads());
+    kiln::cpu::index_select_rows(out.data<T>(), x.data<T>(), index.data<I>(), outer, V,
+                                 index.numel(), inner, num_threads());
   });
 }
 
@@ -45,8 +49,8 @@ void index_add_cpu(const Tensor& dx, const Tensor& g, const Tensor& index, int64
                    int64_t inner) {
   with_index_type(index, [&](auto it) {
     using I = typename decltype(it)::type;
-    kiln::cpu::index_add_rows(dx.data<T>(), g.data<T>(), index.data<I>(), outer, V, index.numel(), inner,
-                              num_threads());
+    kiln::cpu::index_add_rows(dx.data<T>(), g.data<T>(), index.data<I>(), outer, V, index.numel(),
+                              inner, num_threads());
   });
 }
 
@@ -69,7 +73,9 @@ Lines lines_of(const Tensor& index, int64_t dim) {
   return l;
 }
 
-Tensor at_shape(const Tensor& t, const Shape& s) { return as_strided(t, s, t.strides(), t.offset()); }
+Tensor at_shape(const Tensor& t, const Shape& s) {
+  return as_strided(t, s, t.strides(), t.offset());
+}
 
 template <class T>
 void gather_cpu(const Tensor& out, const Tensor& x, const Tensor& index, int64_t dim) {

@@ -21,26 +21,30 @@ void layer_norm_cpu(const Tensor& out, const Tensor& mean, const Tensor& rstd, c
                     const Tensor& weight, const Tensor& bias, double eps) {
   using S = acc_t<T>;
   const int64_t C = x.size(-1), N = C > 0 ? x.numel() / C : 0;
-  kiln::cpu::layernorm_forward(out.data<T>(), mean.data<S>(), rstd.data<S>(), x.data<T>(), data_or_null<T>(weight),
-                               data_or_null<T>(bias), N, C, eps, num_threads());
+  kiln::cpu::layernorm_forward(out.data<T>(), mean.data<S>(), rstd.data<S>(), x.data<T>(),
+                               data_or_null<T>(weight), data_or_null<T>(bias), N, C, eps,
+                               num_threads());
 }
 
 template <class T>
-void rms_norm_cpu(const Tensor& out, const Tensor& rstd, const Tensor& x, const Tensor& weight, double eps) {
+void rms_norm_cpu(const Tensor& out, const Tensor& rstd, const Tensor& x, const Tensor& weight,
+                  double eps) {
   using S = acc_t<T>;
   const int64_t C = x.size(-1), N = C > 0 ? x.numel() / C : 0;
-  kiln::cpu::rmsnorm_forward(out.data<T>(), rstd.data<S>(), x.data<T>(), data_or_null<T>(weight), N, C, eps,
-                             num_threads());
+  kiln::cpu::rmsnorm_forward(out.data<T>(), rstd.data<S>(), x.data<T>(), data_or_null<T>(weight), N,
+                             C, eps, num_threads());
 }
 
 template <class T>
-void norm_backward_cpu(const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dout,
-                       const Tensor& x, const Tensor& weight, const Tensor& mean, const Tensor& rstd) {
+void norm_backward_cpu(const Tensor& dx, const Tensor& dweight, const Tensor& dbias,
+                       const Tensor& dout, const Tensor& x, const Tensor& weight,
+                       const Tensor& mean, const Tensor& rstd) {
   using S = acc_t<T>;
   const int64_t C = x.size(-1), N = C > 0 ? x.numel() / C : 0;
-  kiln::cpu::norm_backward(mutable_or_null<T>(dx), mutable_or_null<T>(dweight), mutable_or_null<T>(dbias),
-                           dout.data<T>(), x.data<T>(), data_or_null<T>(weight), data_or_null<S>(mean),
-                           rstd.data<S>(), N, C, num_threads());
+  kiln::cpu::norm_backward(mutable_or_null<T>(dx), mutable_or_null<T>(dweight),
+                           mutable_or_null<T>(dbias), dout.data<T>(), x.data<T>(),
+                           data_or_null<T>(weight), data_or_null<S>(mean), rstd.data<S>(), N, C,
+                           num_threads());
 }
 
 template <class T>
