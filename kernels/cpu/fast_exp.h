@@ -20,7 +20,9 @@
 
 namespace kiln::cpu {
 
-inline float fast_exp(float x) {
+// always_inline: the softmax loops only vectorise when it is inlined, and GCC may judge the call
+// "cold" in a large OpenMP-outlined body and keep it out of line.
+[[gnu::always_inline]] inline float fast_exp(float x) {
   constexpr float kLo = -87.33654475f;  // ln(FLT_MIN): below it 2^n would need a subnormal
   constexpr float kHi = 88.0f;          // keeps n <= 127 so 2^n is a normal float
   constexpr float kLog2e = 1.44269504088896341f;
@@ -51,7 +53,7 @@ inline float fast_exp(float x) {
 
 /// exp in the compute type of a kernel: fast_exp for f32, std::exp for f64 (gradient checks).
 template <class A>
-inline A exp_acc(A x) {
+[[gnu::always_inline]] inline A exp_acc(A x) {
   if constexpr (sizeof(A) == 4) return fast_exp(x);
   else return std::exp(x);
 }

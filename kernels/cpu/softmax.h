@@ -16,12 +16,12 @@
 //   dx_k = sum_j g_j y_j (delta_jk - y_k) = y_k (g_k - sum_j g_j y_j).
 // Log-softmax: dy_j/dx_k = delta_jk - softmax_k = delta_jk - exp(y_k), so
 //   dx_k = g_k - exp(y_k) sum_j g_j.
-// The softmax forward recomputes exp(x - m) in its last pass instead of storing it, so halves
-// are rounded once and no scratch buffer is needed.
+// For bf16/f16 the softmax forward recomputes exp(x - m) in its last pass instead of storing
+// it, so the output is rounded once and no scratch buffer is needed; f32/f64 rows keep it in y.
 //
-// Determinism: a line is always reduced by one thread, in kLanes interleaved partial sums
-// combined in a fixed tree (which lets the compiler vectorise), so the result never depends on
-// the thread count.
+// Determinism: a line is always reduced by one thread, its sum in kSoftmaxLanes interleaved
+// partial sums combined in a fixed tree (which lets the compiler vectorise without reordering
+// anything itself), so the result never depends on the thread count or the vector width.
 #pragma once
 
 #include <omp.h>
@@ -30,6 +30,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "core/tensor/dtype.h"
 #include "kernels/cpu/convert.h"
@@ -41,25 +42,18 @@ inline constexpr int kSoftmaxLanes = 16;
 inline constexpr int64_t kSoftmaxBlock = 64;       // lines walked together when inner > 1
 inline constexpr int64_t kSoftmaxGrain = 1 << 15;  // elements below which one thread runs
 
-/// max over j < n of f(j), in kSoftmaxLanes partial maxima. NaNs are skipped here; they still
-/// reach the result through the exp of the sum pass.
+/// max over j < n of f(j). NaNs may or may not be skipped here; either way they reach the
+/// result through the exp of the sum pass. The order does not matter (max is exact), so the
+/// OpenMP simd reduction is free to vectorise it.
 template <class A, class F>
 inline A lane_max(int64_t n, F&& f) {
-  A acc[kSoftmaxLanes];
-  for (int l = 0; l < kSoftmaxLanes; ++l) acc[l] = -std::numeric_limits<A>::infinity();
-  int64_t j = 0;
-  for (; j + kSoftmaxLanes <= n; j += kSoftmaxLanes)
-    for (int l = 0; l < kSoftmaxLanes; ++l) {
-      A v = f(j + l);
-      acc[l] = v > acc[l] ? v : acc[l];
-    }
-  for (int l = 0; j < n; ++j, ++l) {
+  A m = -std::numeric_limits<A>::infinity();
+#pragma omp simd reduction(max : m)
+  for (int64_t j = 0; j < n; ++j) {
     A v = f(j);
-    acc[l] = v > acc[l] ? v : acc[l];
+    m = v > m ? v : m;
   }
-  for (int w = kSoftmaxLanes / 2; w >= 1; w /= 2)
-    for (int l = 0; l < w; ++l) acc[l] = acc[l + w] > acc[l] ? acc[l + w] : acc[l];
-  return acc[0];
+  return m;
 }
 
 /// sum over j < n of f(j), in kSoftmaxLanes partial sums folded pairwise.
@@ -69,7 +63,7 @@ inline A lane_sum(int64_t n, F&& f) {
   int64_t j = 0;
   for (; j + kSoftmaxLanes <= n; j += kSoftmaxLanes)
     for (int l = 0; l < kSoftmaxLanes; ++l) acc[l] += f(j + l);
-  for (int l = 0; j < n; ++j, ++l) acc[l] += f(j);
+  for (int l = 0; l < kSoftmaxLanes && j + l < n; ++l) acc[l] += f(j + l);
   for (int w = kSoftmaxLanes / 2; w >= 1; w /= 2)
     for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
   return acc[0];
@@ -97,11 +91,21 @@ void softmax_forward(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, 
       const T* xr = x + r * n;
       T* yr = y + r * n;
       const A m = lane_max<A>(n, [&](int64_t j) { return cast_value<A>(xr[j]); });
-      const A s = lane_sum<A>(n, [&](int64_t j) { return exp_acc<A>(cast_value<A>(xr[j]) - m); });
       if (log) {
+        const A s = lane_sum<A>(n, [&](int64_t j) { return exp_acc<A>(cast_value<A>(xr[j]) - m); });
         const A ls = std::log(s);
         for (int64_t j = 0; j < n; ++j) yr[j] = cast_value<T>((cast_value<A>(xr[j]) - m) - ls);
+      } else if constexpr (std::is_same_v<T, A>) {
+        // Full precision storage: keep exp(x - m) in y and scale it, one exp per element.
+        const A s = lane_sum<A>(n, [&](int64_t j) {
+          const A e = exp_acc<A>(xr[j] - m);
+          yr[j] = e;
+          return e;
+        });
+        const A inv = A(1) / s;
+        for (int64_t j = 0; j < n; ++j) yr[j] *= inv;
       } else {
+        const A s = lane_sum<A>(n, [&](int64_t j) { return exp_acc<A>(cast_value<A>(xr[j]) - m); });
         const A inv = A(1) / s;
         for (int64_t j = 0; j < n; ++j) yr[j] = cast_value<T>(exp_acc<A>(cast_value<A>(xr[j]) - m) * inv);
       }
