@@ -94,7 +94,7 @@ Tensor cross_entropy_reference(const Tensor& logits, const Tensor& target,
   const char* op = "cross_entropy_reference";
   check_inputs(op, logits, target, opts);
   Tensor x = logits.to(loss_dtype(logits.dtype()));
-  Tensor lp = sub(x, log(sum(exp(x), {-1}, /*keepdim=*/true)));
+  Tensor lp = log_softmax(x, -1);
   Tensor zero = scalar(0.0, x.dtype(), x.device());
   Tensor ignored = eq(target, double(opts.ignore_index));
   // Ignored rows pick class 0 (any valid class) and are masked out afterwards.
