@@ -38,6 +38,7 @@
 
 #include "core/tensor/dtype.h"
 #include "kernels/cpu/convert.h"
+#include "kernels/cpu/softmax.h"  // lane_sum: a vectorised row sum in a fixed order
 
 namespace kiln::cpu {
 
@@ -53,15 +54,14 @@ void layernorm_forward(T* out, acc_t<T>* mean, acc_t<T>* rstd, const T* x, const
 #pragma omp parallel for num_threads(threads) schedule(static) if (N * C > 32768)
   for (int64_t n = 0; n < N; ++n) {
     const T* xr = x + n * C;
-    S m = 0;
-    for (int64_t i = 0; i < C; ++i) m += cast_value<S>(xr[i]);
-    m /= S(C);
-    S v = 0;
-    for (int64_t i = 0; i < C; ++i) {
-      S d = cast_value<S>(xr[i]) - m;
-      v += d * d;
-    }
-    v /= S(C);
+    auto at = [xr](int64_t i) { return cast_value<S>(xr[i]); };
+    const S m = lane_sum<S>(C, at) / S(C);
+    const S v = lane_sum<S>(C,
+                            [&](int64_t i) {
+                              const S d = at(i) - m;
+                              return d * d;
+                            }) /
+                S(C);
     const S r = S(1) / std::sqrt(v + S(eps));
     T* o = out + n * C;
     for (int64_t i = 0; i < C; ++i) {
@@ -82,11 +82,10 @@ void rmsnorm_forward(T* out, acc_t<T>* rstd, const T* x, const T* weight, int64_
 #pragma omp parallel for num_threads(threads) schedule(static) if (N * C > 32768)
   for (int64_t n = 0; n < N; ++n) {
     const T* xr = x + n * C;
-    S ss = 0;
-    for (int64_t i = 0; i < C; ++i) {
-      S v = cast_value<S>(xr[i]);
-      ss += v * v;
-    }
+    const S ss = lane_sum<S>(C, [xr](int64_t i) {
+      const S v = cast_value<S>(xr[i]);
+      return v * v;
+    });
     const S r = S(1) / std::sqrt(ss / S(C) + S(eps));
     T* o = out + n * C;
     for (int64_t i = 0; i < C; ++i) {
@@ -123,20 +122,20 @@ void norm_backward(T* dx, T* dweight, T* dbias, const T* dout, const T* x, const
         const T* xr = x + n * C;
         const T* gr = dout + n * C;
         const S m = mean ? mean[n] : S(0), r = rstd[n];
-        // Terms 2 and 3: the row means of dxhat and dxhat * xhat.
-        S sum_d = 0, sum_dx = 0;
+        S* dh = dxhat.data();
         for (int64_t i = 0; i < C; ++i) {
           const S g = cast_value<S>(gr[i]);
           const S xhat = (cast_value<S>(xr[i]) - m) * r;
-          const S d = weight ? g * cast_value<S>(weight[i]) : g;
-          dxhat[size_t(i)] = d;
-          sum_d += d;
-          sum_dx += d * xhat;
+          dh[i] = weight ? g * cast_value<S>(weight[i]) : g;
           if (cw) cw[i] += g * xhat;
           if (cb) cb[i] += g;
         }
         if (!dx) continue;
-        const S mean_d = mean ? sum_d * inv_c : S(0), mean_dx = sum_dx * inv_c;
+        // Terms 2 and 3: the row means of dxhat and dxhat * xhat.
+        const S mean_d = mean ? lane_sum<S>(C, [dh](int64_t i) { return dh[i]; }) * inv_c : S(0);
+        const S mean_dx =
+            lane_sum<S>(C, [&](int64_t i) { return dh[i] * (cast_value<S>(xr[i]) - m) * r; }) *
+            inv_c;
         T* o = dx + n * C;
         for (int64_t i = 0; i < C; ++i) {
           const S xhat = (cast_value<S>(xr[i]) - m) * r;
