@@ -20,14 +20,17 @@ template <class View, class T, class A>
 void adamw_kernel(const View& p, const T* g, A* m, A* v, int64_t n, A lr, A wd, A b1, A b2, A eps,
                   A step_size, A bc2_sqrt) {
   const A decay = A(1) - lr * wd;
-  parallel_for(n, [&](int64_t i) {
-    A gi = cpu::cast_value<A>(g[i]);
-    A mi = b1 * m[i] + (A(1) - b1) * gi;
-    A vi = b2 * v[i] + (A(1) - b2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    A pi = p.load(i) * decay;
-    p.store(i, pi - step_size * mi / (std::sqrt(vi) / bc2_sqrt + eps));
+  parallel_ranges(n, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) {
+      A gi = cpu::cast_value<A>(g[i]);
+      A mi = b1 * m[i] + (A(1) - b1) * gi;
+      A vi = b2 * v[i] + (A(1) - b2) * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      A pi = p.load(i) * decay;
+      p.store(i, pi - step_size * mi / (std::sqrt(vi) / bc2_sqrt + eps));
+    }
   });
 }
 

@@ -15,13 +15,16 @@ namespace {
 //   m <- b2*m + (1-b2)*g                 the momentum itself tracks g with the slower b2
 template <class View, class T, class A>
 void lion_kernel(const View& p, const T* g, A* m, int64_t n, A lr, A wd, A b1, A b2) {
-  parallel_for(n, [&](int64_t i) {
-    A gi = cpu::cast_value<A>(g[i]);
-    A c = b1 * m[i] + (A(1) - b1) * gi;
-    A sign = A((c > A(0)) - (c < A(0)));
-    A pi = p.load(i);
-    p.store(i, pi - lr * (sign + wd * pi));
-    m[i] = b2 * m[i] + (A(1) - b2) * gi;
+  parallel_ranges(n, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) {
+      A gi = cpu::cast_value<A>(g[i]);
+      A c = b1 * m[i] + (A(1) - b1) * gi;
+      A sign = A((c > A(0)) - (c < A(0)));
+      A pi = p.load(i);
+      p.store(i, pi - lr * (sign + wd * pi));
+      m[i] = b2 * m[i] + (A(1) - b2) * gi;
+    }
   });
 }
 

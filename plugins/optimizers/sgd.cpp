@@ -18,15 +18,18 @@ namespace {
 template <class View, class T, class A>
 void sgd_kernel(const View& p, const T* g, A* buf, int64_t n, A lr, A wd, A mu, A damp,
                 bool nesterov, bool first) {
-  parallel_for(n, [&](int64_t i) {
-    A pi = p.load(i);
-    A d = cpu::cast_value<A>(g[i]) + wd * pi;
-    if (buf) {
-      A b = first ? d : mu * buf[i] + (A(1) - damp) * d;
-      buf[i] = b;
-      d = nesterov ? d + mu * b : b;
+  parallel_ranges(n, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) {
+      A pi = p.load(i);
+      A d = cpu::cast_value<A>(g[i]) + wd * pi;
+      if (buf) {
+        A b = first ? d : mu * buf[i] + (A(1) - damp) * d;
+        buf[i] = b;
+        d = nesterov ? d + mu * b : b;
+      }
+      p.store(i, pi - lr * d);
     }
-    p.store(i, pi - lr * d);
   });
 }
 

@@ -2,6 +2,8 @@
 // master copy when it is bf16/f16), state pointers, and the elementwise parallel loop.
 #pragma once
 
+#include <omp.h>
+
 #include <cstdint>
 #include <type_traits>
 
@@ -45,12 +47,17 @@ void dispatch_param(const char* opt, const Tensor& p, const Tensor& grad, train:
   });
 }
 
-/// body(i) for i in [0, n) on kiln's threads. Each i is independent, so results do not depend
-/// on the thread count.
+/// body(begin, end) over [0, n), split into one contiguous range per thread of kiln's. Each
+/// element is independent, so results do not depend on the thread count; the body's loop is
+/// a plain `omp simd` loop over its range, which the compiler vectorises.
 template <class F>
-void parallel_for(int64_t n, F&& body) {
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (n >= 32768)
-  for (int64_t i = 0; i < n; ++i) body(i);
+void parallel_ranges(int64_t n, F&& body) {
+  const int threads = n >= 32768 ? num_threads() : 1;
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    body(n * t / nt, n * (t + 1) / nt);
+  }
 }
 
 }  // namespace kiln::optimizers
