@@ -1,0 +1,48 @@
+// Rotary position embedding: the fused op (kernel in kernels/cpu/rotary.h) and its reference
+// from elementwise ops.
+#include <cmath>
+
+#include "core/autograd/autograd.h"
+#include "core/ops/attention.h"
+#include "core/ops/attention_kernels.h"
+#include "core/ops/elementwise.h"
+#include "core/tensor/factory.h"
+
+namespace kiln::ops {
+
+namespace {
+
+// Checks x and the options; returns the number of rotated dims R (even, <= D).
+int64_t rotated_dims(const char* op, const Tensor& x, const RotaryOptions& o) {
+  KILN_CHECK(x.defined(), op, ": x is undefined");
+  KILN_CHECK(x.dim() >= 2, op, ": expected x [B, H, T, D] (positions along dim -2), got shape ", x.shape());
+  KILN_CHECK(is_floating(x.dtype()), op, ": expected a floating tensor, got ", dtype_name(x.dtype()));
+  KILN_CHECK(std::isfinite(o.theta) && o.theta > 0, op, ": theta must be a positive number, got ", o.theta);
+  KILN_CHECK(o.fraction >= 0.0 && o.fraction <= 1.0, op, ": fraction must be in [0, 1], got ", o.fraction);
+  KILN_CHECK(o.position_offset >= 0, op, ": position_offset must be >= 0, got ", o.position_offset);
+  const int64_t r = int64_t(std::floor(o.fraction * double(x.size(-1))));
+  return r - r % 2;
+}
+
+Tensor rotate(const Tensor& x, int64_t r, const RotaryOptions& o, bool inverse) {
+  Tensor xc = x.contiguous();
+  Tensor out = empty(x.shape(), x.dtype(), x.device());
+  rotary_kernels.get(x.device(), x.dtype())(out, xc, r, o.theta, o.position_offset, inverse);
+  return out;
+}
+
+}  // namespace
+
+Tensor rotary_embedding(const Tensor& x, const RotaryOptions& o) {
+  const int64_t r = rotated_dims("rotary_embedding", x, o);
+  Tensor out = rotate(x.detach(), r, o, /*inverse=*/false);
+  if (autograd::needs_grad(x)) {
+    // The rotation is orthogonal: its transpose, the vjp, is the rotation by the opposite angle.
+    autograd::record("rotary_embedding", {x}, out, [r, o](const Tensor& g, const autograd::NeedsGrad&) {
+      return std::vector<Tensor>{rotate(g, r, o, /*inverse=*/true)};
+    });
+  }
+  return out;
+}
+
+}  // namespace kiln::ops
