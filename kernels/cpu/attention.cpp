@@ -1,9 +1,17 @@
 // Fused attention forward and backward; the math and the shape legend are in attention.h.
+//
+// GCC will not if-convert the float compares of the clamps in exp_tile under the default
+// -ftrapping-math, which keeps the softmax loops scalar; kiln never enables floating-point
+// traps, so this file is compiled without that assumption.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include "kernels/cpu/attention.h"
 
 #include <omp.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -30,32 +38,83 @@ struct KeyRange {
   int64_t lo(int64_t i) const { return window > 0 ? std::clamp<int64_t>(i + off - window + 1, 0, S) : 0; }
 };
 
-// y[0..n) += a * x[0..n)
-template <class A>
-inline void axpy(A* __restrict y, A a, const A* __restrict x, int64_t n) {
-#pragma omp simd
-  for (int64_t e = 0; e < n; ++e) y[e] += a * x[e];
+// exp for the softmax tiles. f32 uses a polynomial that vectorises (Cephes expf: n = round(x
+// log2 e), r = x - n ln 2 with ln 2 split in two constants for accuracy, exp(r) by a degree-6
+// polynomial, times 2^n assembled in the exponent bits; relative error below 1e-7), where the
+// libm call would not and would cost as much as the tile's matrix products. n is rounded with
+// the 1.5 * 2^23 trick, which leaves the integer in the low mantissa bits. Below ln(FLT_MIN)
+// it returns exactly 0, so exp(-inf) = 0 for masked scores. f64 (the gradient-check dtype)
+// keeps std::exp.
+inline double exp_tile(double x) { return std::exp(x); }
+inline float exp_tile(float x) {
+  constexpr float lo = -87.33654475f, hi = 88.37626266f;
+  constexpr float magic = 12582912.0f;
+  float xc = x < lo ? lo : x;
+  xc = xc > hi ? hi : xc;
+  const float tm = xc * 1.44269504088896341f + magic;
+  const float n = tm - magic;
+  const int32_t ni = std::bit_cast<int32_t>(tm) - std::bit_cast<int32_t>(magic);
+  float r = xc - n * 0.693359375f;
+  r -= n * -2.12194440e-4f;
+  float y = 1.9875691500e-4f;
+  y = y * r + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * r * r + r + 1.0f;
+  const float res = y * std::bit_cast<float>((ni + 127) << 23);
+  return x < lo ? 0.0f : res;
 }
 
-// c[r][0..BK) = sum_d a[r][d] bt[d][0..BK) for r < rows: one [rows x BK] tile of a b^T, with b
-// stored transposed (bt [K][BK]) so that the inner loop runs over BK contiguous lanes and
-// vectorises without reassociating a dot product.
-template <class A>
-inline void tile_abt(A* __restrict c, const A* __restrict a, int64_t lda, int64_t rows, int64_t K,
-                     const A* __restrict bt) {
-  for (int64_t r = 0; r < rows; ++r) {
-    A acc[BK] = {};
-    const A* ar = a + r * lda;
-    for (int64_t d = 0; d < K; ++d) {
-      const A x = ar[d];
-      const A* b = bt + d * BK;
+// C[m][n] += sum_k A(m, k) B[k][n] for m < M, n < N, with A(m, k) = a[m * sam + k * sak] (so A
+// may be read transposed), B and C row-major with leading dims ldb, ldc. The register tile is
+// MR rows x NR columns (NR = one 64-byte line: 16 floats, 8 doubles): each k loads one line of
+// B and broadcasts MR values of A, so loads stay below the FMAs.
+template <class A, int MR>
+inline void gemm_rows(A* __restrict c, int64_t ldc, const A* __restrict a, int64_t sam, int64_t sak,
+                      const A* __restrict b, int64_t ldb, int64_t N, int64_t K) {
+  constexpr int64_t NR = 64 / int64_t(sizeof(A));
+  for (int64_t n0 = 0; n0 < N; n0 += NR) {
+    const int64_t w = std::min(NR, N - n0);
+    A acc[MR][NR];
+    if (w == NR) {
+      for (int i = 0; i < MR; ++i)
 #pragma omp simd
-      for (int64_t j = 0; j < BK; ++j) acc[j] += x * b[j];
+        for (int64_t j = 0; j < NR; ++j) acc[i][j] = c[i * ldc + n0 + j];
+      for (int64_t k = 0; k < K; ++k) {
+        const A* bk = b + k * ldb + n0;
+        for (int i = 0; i < MR; ++i) {
+          const A ai = a[i * sam + k * sak];
+#pragma omp simd
+          for (int64_t j = 0; j < NR; ++j) acc[i][j] += ai * bk[j];
+        }
+      }
+      for (int i = 0; i < MR; ++i)
+#pragma omp simd
+        for (int64_t j = 0; j < NR; ++j) c[i * ldc + n0 + j] = acc[i][j];
+    } else {
+      for (int i = 0; i < MR; ++i)
+        for (int64_t j = 0; j < w; ++j) acc[i][j] = c[i * ldc + n0 + j];
+      for (int64_t k = 0; k < K; ++k) {
+        const A* bk = b + k * ldb + n0;
+        for (int i = 0; i < MR; ++i) {
+          const A ai = a[i * sam + k * sak];
+          for (int64_t j = 0; j < w; ++j) acc[i][j] += ai * bk[j];
+        }
+      }
+      for (int i = 0; i < MR; ++i)
+        for (int64_t j = 0; j < w; ++j) c[i * ldc + n0 + j] = acc[i][j];
     }
-    A* cr = c + r * BK;
-#pragma omp simd
-    for (int64_t j = 0; j < BK; ++j) cr[j] = acc[j];
   }
+}
+
+template <class A>
+inline void gemm_acc(A* c, int64_t ldc, const A* a, int64_t sam, int64_t sak, const A* b, int64_t ldb, int64_t M,
+                     int64_t N, int64_t K) {
+  int64_t m = 0;
+  for (; m + 4 <= M; m += 4) gemm_rows<A, 4>(c + m * ldc, ldc, a + m * sam, sam, sak, b, ldb, N, K);
+  for (; m < M; ++m) gemm_rows<A, 1>(c + m * ldc, ldc, a + m * sam, sam, sak, b, ldb, N, K);
 }
 
 // bt[d][c] = src[c][d] for c < n (rows of length K, contiguous); lanes n..BK-1 zeroed.
@@ -130,24 +189,31 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v, const
       const int64_t jlo = kr.lo(i0), jhi = kr.hi(i0 + rows - 1);
       for (int64_t j0 = jlo; j0 < jhi; j0 += BK) {
         const int64_t nk = std::min(BK, jhi - j0);
+        // s = (scale q) k^T + bias, -inf where hidden.
         load_transposed(kt.data(), kp + j0 * D, nk, D);
-        tile_abt(s.data(), qs.data(), D, rows, D, kt.data());
+        std::fill(s.begin(), s.end(), A(0));
+        gemm_acc(s.data(), BK, qs.data(), D, 1, kt.data(), BK, rows, BK, D);
         bias_and_mask(s.data(), a, kr, b, h, i0, rows, j0, nk);
+        // Online softmax: s <- z exp(s - m'), the row's running max m' and sum l updated.
         for (int64_t r = 0; r < rows; ++r) {
           A* sr = s.data() + r * BK;
           A mx = ninf;
           for (int64_t c = 0; c < nk; ++c) mx = std::max(mx, sr[c]);
-          if (mx == ninf) continue;  // nothing visible in this block for this row
+          if (mx == ninf) {  // nothing visible in this block for this row
+            std::fill(sr, sr + nk, A(0));
+            continue;
+          }
           const A mnew = std::max(m[r], mx);
-          const A corr = std::exp(m[r] - mnew);  // 0 on the row's first visible block
-          A* ar = acc.data() + r * Dv;
+          const A corr = exp_tile(m[r] - mnew);  // 0 on the row's first visible block
           if (corr != A(1)) {
+            A* ar = acc.data() + r * Dv;
             l[r] *= corr;
             for (int64_t e = 0; e < Dv; ++e) ar[e] *= corr;
           }
           A sum = 0;
+#pragma omp simd reduction(+ : sum)
           for (int64_t c = 0; c < nk; ++c) {
-            const A p = std::exp(sr[c] - mnew);
+            const A p = exp_tile(sr[c] - mnew);
             sum += p;
             sr[c] = p;
           }
@@ -157,9 +223,9 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v, const
             dropout_keep_run(keep, nk, uint64_t(((bh * T + i0 + r) * S) + j0), a.seed, a.offset, threshold);
             for (int64_t c = 0; c < nk; ++c) sr[c] = keep[c] ? sr[c] * zscale : A(0);
           }
-          for (int64_t c = 0; c < nk; ++c)
-            if (sr[c] != A(0)) axpy(ar, sr[c], vp + (j0 + c) * Dv, Dv);
         }
+        // acc += s v
+        gemm_acc(acc.data(), Dv, s.data(), BK, 1, vp + j0 * Dv, Dv, rows, Dv, nk);
       }
 
       A* op = out + (bh * T + i0) * Dv;
@@ -225,42 +291,38 @@ void attention_backward(A* dq, A* dk, A* dv, A* dbias, const A* dout, const A* q
             const int64_t nk = std::min(BK, jhi - j0);
             load_transposed(kt.data(), kp + j0 * D, nk, D);
             load_transposed(vt.data(), vp + j0 * Dv, nk, Dv);
-            tile_abt(s.data(), qs.data(), D, rows, D, kt.data());
+            std::fill(s.begin(), s.end(), A(0));
+            std::fill(dp.begin(), dp.end(), A(0));
+            gemm_acc(s.data(), BK, qs.data(), D, 1, kt.data(), BK, rows, BK, D);
             bias_and_mask(s.data(), a, kr, b, h, i0, rows, j0, nk);
-            tile_abt(dp.data(), dop, Dv, rows, Dv, vt.data());
+            gemm_acc(dp.data(), BK, dop, Dv, 1, vt.data(), BK, rows, BK, Dv);
             // s <- z P (what multiplied v in forward), dp <- dS = P (z dP - D_i).
             for (int64_t r = 0; r < rows; ++r) {
               A* sr = s.data() + r * BK;
               A* dpr = dp.data() + r * BK;
-              if (drop) dropout_keep_run(keep, nk, uint64_t((bh * T + i0 + r) * S + j0), a.seed, a.offset, threshold);
-              for (int64_t c = 0; c < nk; ++c) {
-                const A p = std::exp(sr[c] - lp[r]);
-                const A z = drop ? (keep[c] ? zscale : A(0)) : A(1);
-                sr[c] = p * z;
-                dpr[c] = p * (dpr[c] * z - drow[r]);
+              const A lr = lp[r], dr = drow[r];
+#pragma omp simd
+              for (int64_t c = 0; c < nk; ++c) sr[c] = exp_tile(sr[c] - lr);
+              if (drop) {
+                dropout_keep_run(keep, nk, uint64_t((bh * T + i0 + r) * S + j0), a.seed, a.offset, threshold);
+                for (int64_t c = 0; c < nk; ++c) {
+                  const A z = keep[c] ? zscale : A(0);
+                  dpr[c] = sr[c] * (dpr[c] * z - dr);
+                  sr[c] *= z;
+                }
+              } else {
+#pragma omp simd
+                for (int64_t c = 0; c < nk; ++c) dpr[c] = sr[c] * (dpr[c] - dr);
               }
               if (dbias) {
                 A* db = dbias + (bh * T + i0 + r) * S + j0;
                 for (int64_t c = 0; c < nk; ++c) db[c] = dpr[c];
               }
             }
-            // dv_j += sum_r zP_rj dO_r; dk_j += sum_r dS_rj (scale q_r).
-            for (int64_t c = 0; c < nk; ++c) {
-              A* dvr = dvp + (j0 + c) * Dv;
-              A* dkr = dkp + (j0 + c) * D;
-              for (int64_t r = 0; r < rows; ++r) {
-                const A pz = s[size_t(r * BK + c)], ds = dp[size_t(r * BK + c)];
-                if (pz != A(0)) axpy(dvr, pz, dop + r * Dv, Dv);
-                if (ds != A(0)) axpy(dkr, ds, qs.data() + r * D, D);
-              }
-            }
-            // dq_r += sum_j dS_rj k_j (scaled once at the end).
-            for (int64_t r = 0; r < rows; ++r) {
-              A* dqr = dqt.data() + r * D;
-              const A* dpr = dp.data() + r * BK;
-              for (int64_t c = 0; c < nk; ++c)
-                if (dpr[c] != A(0)) axpy(dqr, dpr[c], kp + (j0 + c) * D, D);
-            }
+            // dv_j += sum_r zP_rj dO_r;  dk_j += sum_r dS_rj (scale q_r);  dq_r += sum_j dS_rj k_j.
+            gemm_acc(dvp + j0 * Dv, Dv, s.data(), 1, BK, dop, Dv, nk, Dv, rows);
+            gemm_acc(dkp + j0 * D, D, dp.data(), 1, BK, qs.data(), D, nk, D, rows);
+            gemm_acc(dqt.data(), D, dp.data(), BK, 1, kp + j0 * D, D, rows, D, nk);
           }
           A* dqp = dq + (bh * T + i0) * D;
           for (int64_t x = 0; x < rows * D; ++x) dqp[x] = dqt[size_t(x)] * a.scale;
