@@ -32,40 +32,45 @@ AttentionParams attention_params(const char* op, const Tensor& q, const Tensor& 
                                  const AttentionOptions& o) {
   KILN_CHECK(q.defined() && k.defined() && v.defined(), op, ": q, k and v must all be defined");
   KILN_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, op,
-             ": expected q [B, H, T, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv], got shapes ", q.shape(), ", ",
-             k.shape(), ", ", v.shape());
-  KILN_CHECK(is_floating(q.dtype()), op, ": expected floating q, k, v, got ", dtype_name(q.dtype()));
-  KILN_CHECK(k.dtype() == q.dtype() && v.dtype() == q.dtype(), op, ": q, k, v must share a dtype, got ",
-             dtype_name(q.dtype()), ", ", dtype_name(k.dtype()), ", ", dtype_name(v.dtype()));
-  KILN_CHECK(k.device() == q.device() && v.device() == q.device(), op, ": q, k, v are on different devices (",
-             q.device().str(), ", ", k.device().str(), ", ", v.device().str(), ")");
+             ": expected q [B, H, T, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv], got shapes ",
+             q.shape(), ", ", k.shape(), ", ", v.shape());
+  KILN_CHECK(is_floating(q.dtype()), op, ": expected floating q, k, v, got ",
+             dtype_name(q.dtype()));
+  KILN_CHECK(k.dtype() == q.dtype() && v.dtype() == q.dtype(), op,
+             ": q, k, v must share a dtype, got ", dtype_name(q.dtype()), ", ",
+             dtype_name(k.dtype()), ", ", dtype_name(v.dtype()));
+  KILN_CHECK(k.device() == q.device() && v.device() == q.device(), op,
+             ": q, k, v are on different devices (", q.device().str(), ", ", k.device().str(), ", ",
+             v.device().str(), ")");
   AttentionParams p;
   p.B = q.size(0), p.H = q.size(1), p.T = q.size(2), p.D = q.size(3);
   p.Hkv = k.size(1), p.S = k.size(2), p.Dv = v.size(3);
-  KILN_CHECK(k.size(0) == p.B && v.size(0) == p.B && v.size(1) == p.Hkv && v.size(2) == p.S && k.size(3) == p.D,
-             op, ": shapes do not agree: q ", q.shape(), " [B, H, T, D], k ", k.shape(), " [B, Hkv, S, D], v ",
-             v.shape(), " [B, Hkv, S, Dv]");
+  KILN_CHECK(k.size(0) == p.B && v.size(0) == p.B && v.size(1) == p.Hkv && v.size(2) == p.S &&
+                 k.size(3) == p.D,
+             op, ": shapes do not agree: q ", q.shape(), " [B, H, T, D], k ", k.shape(),
+             " [B, Hkv, S, D], v ", v.shape(), " [B, Hkv, S, Dv]");
   KILN_CHECK(p.Hkv > 0 && p.H % p.Hkv == 0, op, ": the number of key/value heads (", p.Hkv,
              ") must divide the number of query heads (", p.H, ")");
   const Shape full{p.B, p.H, p.T, p.S};
   if (o.mask.defined()) {
-    KILN_CHECK(o.mask.dtype() == DType::boolean, op, ": mask must be bool (true = may attend), got ",
-               dtype_name(o.mask.dtype()));
+    KILN_CHECK(o.mask.dtype() == DType::boolean, op,
+               ": mask must be bool (true = may attend), got ", dtype_name(o.mask.dtype()));
     KILN_CHECK(o.mask.device() == q.device(), op, ": mask is on ", o.mask.device().str(), ", q on ",
                q.device().str());
     KILN_CHECK(broadcasts_to(o.mask.shape(), full), op, ": mask of shape ", o.mask.shape(),
                " does not broadcast to [B, H, T, S] = ", full);
   }
   if (o.bias.defined()) {
-    KILN_CHECK(o.bias.dtype() == q.dtype(), op, ": bias must have q's dtype ", dtype_name(q.dtype()), ", got ",
-               dtype_name(o.bias.dtype()));
+    KILN_CHECK(o.bias.dtype() == q.dtype(), op, ": bias must have q's dtype ",
+               dtype_name(q.dtype()), ", got ", dtype_name(o.bias.dtype()));
     KILN_CHECK(o.bias.device() == q.device(), op, ": bias is on ", o.bias.device().str(), ", q on ",
                q.device().str());
     KILN_CHECK(broadcasts_to(o.bias.shape(), full), op, ": bias of shape ", o.bias.shape(),
                " does not broadcast to [B, H, T, S] = ", full);
   }
   KILN_CHECK(o.window >= 0, op, ": window must be >= 0 (0 = no window), got ", o.window);
-  KILN_CHECK(o.dropout >= 0.0 && o.dropout < 1.0, op, ": dropout must be in [0, 1), got ", o.dropout);
+  KILN_CHECK(o.dropout >= 0.0 && o.dropout < 1.0, op, ": dropout must be in [0, 1), got ",
+             o.dropout);
   p.scale = o.scale.value_or(1.0 / std::sqrt(double(p.D)));
   KILN_CHECK(std::isfinite(p.scale), op, ": scale must be finite, got ", p.scale);
   p.causal = o.causal;
@@ -78,7 +83,8 @@ AttentionParams attention_params(const char* op, const Tensor& q, const Tensor& 
   return p;
 }
 
-Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const AttentionOptions& o) {
   const AttentionParams p = attention_params(kOp, q, k, v, o);
   const DType lse_dtype = q.dtype() == DType::f64 ? DType::f64 : DType::f32;
   Tensor qc = q.detach().contiguous(), kc = k.detach().contiguous(), vc = v.detach().contiguous();
@@ -90,19 +96,20 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 
   if (autograd::needs_grad({&q, &k, &v, &o.bias})) {
     Tensor saved_out = out.detach();
-    autograd::record(kOp, {q, k, v, o.bias}, out,
-                     [=](const Tensor& grad, const autograd::NeedsGrad& needs) {
-                       Tensor dq = empty(qc.shape(), qc.dtype(), qc.device());
-                       Tensor dk = empty(kc.shape(), kc.dtype(), kc.device());
-                       Tensor dv = empty(vc.shape(), vc.dtype(), vc.device());
-                       // dS over the full [B, H, T, S] only when the bias needs it.
-                       Tensor dbias = needs[3] ? zeros({p.B, p.H, p.T, p.S}, lse.dtype(), lse.device()) : Tensor();
-                       attention_backward_kernels.get(grad.device(), grad.dtype())(
-                           dq, dk, dv, dbias, grad.contiguous(), qc, kc, vc, saved_out, lse, bias, mask, p);
-                       Tensor db = dbias.defined() ? sum_to(dbias, bias.shape()).to(bias.dtype()) : Tensor();
-                       return std::vector<Tensor>{needs[0] ? dq : Tensor(), needs[1] ? dk : Tensor(),
-                                                  needs[2] ? dv : Tensor(), db};
-                     });
+    autograd::record(
+        kOp, {q, k, v, o.bias}, out, [=](const Tensor& grad, const autograd::NeedsGrad& needs) {
+          Tensor dq = empty(qc.shape(), qc.dtype(), qc.device());
+          Tensor dk = empty(kc.shape(), kc.dtype(), kc.device());
+          Tensor dv = empty(vc.shape(), vc.dtype(), vc.device());
+          // dS over the full [B, H, T, S] only when the bias needs it.
+          Tensor dbias =
+              needs[3] ? zeros({p.B, p.H, p.T, p.S}, lse.dtype(), lse.device()) : Tensor();
+          attention_backward_kernels.get(grad.device(), grad.dtype())(
+              dq, dk, dv, dbias, grad.contiguous(), qc, kc, vc, saved_out, lse, bias, mask, p);
+          Tensor db = dbias.defined() ? sum_to(dbias, bias.shape()).to(bias.dtype()) : Tensor();
+          return std::vector<Tensor>{needs[0] ? dq : Tensor(), needs[1] ? dk : Tensor(),
+                                     needs[2] ? dv : Tensor(), db};
+        });
   }
   return out;
 }

@@ -20,14 +20,15 @@ struct AttentionParams {
 /// out [B, H, T, Dv] (q's dtype) and lse [B, H, T] (f64 for f64, else f32) from contiguous q, k,
 /// v. bias (q's dtype) and mask (bool) are undefined or in their own shapes, broadcastable to
 /// [B, H, T, S].
-using AttentionForwardKernel = void(const Tensor& out, const Tensor& lse, const Tensor& q, const Tensor& k,
-                                    const Tensor& v, const Tensor& bias, const Tensor& mask,
-                                    const AttentionParams& p);
+using AttentionForwardKernel = void(const Tensor& out, const Tensor& lse, const Tensor& q,
+                                    const Tensor& k, const Tensor& v, const Tensor& bias,
+                                    const Tensor& mask, const AttentionParams& p);
 /// dq, dk, dv (inputs' dtype, contiguous, overwritten) and, if defined, dbias [B, H, T, S] in
 /// lse's dtype, zero-filled on entry; dout, q, k, v, out contiguous.
-using AttentionBackwardKernel = void(const Tensor& dq, const Tensor& dk, const Tensor& dv, const Tensor& dbias,
-                                     const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v,
-                                     const Tensor& out, const Tensor& lse, const Tensor& bias, const Tensor& mask,
+using AttentionBackwardKernel = void(const Tensor& dq, const Tensor& dk, const Tensor& dv,
+                                     const Tensor& dbias, const Tensor& dout, const Tensor& q,
+                                     const Tensor& k, const Tensor& v, const Tensor& out,
+                                     const Tensor& lse, const Tensor& bias, const Tensor& mask,
                                      const AttentionParams& p);
 /// out = x rotated (x, out contiguous [..., T, D]); inverse rotates by the opposite angle.
 using RotaryKernel = void(const Tensor& out, const Tensor& x, int64_t rotated_dims, double theta,
@@ -37,7 +38,8 @@ using DropoutKernel = void(const Tensor& out, const Tensor& x, double p, const R
 /// out (bool, contiguous) = the keep-mask of the draw s.
 using DropoutMaskKernel = void(const Tensor& out, double p, const RngState& s);
 
-inline constinit KernelTable<AttentionForwardKernel> attention_forward_kernels{"scaled_dot_product_attention"};
+inline constinit KernelTable<AttentionForwardKernel> attention_forward_kernels{
+    "scaled_dot_product_attention"};
 inline constinit KernelTable<AttentionBackwardKernel> attention_backward_kernels{
     "scaled_dot_product_attention_backward"};
 inline constinit KernelTable<RotaryKernel> rotary_kernels{"rotary_embedding"};

@@ -23,8 +23,8 @@ Tensor apply_mask(const Tensor& x, double p, const RngState& s) {
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   KILN_CHECK(p >= 0.0 && p < 1.0, "dropout: p must be in [0, 1), got ", p);
-  KILN_CHECK(is_floating(x.dtype()), "dropout: expected a floating tensor, got ", dtype_name(x.dtype()),
-             " with shape ", x.shape());
+  KILN_CHECK(is_floating(x.dtype()), "dropout: expected a floating tensor, got ",
+             dtype_name(x.dtype()), " with shape ", x.shape());
   if (!training || p == 0.0) return x;
   Generator& g = gen ? *gen : default_generator();
   const RngState s = g.reserve(uint64_t(x.numel() + 3) / 4);

@@ -35,7 +35,9 @@ struct KeyRange {
   KeyRange(int64_t t, int64_t s, bool causal, int64_t w)
       : T(t), S(s), off(s - t), bounded(causal || w > 0), window(std::min<int64_t>(w, s + t + 1)) {}
   int64_t hi(int64_t i) const { return bounded ? std::clamp<int64_t>(i + off + 1, 0, S) : S; }
-  int64_t lo(int64_t i) const { return window > 0 ? std::clamp<int64_t>(i + off - window + 1, 0, S) : 0; }
+  int64_t lo(int64_t i) const {
+    return window > 0 ? std::clamp<int64_t>(i + off - window + 1, 0, S) : 0;
+  }
 };
 
 // exp for the softmax tiles. f32 uses a polynomial that vectorises (Cephes expf: n = round(x
@@ -45,7 +47,9 @@ struct KeyRange {
 // the 1.5 * 2^23 trick, which leaves the integer in the low mantissa bits. Below ln(FLT_MIN)
 // it returns exactly 0, so exp(-inf) = 0 for masked scores. f64 (the gradient-check dtype)
 // keeps std::exp.
-inline double exp_tile(double x) { return std::exp(x); }
+inline double exp_tile(double x) {
+  return std::exp(x);
+}
 inline float exp_tile(float x) {
   constexpr float lo = -87.33654475f, hi = 88.37626266f;
   constexpr float magic = 12582912.0f;
@@ -110,8 +114,8 @@ inline void gemm_rows(A* __restrict c, int64_t ldc, const A* __restrict a, int64
 }
 
 template <class A>
-inline void gemm_acc(A* c, int64_t ldc, const A* a, int64_t sam, int64_t sak, const A* b, int64_t ldb, int64_t M,
-                     int64_t N, int64_t K) {
+inline void gemm_acc(A* c, int64_t ldc, const A* a, int64_t sam, int64_t sak, const A* b,
+                     int64_t ldb, int64_t M, int64_t N, int64_t K) {
   int64_t m = 0;
   for (; m + 4 <= M; m += 4) gemm_rows<A, 4>(c + m * ldc, ldc, a + m * sam, sam, sak, b, ldb, N, K);
   for (; m < M; ++m) gemm_rows<A, 1>(c + m * ldc, ldc, a + m * sam, sam, sak, b, ldb, N, K);
@@ -129,8 +133,8 @@ inline void load_transposed(A* __restrict bt, const A* __restrict src, int64_t n
 
 // Adds the bias to a score tile and sets hidden entries to -inf.
 template <class A>
-void bias_and_mask(A* s, const AttentionArgs<A>& a, const KeyRange& kr, int64_t b, int64_t h, int64_t i0,
-                   int64_t rows, int64_t j0, int64_t nk) {
+void bias_and_mask(A* s, const AttentionArgs<A>& a, const KeyRange& kr, int64_t b, int64_t h,
+                   int64_t i0, int64_t rows, int64_t j0, int64_t nk) {
   constexpr A ninf = -std::numeric_limits<A>::infinity();
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t i = i0 + r;
@@ -159,8 +163,8 @@ void bias_and_mask(A* s, const AttentionArgs<A>& a, const KeyRange& kr, int64_t 
 }  // namespace
 
 template <class A>
-void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v, const AttentionArgs<A>& a,
-                       int threads) {
+void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v,
+                       const AttentionArgs<A>& a, int threads) {
   const int64_t B = a.B, H = a.H, Hkv = a.Hkv, T = a.T, S = a.S, D = a.D, Dv = a.Dv, G = H / Hkv;
   const KeyRange kr(T, S, a.causal, a.window);
   const int64_t nqb = (T + BQ - 1) / BQ, ntasks = B * H * nqb;
@@ -220,7 +224,8 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v, const
           l[r] += sum;
           m[r] = mnew;
           if (drop) {
-            dropout_keep_run(keep, nk, uint64_t(((bh * T + i0 + r) * S) + j0), a.seed, a.offset, threshold);
+            dropout_keep_run(keep, nk, uint64_t(((bh * T + i0 + r) * S) + j0), a.seed, a.offset,
+                             threshold);
             for (int64_t c = 0; c < nk; ++c) sr[c] = keep[c] ? sr[c] * zscale : A(0);
           }
         }
@@ -247,8 +252,9 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v, const
 }
 
 template <class A>
-void attention_backward(A* dq, A* dk, A* dv, A* dbias, const A* dout, const A* q, const A* k, const A* v,
-                        const A* out, const A* lse, const AttentionArgs<A>& a, int threads) {
+void attention_backward(A* dq, A* dk, A* dv, A* dbias, const A* dout, const A* q, const A* k,
+                        const A* v, const A* out, const A* lse, const AttentionArgs<A>& a,
+                        int threads) {
   const int64_t B = a.B, H = a.H, Hkv = a.Hkv, T = a.T, S = a.S, D = a.D, Dv = a.Dv, G = H / Hkv;
   const KeyRange kr(T, S, a.causal, a.window);
   const int64_t nqb = (T + BQ - 1) / BQ, ntasks = B * Hkv;
@@ -304,7 +310,8 @@ void attention_backward(A* dq, A* dk, A* dv, A* dbias, const A* dout, const A* q
 #pragma omp simd
               for (int64_t c = 0; c < nk; ++c) sr[c] = exp_tile(sr[c] - lr);
               if (drop) {
-                dropout_keep_run(keep, nk, uint64_t((bh * T + i0 + r) * S + j0), a.seed, a.offset, threshold);
+                dropout_keep_run(keep, nk, uint64_t((bh * T + i0 + r) * S + j0), a.seed, a.offset,
+                                 threshold);
                 for (int64_t c = 0; c < nk; ++c) {
                   const A z = keep[c] ? zscale : A(0);
                   dpr[c] = sr[c] * (dpr[c] * z - dr);
@@ -334,12 +341,13 @@ void attention_backward(A* dq, A* dk, A* dv, A* dbias, const A* dout, const A* q
 
 template void attention_forward<float>(float*, float*, const float*, const float*, const float*,
                                        const AttentionArgs<float>&, int);
-template void attention_forward<double>(double*, double*, const double*, const double*, const double*,
-                                        const AttentionArgs<double>&, int);
-template void attention_backward<float>(float*, float*, float*, float*, const float*, const float*, const float*,
-                                        const float*, const float*, const float*, const AttentionArgs<float>&, int);
-template void attention_backward<double>(double*, double*, double*, double*, const double*, const double*,
+template void attention_forward<double>(double*, double*, const double*, const double*,
+                                        const double*, const AttentionArgs<double>&, int);
+template void attention_backward<float>(float*, float*, float*, float*, const float*, const float*,
+                                        const float*, const float*, const float*, const float*,
+                                        const AttentionArgs<float>&, int);
+template void attention_backward<double>(double*, double*, double*, double*, const double*,
                                          const double*, const double*, const double*, const double*,
-                                         const AttentionArgs<double>&, int);
+                                         const double*, const AttentionArgs<double>&, int);
 
 }  // namespace kiln::cpu

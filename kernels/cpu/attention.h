@@ -58,13 +58,14 @@ struct AttentionArgs {
 
 /// out, lse from q, k, v (lse of a row that sees no key is +inf).
 template <class A>
-void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v, const AttentionArgs<A>& args,
-                       int threads);
+void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v,
+                       const AttentionArgs<A>& args, int threads);
 
 /// dq, dk, dv (overwritten) and, when dbias is not null, dbias [B, H, T, S] (contiguous; only
 /// visible entries are written, so it must arrive zeroed) from dout and the forward's out, lse.
 template <class A>
-void attention_backward(A* dq, A* dk, A* dv, A* dbias, const A* dout, const A* q, const A* k, const A* v,
-                        const A* out, const A* lse, const AttentionArgs<A>& args, int threads);
+void attention_backward(A* dq, A* dk, A* dv, A* dbias, const A* dout, const A* q, const A* k,
+                        const A* v, const A* out, const A* lse, const AttentionArgs<A>& args,
+                        int threads);
 
 }  // namespace kiln::cpu

@@ -22,7 +22,9 @@
 namespace kiln::cpu {
 
 /// The integer threshold of the 24-bit uniforms: keep iff (word >> 8) >= threshold.
-inline uint32_t dropout_threshold(double p) { return uint32_t(std::ceil(p * 16777216.0)); }
+inline uint32_t dropout_threshold(double p) {
+  return uint32_t(std::ceil(p * 16777216.0));
+}
 
 /// keep[0..n) = the keep flags of flat indices first..first+n-1.
 inline void dropout_keep_run(bool* keep, int64_t n, uint64_t first, uint64_t seed, uint64_t offset,
@@ -31,7 +33,8 @@ inline void dropout_keep_run(bool* keep, int64_t n, uint64_t first, uint64_t see
   while (t < n) {
     const uint64_t i = first + uint64_t(t);
     const auto w = philox4x32(offset + i / 4, seed);
-    for (int lane = int(i % 4); lane < 4 && t < n; ++lane, ++t) keep[t] = (w[lane] >> 8) >= threshold;
+    for (int lane = int(i % 4); lane < 4 && t < n; ++lane, ++t)
+      keep[t] = (w[lane] >> 8) >= threshold;
   }
 }
 
@@ -40,7 +43,8 @@ inline constexpr int64_t kDropoutChunk = 16384;
 
 /// out[i] = keep(i) ? x[i] * 1/(1-p) : 0 for i in [0, n); x and out contiguous (may alias).
 template <class T>
-void dropout_forward(T* out, const T* x, int64_t n, double p, uint64_t seed, uint64_t offset, int threads) {
+void dropout_forward(T* out, const T* x, int64_t n, double p, uint64_t seed, uint64_t offset,
+                     int threads) {
   using A = acc_t<T>;
   const uint32_t threshold = dropout_threshold(p);
   const A scale = A(1.0 / (1.0 - p));
@@ -56,13 +60,15 @@ void dropout_forward(T* out, const T* x, int64_t n, double p, uint64_t seed, uin
 }
 
 /// keep[i] for i in [0, n) (bool storage).
-inline void dropout_mask_fill(bool* keep, int64_t n, double p, uint64_t seed, uint64_t offset, int threads) {
+inline void dropout_mask_fill(bool* keep, int64_t n, double p, uint64_t seed, uint64_t offset,
+                              int threads) {
   const uint32_t threshold = dropout_threshold(p);
   const int64_t chunks = (n + kDropoutChunk - 1) / kDropoutChunk;
 #pragma omp parallel for num_threads(threads) schedule(static) if (chunks > 1)
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t b = c * kDropoutChunk;
-    dropout_keep_run(keep + b, std::min(kDropoutChunk, n - b), uint64_t(b), seed, offset, threshold);
+    dropout_keep_run(keep + b, std::min(kDropoutChunk, n - b), uint64_t(b), seed, offset,
+                     threshold);
   }
 }
 

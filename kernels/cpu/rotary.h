@@ -25,9 +25,11 @@ namespace kiln::cpu {
 
 /// cos and sin of a(position_offset + t, i) for t < T, i < half, computed in double.
 template <class A>
-void rotary_tables(A* cos_t, A* sin_t, int64_t T, int64_t half, double theta, int64_t position_offset) {
+void rotary_tables(A* cos_t, A* sin_t, int64_t T, int64_t half, double theta,
+                   int64_t position_offset) {
   std::vector<double> inv_freq(static_cast<size_t>(half));
-  for (int64_t i = 0; i < half; ++i) inv_freq[size_t(i)] = std::pow(theta, -2.0 * double(i) / double(2 * half));
+  for (int64_t i = 0; i < half; ++i)
+    inv_freq[size_t(i)] = std::pow(theta, -2.0 * double(i) / double(2 * half));
   for (int64_t t = 0; t < T; ++t)
     for (int64_t i = 0; i < half; ++i) {
       const double angle = double(position_offset + t) * inv_freq[size_t(i)];
@@ -38,8 +40,8 @@ void rotary_tables(A* cos_t, A* sin_t, int64_t T, int64_t half, double theta, in
 
 /// out = rotation of x by +a (forward) or -a (inverse = backward). out may alias x.
 template <class T>
-void rotary_apply(T* out, const T* x, int64_t N, int64_t Tn, int64_t D, int64_t R, const acc_t<T>* cos_t,
-                  const acc_t<T>* sin_t, bool inverse, int threads) {
+void rotary_apply(T* out, const T* x, int64_t N, int64_t Tn, int64_t D, int64_t R,
+                  const acc_t<T>* cos_t, const acc_t<T>* sin_t, bool inverse, int threads) {
   using A = acc_t<T>;
   const int64_t half = R / 2, rows = N * Tn;
   const A sgn = inverse ? A(-1) : A(1);

@@ -24,12 +24,14 @@ struct PlainResult {
 // Attention with the [T, S] probabilities of each head materialised, straight from the
 // definition: P = softmax over visible keys of scale q.k + bias, out = sum_j P_j z_j v_j with
 // z_j = keep_j / (1 - p). With dout, also the gradients by the chain rule through the softmax.
-PlainResult plain_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o,
-                            const RngState& rng, const Tensor& dout = Tensor()) {
+PlainResult plain_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                            const AttentionOptions& o, const RngState& rng,
+                            const Tensor& dout = Tensor()) {
   const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3);
   const int64_t Hkv = k.size(1), S = k.size(2), Dv = v.size(3), G = H / Hkv;
   const Shape full{B, H, T, S};
-  std::vector<double> qv = q.to_vector<double>(), kv = k.to_vector<double>(), vv = v.to_vector<double>();
+  std::vector<double> qv = q.to_vector<double>(), kv = k.to_vector<double>(),
+                      vv = v.to_vector<double>();
   std::vector<double> bias = o.bias.defined() ? o.bias.expand(full).to_vector<double>()
                                               : std::vector<double>(size_t(B * H * T * S), 0.0);
   std::vector<bool> mask = o.mask.defined() ? o.mask.expand(full).to_vector<bool>()
@@ -38,9 +40,15 @@ PlainResult plain_attention(const Tensor& q, const Tensor& k, const Tensor& v, c
   const double scale = o.scale.value_or(1.0 / std::sqrt(double(D)));
   std::vector<double> out(size_t(B * H * T * Dv), 0.0), dq(qv.size(), 0.0), dk(kv.size(), 0.0),
       dv(vv.size(), 0.0), dbias(size_t(B * H * T * S), 0.0);
-  auto Q = [&](int64_t b, int64_t h, int64_t i, int64_t d) { return ((b * H + h) * T + i) * D + d; };
-  auto K = [&](int64_t b, int64_t h, int64_t j, int64_t d) { return ((b * Hkv + h) * S + j) * D + d; };
-  auto V = [&](int64_t b, int64_t h, int64_t j, int64_t e) { return ((b * Hkv + h) * S + j) * Dv + e; };
+  auto Q = [&](int64_t b, int64_t h, int64_t i, int64_t d) {
+    return ((b * H + h) * T + i) * D + d;
+  };
+  auto K = [&](int64_t b, int64_t h, int64_t j, int64_t d) {
+    return ((b * Hkv + h) * S + j) * D + d;
+  };
+  auto V = [&](int64_t b, int64_t h, int64_t j, int64_t e) {
+    return ((b * Hkv + h) * S + j) * Dv + e;
+  };
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h)
       for (int64_t i = 0; i < T; ++i) {
@@ -55,11 +63,14 @@ PlainResult plain_attention(const Tensor& q, const Tensor& k, const Tensor& v, c
           if (o.window > 0) see = see && j > i + S - T - o.window;
           vis[size_t(j)] = see;
           double dot = 0;
-          for (int64_t d = 0; d < D; ++d) dot += qv[size_t(Q(b, h, i, d))] * kv[size_t(K(b, kh, j, d))];
+          for (int64_t d = 0; d < D; ++d)
+            dot += qv[size_t(Q(b, h, i, d))] * kv[size_t(K(b, kh, j, d))];
           s[size_t(j)] = scale * dot + bias[size_t(row * S + j)];
           if (see) m = std::max(m, s[size_t(j)]);
           if (o.dropout > 0)
-            z[size_t(j)] = double(uniform_at(rng, uint64_t(row * S + j))) >= o.dropout ? 1.0 / (1.0 - o.dropout) : 0.0;
+            z[size_t(j)] = double(uniform_at(rng, uint64_t(row * S + j))) >= o.dropout
+                               ? 1.0 / (1.0 - o.dropout)
+                               : 0.0;
         }
         if (m == -std::numeric_limits<double>::infinity()) continue;  // sees no key: zeros
         double l = 0;
@@ -74,7 +85,8 @@ PlainResult plain_attention(const Tensor& q, const Tensor& k, const Tensor& v, c
         double PdP = 0;
         for (int64_t j = 0; j < S; ++j) {
           double dot = 0;
-          for (int64_t e = 0; e < Dv; ++e) dot += dov[size_t(row * Dv + e)] * vv[size_t(V(b, kh, j, e))];
+          for (int64_t e = 0; e < Dv; ++e)
+            dot += dov[size_t(row * Dv + e)] * vv[size_t(V(b, kh, j, e))];
           dP[size_t(j)] = z[size_t(j)] * dot;
           PdP += P[size_t(j)] * dP[size_t(j)];
         }
@@ -116,7 +128,9 @@ struct Case {
   bool noncontig = false;  // q, k, v as transposed views of their leaves
 };
 
-std::ostream& operator<<(std::ostream& os, const Case& c) { return os << c.name; }
+std::ostream& operator<<(std::ostream& os, const Case& c) {
+  return os << c.name;
+}
 
 // Leaves (contiguous, what gradients are taken of) and the operands built from them.
 struct Inputs {
@@ -136,15 +150,19 @@ struct Inputs {
 Inputs make_inputs(const Case& c, uint64_t seed = 1) {
   Inputs in;
   in.c = &c;
-  in.q_leaf = c.noncontig ? randn64({c.B, c.T, c.H, c.D}, seed) : randn64({c.B, c.H, c.T, c.D}, seed);
-  in.k_leaf = c.noncontig ? randn64({c.B, c.S, c.Hkv, c.D}, seed + 1) : randn64({c.B, c.Hkv, c.S, c.D}, seed + 1);
-  in.v_leaf = c.noncontig ? randn64({c.B, c.Hkv, c.Dv, c.S}, seed + 2) : randn64({c.B, c.Hkv, c.S, c.Dv}, seed + 2);
+  in.q_leaf =
+      c.noncontig ? randn64({c.B, c.T, c.H, c.D}, seed) : randn64({c.B, c.H, c.T, c.D}, seed);
+  in.k_leaf = c.noncontig ? randn64({c.B, c.S, c.Hkv, c.D}, seed + 1)
+                          : randn64({c.B, c.Hkv, c.S, c.D}, seed + 1);
+  in.v_leaf = c.noncontig ? randn64({c.B, c.Hkv, c.Dv, c.S}, seed + 2)
+                          : randn64({c.B, c.Hkv, c.S, c.Dv}, seed + 2);
   if (c.bias == BiasKind::alibi) {
     // ALiBi: head h adds slope_h * j (a per-row constant shift away from slope_h (j - i)), with
     // the geometric slopes 2^(-8 (h+1) / H), broadcast over batch and queries.
     std::vector<double> b(size_t(c.H * c.S));
     for (int64_t h = 0; h < c.H; ++h)
-      for (int64_t j = 0; j < c.S; ++j) b[size_t(h * c.S + j)] = std::pow(2.0, -8.0 * double(h + 1) / double(c.H)) * double(j);
+      for (int64_t j = 0; j < c.S; ++j)
+        b[size_t(h * c.S + j)] = std::pow(2.0, -8.0 * double(h + 1) / double(c.H)) * double(j);
     in.bias = from_vector(b, {1, c.H, 1, c.S});
   } else if (c.bias == BiasKind::learned) {
     in.bias = randn64({c.H, c.T, c.S}, seed + 3);
@@ -194,8 +212,8 @@ FusedResult run_fused(const Inputs& in, const Tensor& dout, uint64_t seed = 17) 
 
 PlainResult run_plain(const Inputs& in, const Tensor& dout, uint64_t seed = 17) {
   Generator gen(seed);
-  return plain_attention(in.q(in.q_leaf), in.k(in.k_leaf), in.v(in.v_leaf), options_of(*in.c, in, &gen),
-                         gen.state(), dout);
+  return plain_attention(in.q(in.q_leaf), in.k(in.k_leaf), in.v(in.v_leaf),
+                         options_of(*in.c, in, &gen), gen.state(), dout);
 }
 
 // ---- fused vs plain loops, f64 and lower precisions -------------------------------------------
@@ -212,7 +230,8 @@ TEST_P(AttentionCase, FusedMatchesPlainLoopsF64) {
   EXPECT_ALL_CLOSE(f.dq, r.dq, 1e-11, 1e-9);
   EXPECT_ALL_CLOSE(f.dk, r.dk, 1e-11, 1e-9);
   EXPECT_ALL_CLOSE(f.dv, r.dv, 1e-11, 1e-9);
-  if (in.bias.defined()) EXPECT_ALL_CLOSE(f.dbias, sum_to(r.dbias_full, in.bias.shape()), 1e-11, 1e-9);
+  if (in.bias.defined())
+    EXPECT_ALL_CLOSE(f.dbias, sum_to(r.dbias_full, in.bias.shape()), 1e-11, 1e-9);
 }
 
 TEST_P(AttentionCase, FusedMatchesPlainLoopsF32) {
@@ -226,7 +245,8 @@ TEST_P(AttentionCase, FusedMatchesPlainLoopsF32) {
   EXPECT_ALL_CLOSE(f.dq, r.dq, 1e-4, 1e-3);
   EXPECT_ALL_CLOSE(f.dk, r.dk, 1e-4, 1e-3);
   EXPECT_ALL_CLOSE(f.dv, r.dv, 1e-4, 1e-3);
-  if (in.bias.defined()) EXPECT_ALL_CLOSE(f.dbias, sum_to(r.dbias_full, in.bias.shape()), 1e-4, 1e-3);
+  if (in.bias.defined())
+    EXPECT_ALL_CLOSE(f.dbias, sum_to(r.dbias_full, in.bias.shape()), 1e-4, 1e-3);
 }
 
 TEST_P(AttentionCase, FusedMatchesPlainLoopsHalf) {
@@ -244,7 +264,8 @@ TEST_P(AttentionCase, FusedMatchesPlainLoopsHalf) {
     EXPECT_ALL_CLOSE(f.dq, r.dq, 2 * tol, 2 * tol);
     EXPECT_ALL_CLOSE(f.dk, r.dk, 2 * tol, 2 * tol);
     EXPECT_ALL_CLOSE(f.dv, r.dv, 2 * tol, 2 * tol);
-    if (in.bias.defined()) EXPECT_ALL_CLOSE(f.dbias, sum_to(r.dbias_full, in.bias.shape()), 4 * tol, 2 * tol);
+    if (in.bias.defined())
+      EXPECT_ALL_CLOSE(f.dbias, sum_to(r.dbias_full, in.bias.shape()), 4 * tol, 2 * tol);
   }
 }
 
@@ -273,8 +294,20 @@ const Case kCases[] = {
     {.name = "one_query_one_key", .T = 1, .S = 1},
     {.name = "one_query_decoding", .T = 1, .S = 97, .causal = true},
     {.name = "everything",
-     .B = 2, .H = 4, .Hkv = 2, .T = 67, .S = 131, .D = 6, .Dv = 5, .causal = true, .window = 90, .mask = true,
-     .bias = BiasKind::learned, .dropout = 0.25, .scale = 0.5, .noncontig = true},
+     .B = 2,
+     .H = 4,
+     .Hkv = 2,
+     .T = 67,
+     .S = 131,
+     .D = 6,
+     .Dv = 5,
+     .causal = true,
+     .window = 90,
+     .mask = true,
+     .bias = BiasKind::learned,
+     .dropout = 0.25,
+     .scale = 0.5,
+     .noncontig = true},
 };
 
 INSTANTIATE_TEST_SUITE_P(Attention, AttentionCase, ::testing::ValuesIn(kCases),
@@ -287,14 +320,16 @@ class AttentionGradcheck : public ::testing::TestWithParam<Case> {};
 TEST_P(AttentionGradcheck, Gradcheck) {
   const Case& c = GetParam();
   Inputs in = make_inputs(c, 5);
-  std::vector<Tensor> leaves{in.q_leaf.requires_grad_(), in.k_leaf.requires_grad_(), in.v_leaf.requires_grad_()};
+  std::vector<Tensor> leaves{in.q_leaf.requires_grad_(), in.k_leaf.requires_grad_(),
+                             in.v_leaf.requires_grad_()};
   if (in.bias.defined()) leaves.push_back(in.bias.requires_grad_());
   Generator gen;
   auto fn = [&](const std::vector<Tensor>& x) {
     gen.manual_seed(7);  // the same dropout mask for every evaluation
     Inputs run = in;
     run.bias = x.size() > 3 ? x[3] : Tensor();
-    return scaled_dot_product_attention(in.q(x[0]), in.k(x[1]), in.v(x[2]), options_of(c, run, &gen));
+    return scaled_dot_product_attention(in.q(x[0]), in.k(x[1]), in.v(x[2]),
+                                        options_of(c, run, &gen));
   };
   EXPECT_GRADCHECK(fn, leaves);
 }
@@ -302,19 +337,81 @@ TEST_P(AttentionGradcheck, Gradcheck) {
 const Case kGradCases[] = {
     {.name = "plain", .B = 1, .H = 2, .Hkv = 2, .T = 3, .S = 5, .D = 3, .Dv = 2},
     {.name = "causal", .B = 1, .H = 2, .Hkv = 2, .T = 3, .S = 5, .D = 3, .Dv = 2, .causal = true},
-    {.name = "causal_more_queries", .B = 1, .H = 2, .Hkv = 2, .T = 5, .S = 3, .D = 3, .Dv = 2, .causal = true},
+    {.name = "causal_more_queries",
+     .B = 1,
+     .H = 2,
+     .Hkv = 2,
+     .T = 5,
+     .S = 3,
+     .D = 3,
+     .Dv = 2,
+     .causal = true},
     {.name = "mask", .B = 2, .H = 2, .Hkv = 2, .T = 5, .S = 4, .D = 3, .Dv = 2, .mask = true},
-    {.name = "alibi_bias", .B = 1, .H = 2, .Hkv = 2, .T = 3, .S = 5, .D = 3, .Dv = 2, .bias = BiasKind::alibi},
-    {.name = "learned_bias", .B = 2, .H = 2, .Hkv = 2, .T = 3, .S = 4, .D = 3, .Dv = 2, .causal = true,
+    {.name = "alibi_bias",
+     .B = 1,
+     .H = 2,
+     .Hkv = 2,
+     .T = 3,
+     .S = 5,
+     .D = 3,
+     .Dv = 2,
+     .bias = BiasKind::alibi},
+    {.name = "learned_bias",
+     .B = 2,
+     .H = 2,
+     .Hkv = 2,
+     .T = 3,
+     .S = 4,
+     .D = 3,
+     .Dv = 2,
+     .causal = true,
      .bias = BiasKind::learned},
     {.name = "gqa", .B = 1, .H = 4, .Hkv = 2, .T = 3, .S = 4, .D = 3, .Dv = 2, .causal = true},
     {.name = "gqa_1_kv_head", .B = 1, .H = 3, .Hkv = 1, .T = 3, .S = 4, .D = 3, .Dv = 2},
-    {.name = "window", .B = 1, .H = 2, .Hkv = 2, .T = 4, .S = 6, .D = 3, .Dv = 2, .causal = true, .window = 2},
+    {.name = "window",
+     .B = 1,
+     .H = 2,
+     .Hkv = 2,
+     .T = 4,
+     .S = 6,
+     .D = 3,
+     .Dv = 2,
+     .causal = true,
+     .window = 2},
     {.name = "dropout", .B = 1, .H = 2, .Hkv = 2, .T = 3, .S = 5, .D = 3, .Dv = 2, .dropout = 0.3},
-    {.name = "custom_scale", .B = 1, .H = 2, .Hkv = 2, .T = 3, .S = 5, .D = 3, .Dv = 2, .scale = 0.9},
-    {.name = "noncontiguous", .B = 1, .H = 2, .Hkv = 1, .T = 3, .S = 5, .D = 3, .Dv = 4, .noncontig = true},
-    {.name = "everything", .B = 1, .H = 4, .Hkv = 2, .T = 4, .S = 6, .D = 3, .Dv = 2, .causal = true,
-     .window = 4, .mask = true, .bias = BiasKind::learned, .dropout = 0.2, .scale = 0.8, .noncontig = true},
+    {.name = "custom_scale",
+     .B = 1,
+     .H = 2,
+     .Hkv = 2,
+     .T = 3,
+     .S = 5,
+     .D = 3,
+     .Dv = 2,
+     .scale = 0.9},
+    {.name = "noncontiguous",
+     .B = 1,
+     .H = 2,
+     .Hkv = 1,
+     .T = 3,
+     .S = 5,
+     .D = 3,
+     .Dv = 4,
+     .noncontig = true},
+    {.name = "everything",
+     .B = 1,
+     .H = 4,
+     .Hkv = 2,
+     .T = 4,
+     .S = 6,
+     .D = 3,
+     .Dv = 2,
+     .causal = true,
+     .window = 4,
+     .mask = true,
+     .bias = BiasKind::learned,
+     .dropout = 0.2,
+     .scale = 0.8,
+     .noncontig = true},
 };
 
 INSTANTIATE_TEST_SUITE_P(Attention, AttentionGradcheck, ::testing::ValuesIn(kGradCases),
@@ -336,7 +433,8 @@ TEST(Attention, KvCacheRowsMatchTheFullCausalSequence) {
 
 TEST(Attention, RowsThatSeeNoKeyGiveZerosAndZeroGradient) {
   // T > S with the causal mask: query i sees keys j <= i - 4, so rows 0..3 see nothing.
-  Tensor q = randn64({1, 1, 6, 4}, 1).requires_grad_(), k = randn64({1, 1, 2, 4}, 2).requires_grad_(),
+  Tensor q = randn64({1, 1, 6, 4}, 1).requires_grad_(),
+         k = randn64({1, 1, 2, 4}, 2).requires_grad_(),
          v = randn64({1, 1, 2, 3}, 3).requires_grad_();
   AttentionOptions o;
   o.causal = true;
@@ -355,7 +453,8 @@ TEST(Attention, DefaultScaleIsInverseSqrtHeadDim) {
   Tensor q = randn64({1, 2, 5, 9}, 1), k = randn64({1, 2, 7, 9}, 2), v = randn64({1, 2, 7, 4}, 3);
   AttentionOptions a, b;
   b.scale = 1.0 / 3.0;
-  EXPECT_ALL_CLOSE(scaled_dot_product_attention(q, k, v, a), scaled_dot_product_attention(q, k, v, b), 0, 0);
+  EXPECT_ALL_CLOSE(scaled_dot_product_attention(q, k, v, a),
+                   scaled_dot_product_attention(q, k, v, b), 0, 0);
 }
 
 TEST(Attention, DropoutDrawsFromTheGeneratorAndReplays) {
@@ -376,8 +475,18 @@ TEST(Attention, DropoutDrawsFromTheGeneratorAndReplays) {
 // ---- threads and memory ----------------------------------------------------------------------
 
 TEST(Attention, ResultsDoNotDependOnThreadCount) {
-  Case c{.name = "threads", .B = 2, .H = 4, .Hkv = 2, .T = 150, .S = 170, .D = 16, .Dv = 12, .causal = true,
-         .mask = true, .bias = BiasKind::learned, .dropout = 0.1};
+  Case c{.name = "threads",
+         .B = 2,
+         .H = 4,
+         .Hkv = 2,
+         .T = 150,
+         .S = 170,
+         .D = 16,
+         .Dv = 12,
+         .causal = true,
+         .mask = true,
+         .bias = BiasKind::learned,
+         .dropout = 0.1};
   Inputs in = make_inputs(c).to(DType::f32);
   Tensor dout = randn64({c.B, c.H, c.T, c.Dv}, 99).to(DType::f32);
   FusedResult one, many;
@@ -429,26 +538,45 @@ void expect_error(const std::function<void()>& f, const std::string& fragment) {
 
 TEST(Attention, BadInputsAreErrors) {
   Tensor q = randn64({1, 4, 3, 8}), k = randn64({1, 2, 5, 8}), v = randn64({1, 2, 5, 6});
-  expect_error([&] { scaled_dot_product_attention(q.flatten(0, 1), k, v); }, "expected q [B, H, T, D]");
-  expect_error([&] { scaled_dot_product_attention(q, randn64({1, 2, 5, 7}), v); }, "shapes do not agree");
-  expect_error([&] { scaled_dot_product_attention(q, k, randn64({1, 2, 4, 6})); }, "shapes do not agree");
-  expect_error([&] { scaled_dot_product_attention(q, randn64({1, 3, 5, 8}), randn64({1, 3, 5, 6})); },
-               "(3) must divide the number of query heads (4)");
+  expect_error([&] { scaled_dot_product_attention(q.flatten(0, 1), k, v); },
+               "expected q [B, H, T, D]");
+  expect_error(
+      [&] {
+        scaled_dot_product_attention(q, randn64({1, 2, 5, 7}), v);
+      },
+      "shapes do not agree");
+  expect_error(
+      [&] {
+        scaled_dot_product_attention(q, k, randn64({1, 2, 4, 6}));
+      },
+      "shapes do not agree");
+  expect_error(
+      [&] {
+        scaled_dot_product_attention(q, randn64({1, 3, 5, 8}), randn64({1, 3, 5, 6}));
+      },
+      "(3) must divide the number of query heads (4)");
   expect_error([&] { scaled_dot_product_attention(q, k.to(DType::f32), v); }, "must share a dtype");
-  expect_error([&] { scaled_dot_product_attention(arange(8).reshape({1, 1, 1, 8}), k, v); }, "floating");
+  expect_error(
+      [&] {
+        scaled_dot_product_attention(arange(8).reshape({1, 1, 1, 8}), k, v);
+      },
+      "floating");
   AttentionOptions o;
   o.mask = ones({3, 5}, DType::f64);
   expect_error([&] { scaled_dot_product_attention(q, k, v, o); }, "mask must be bool");
   o.mask = ones({3, 4}, DType::boolean);
-  expect_error([&] { scaled_dot_product_attention(q, k, v, o); }, "mask of shape [3, 4] does not broadcast");
+  expect_error([&] { scaled_dot_product_attention(q, k, v, o); },
+               "mask of shape [3, 4] does not broadcast");
   o = {};
   o.bias = randn64({2, 3, 5});
-  expect_error([&] { scaled_dot_product_attention(q, k, v, o); }, "bias of shape [2, 3, 5] does not broadcast");
+  expect_error([&] { scaled_dot_product_attention(q, k, v, o); },
+               "bias of shape [2, 3, 5] does not broadcast");
   o.bias = randn64({3, 5}).to(DType::f32);
   expect_error([&] { scaled_dot_product_attention(q, k, v, o); }, "bias must have q's dtype f64");
   o = {};
   o.dropout = 1.0;
-  expect_error([&] { scaled_dot_product_attention(q, k, v, o); }, "dropout must be in [0, 1), got 1");
+  expect_error([&] { scaled_dot_product_attention(q, k, v, o); },
+               "dropout must be in [0, 1), got 1");
   o = {};
   o.window = -1;
   expect_error([&] { scaled_dot_product_attention(q, k, v, o); }, "window must be >= 0");

@@ -32,7 +32,8 @@ TEST(Dropout, KeepsAboutOneMinusPAndScalesTheRest) {
   for (int64_t i = 0; i < n; ++i) {
     if (keep[size_t(i)]) {
       ++kept;
-      ASSERT_NEAR(y[size_t(i)], xv[size_t(i)] / (1 - p), 1e-14 * std::fabs(xv[size_t(i)]) + 1e-300) << i;
+      ASSERT_NEAR(y[size_t(i)], xv[size_t(i)] / (1 - p), 1e-14 * std::fabs(xv[size_t(i)]) + 1e-300)
+          << i;
     } else {
       ASSERT_EQ(y[size_t(i)], 0.0) << i;
     }
@@ -93,7 +94,8 @@ TEST(Dropout, BackwardRegeneratesTheMask) {
   y.backward(ones_like(y));
   std::vector<bool> keep = expected_keep(s, 54, p);
   std::vector<double> gx = x.grad().to_vector<double>();
-  for (size_t i = 0; i < gx.size(); ++i) EXPECT_DOUBLE_EQ(gx[i], keep[i] ? 1.0 / (1 - p) : 0.0) << i;
+  for (size_t i = 0; i < gx.size(); ++i)
+    EXPECT_DOUBLE_EQ(gx[i], keep[i] ? 1.0 / (1 - p) : 0.0) << i;
 }
 
 TEST(Dropout, Gradcheck) {
@@ -144,7 +146,8 @@ TEST(Dropout, BadProbabilityIsAnError) {
       dropout(x, p);
       FAIL() << "expected an error for p = " << p;
     } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("dropout: p must be in [0, 1)"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("dropout: p must be in [0, 1)"), std::string::npos)
+          << e.what();
     }
   }
   EXPECT_THROW(dropout_mask({3}, 1.0, RngState{}), Error);

@@ -16,7 +16,8 @@ namespace kiln::ops::cpu {
 namespace {
 
 template <class A>
-kiln::cpu::AttentionArgs<A> make_args(const AttentionParams& p, const Tensor& bias, const Tensor& mask) {
+kiln::cpu::AttentionArgs<A> make_args(const AttentionParams& p, const Tensor& bias,
+                                      const Tensor& mask) {
   kiln::cpu::AttentionArgs<A> a;
   a.B = p.B, a.H = p.H, a.Hkv = p.Hkv, a.T = p.T, a.S = p.S, a.D = p.D, a.Dv = p.Dv;
   a.scale = A(p.scale);
@@ -58,48 +59,53 @@ void copy_into(const Tensor& dst, const Tensor& src) {
 }
 
 template <class T>
-void attention_forward_cpu(const Tensor& out, const Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v,
-                           const Tensor& bias, const Tensor& mask, const AttentionParams& p) {
+void attention_forward_cpu(const Tensor& out, const Tensor& lse, const Tensor& q, const Tensor& k,
+                           const Tensor& v, const Tensor& bias, const Tensor& mask,
+                           const AttentionParams& p) {
   using A = acc_t<T>;
   Tensor qa = in_acc<A>(q), ka = in_acc<A>(k), va = in_acc<A>(v), ba = in_acc<A>(bias);
   Tensor oa = out_acc<A>(out);
   auto args = make_args<A>(p, ba, mask);
-  kiln::cpu::attention_forward<A>(oa.data<A>(), lse.data<A>(), qa.data<A>(), ka.data<A>(), va.data<A>(), args,
-                                  num_threads());
+  kiln::cpu::attention_forward<A>(oa.data<A>(), lse.data<A>(), qa.data<A>(), ka.data<A>(),
+                                  va.data<A>(), args, num_threads());
   copy_into(out, oa);
 }
 
 template <class T>
-void attention_backward_cpu(const Tensor& dq, const Tensor& dk, const Tensor& dv, const Tensor& dbias,
-                            const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
-                            const Tensor& lse, const Tensor& bias, const Tensor& mask, const AttentionParams& p) {
+void attention_backward_cpu(const Tensor& dq, const Tensor& dk, const Tensor& dv,
+                            const Tensor& dbias, const Tensor& dout, const Tensor& q,
+                            const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
+                            const Tensor& bias, const Tensor& mask, const AttentionParams& p) {
   using A = acc_t<T>;
   Tensor qa = in_acc<A>(q), ka = in_acc<A>(k), va = in_acc<A>(v), ba = in_acc<A>(bias);
   Tensor oa = in_acc<A>(out), doa = in_acc<A>(dout);
   Tensor dqa = out_acc<A>(dq), dka = out_acc<A>(dk), dva = out_acc<A>(dv);
   auto args = make_args<A>(p, ba, mask);
   kiln::cpu::attention_backward<A>(dqa.data<A>(), dka.data<A>(), dva.data<A>(),
-                                   dbias.defined() ? dbias.data<A>() : nullptr, doa.data<A>(), qa.data<A>(),
-                                   ka.data<A>(), va.data<A>(), oa.data<A>(), lse.data<A>(), args, num_threads());
+                                   dbias.defined() ? dbias.data<A>() : nullptr, doa.data<A>(),
+                                   qa.data<A>(), ka.data<A>(), va.data<A>(), oa.data<A>(),
+                                   lse.data<A>(), args, num_threads());
   copy_into(dq, dqa);
   copy_into(dk, dka);
   copy_into(dv, dva);
 }
 
 template <class T>
-void rotary_cpu(const Tensor& out, const Tensor& x, int64_t rotated, double theta, int64_t offset, bool inverse) {
+void rotary_cpu(const Tensor& out, const Tensor& x, int64_t rotated, double theta, int64_t offset,
+                bool inverse) {
   using A = acc_t<T>;
   if (x.numel() == 0) return;
   const int64_t Tn = x.size(-2), D = x.size(-1), half = rotated / 2;
   std::vector<A> c(size_t(Tn * half)), s(size_t(Tn * half));
   kiln::cpu::rotary_tables(c.data(), s.data(), Tn, half, theta, offset);
-  kiln::cpu::rotary_apply<T>(out.data<T>(), x.data<T>(), x.numel() / (Tn * D), Tn, D, rotated, c.data(), s.data(),
-                             inverse, num_threads());
+  kiln::cpu::rotary_apply<T>(out.data<T>(), x.data<T>(), x.numel() / (Tn * D), Tn, D, rotated,
+                             c.data(), s.data(), inverse, num_threads());
 }
 
 template <class T>
 void dropout_cpu(const Tensor& out, const Tensor& x, double p, const RngState& s) {
-  kiln::cpu::dropout_forward<T>(out.data<T>(), x.data<T>(), x.numel(), p, s.seed, s.offset, num_threads());
+  kiln::cpu::dropout_forward<T>(out.data<T>(), x.data<T>(), x.numel(), p, s.seed, s.offset,
+                                num_threads());
 }
 
 void dropout_mask_cpu(const Tensor& out, double p, const RngState& s) {
