@@ -74,7 +74,8 @@ inline float exp_tile(float x) {
 // C[m][n] += sum_k A(m, k) B[k][n] for m < M, n < N, with A(m, k) = a[m * sam + k * sak] (so A
 // may be read transposed), B and C row-major with leading dims ldb, ldc. The register tile is
 // MR rows x NR columns (NR = one 64-byte line: 16 floats, 8 doubles): each k loads one line of
-// B and broadcasts MR values of A, so loads stay below the FMAs.
+// B and broadcasts MR values of A, so loads stay below the FMAs. MR = 6 keeps 12 AVX2
+// accumulators in registers (measured best of 4, 6, 8 on AVX2).
 template <class A, int MR>
 inline void gemm_rows(A* __restrict c, int64_t ldc, const A* __restrict a, int64_t sam, int64_t sak,
                       const A* __restrict b, int64_t ldb, int64_t N, int64_t K) {
@@ -117,8 +118,16 @@ template <class A>
 inline void gemm_acc(A* c, int64_t ldc, const A* a, int64_t sam, int64_t sak, const A* b,
                      int64_t ldb, int64_t M, int64_t N, int64_t K) {
   int64_t m = 0;
-  for (; m + 4 <= M; m += 4) gemm_rows<A, 4>(c + m * ldc, ldc, a + m * sam, sam, sak, b, ldb, N, K);
-  for (; m < M; ++m) gemm_rows<A, 1>(c + m * ldc, ldc, a + m * sam, sam, sak, b, ldb, N, K);
+  for (; m + 6 <= M; m += 6) gemm_rows<A, 6>(c + m * ldc, ldc, a + m * sam, sam, sak, b, ldb, N, K);
+  if (m + 4 <= M) {
+    gemm_rows<A, 4>(c + m * ldc, ldc, a + m * sam, sam, sak, b, ldb, N, K);
+    m += 4;
+  }
+  if (m + 2 <= M) {
+    gemm_rows<A, 2>(c + m * ldc, ldc, a + m * sam, sam, sak, b, ldb, N, K);
+    m += 2;
+  }
+  if (m < M) gemm_rows<A, 1>(c + m * ldc, ldc, a + m * sam, sam, sak, b, ldb, N, K);
 }
 
 // bt[d][c] = src[c][d] for c < n (rows of length K, contiguous); lanes n..BK-1 zeroed.
