@@ -260,91 +260,212 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v,
   }
 }
 
+namespace {
+
+// Backward state shared by its tasks, and each thread's tiles.
+template <class A>
+struct Backward {
+  const AttentionArgs<A>& a;
+  A *dq, *dk, *dv, *dbias;
+  const A *dout, *q, *k, *v, *out, *lse;
+  KeyRange kr;
+  int64_t G, nqb;
+  uint32_t threshold;
+  A zscale;
+
+  struct Tiles {
+    std::vector<A> qs, kt, vt, s, dp, dqt;
+    A drow[BQ];
+    bool keep[BK];
+    explicit Tiles(const AttentionArgs<A>& a)
+        : qs(size_t(BQ * a.D)),
+          kt(size_t(a.D * BK)),
+          vt(size_t(a.Dv * BK)),
+          s(size_t(BQ * BK)),
+          dp(size_t(BQ * BK)),
+          dqt(size_t(BQ * a.D)) {}
+  };
+
+  // The query rows i0..i0+rows of head bh: qs = scale q, drow = D_i = dO_i . out_i.
+  void load_rows(Tiles& w, int64_t bh, int64_t i0, int64_t rows) const {
+    const A* qp = q + (bh * a.T + i0) * a.D;
+    const A* dop = dout + (bh * a.T + i0) * a.Dv;
+    const A* op = out + (bh * a.T + i0) * a.Dv;
+    for (int64_t x = 0; x < rows * a.D; ++x) w.qs[size_t(x)] = qp[x] * a.scale;
+    for (int64_t r = 0; r < rows; ++r) {
+      A d = 0;
+      for (int64_t e = 0; e < a.Dv; ++e) d += dop[r * a.Dv + e] * op[r * a.Dv + e];
+      w.drow[r] = d;
+    }
+  }
+
+  // For those rows (loaded) and keys j0..j0+nk: s <- z P, dp <- dS = P (z dP - D_i), and dS
+  // into dbias when asked. Every entry depends only on its own row and key, never on how keys
+  // are grouped into tiles, so both schedules below compute the same bits.
+  void grad_tile(Tiles& w, int64_t b, int64_t h, int64_t i0, int64_t rows, int64_t j0, int64_t nk,
+                 bool write_dbias) const {
+    const int64_t bh = b * a.H + h, kvo = b * a.Hkv + h / G;
+    const A* kp = k + kvo * a.S * a.D;
+    const A* vp = v + kvo * a.S * a.Dv;
+    const A* dop = dout + (bh * a.T + i0) * a.Dv;
+    const A* lp = lse + bh * a.T + i0;
+    load_transposed(w.kt.data(), kp + j0 * a.D, nk, a.D);
+    load_transposed(w.vt.data(), vp + j0 * a.Dv, nk, a.Dv);
+    std::fill(w.s.begin(), w.s.end(), A(0));
+    std::fill(w.dp.begin(), w.dp.end(), A(0));
+    gemm_acc(w.s.data(), BK, w.qs.data(), a.D, 1, w.kt.data(), BK, rows, BK, a.D);
+    bias_and_mask(w.s.data(), a, kr, b, h, i0, rows, j0, nk);
+    gemm_acc(w.dp.data(), BK, dop, a.Dv, 1, w.vt.data(), BK, rows, BK, a.Dv);
+    for (int64_t r = 0; r < rows; ++r) {
+      A* sr = w.s.data() + r * BK;
+      A* dpr = w.dp.data() + r * BK;
+      const A lr = lp[r], dr = w.drow[r];
+#pragma omp simd
+      for (int64_t c = 0; c < nk; ++c) sr[c] = exp_tile(sr[c] - lr);
+      if (a.dropout > 0) {
+        dropout_keep_run(w.keep, nk, uint64_t((bh * a.T + i0 + r) * a.S + j0), a.seed, a.offset,
+                         threshold);
+        for (int64_t c = 0; c < nk; ++c) {
+          const A z = w.keep[c] ? zscale : A(0);
+          dpr[c] = sr[c] * (dpr[c] * z - dr);
+          sr[c] *= z;
+        }
+      } else {
+#pragma omp simd
+        for (int64_t c = 0; c < nk; ++c) dpr[c] = sr[c] * (dpr[c] - dr);
+      }
+      if (dbias && write_dbias) {
+        A* db = dbias + (bh * a.T + i0 + r) * a.S + j0;
+        for (int64_t c = 0; c < nk; ++c) db[c] = dpr[c];
+      }
+    }
+  }
+
+  // dv_j += sum_r zP_rj dO_r and dk_j += sum_r dS_rj (scale q_r) for the tile's keys.
+  void add_dkdv(Tiles& w, int64_t b, int64_t h, int64_t i0, int64_t rows, int64_t j0,
+                int64_t nk) const {
+    const int64_t bh = b * a.H + h, kvo = b * a.Hkv + h / G;
+    const A* dop = dout + (bh * a.T + i0) * a.Dv;
+    gemm_acc(dv + (kvo * a.S + j0) * a.Dv, a.Dv, w.s.data(), 1, BK, dop, a.Dv, nk, a.Dv, rows);
+    gemm_acc(dk + (kvo * a.S + j0) * a.D, a.D, w.dp.data(), 1, BK, w.qs.data(), a.D, nk, a.D, rows);
+  }
+
+  // dq_r += sum_j dS_rj k_j for the tile's keys (scaled when the row block is done).
+  void add_dq(Tiles& w, int64_t b, int64_t h, int64_t rows, int64_t j0, int64_t nk) const {
+    const A* kp = k + (b * a.Hkv + h / G) * a.S * a.D;
+    gemm_acc(w.dqt.data(), a.D, w.dp.data(), BK, 1, kp + j0 * a.D, a.D, rows, a.D, nk);
+  }
+
+  void store_dq(Tiles& w, int64_t bh, int64_t i0, int64_t rows) const {
+    A* dqp = dq + (bh * a.T + i0) * a.D;
+    for (int64_t x = 0; x < rows * a.D; ++x) dqp[x] = w.dqt[size_t(x)] * a.scale;
+  }
+
+  // Schedule 1, one task per (b, kv head): all of its query heads and blocks, every key tile.
+  void per_kv_head(Tiles& w, int64_t b, int64_t kvh) const {
+    const int64_t kvo = b * a.Hkv + kvh;
+    std::fill(dk + kvo * a.S * a.D, dk + (kvo + 1) * a.S * a.D, A(0));
+    std::fill(dv + kvo * a.S * a.Dv, dv + (kvo + 1) * a.S * a.Dv, A(0));
+    for (int64_t g = 0; g < G; ++g) {
+      const int64_t h = kvh * G + g, bh = b * a.H + h;
+      for (int64_t qb = 0; qb < nqb; ++qb) {
+        const int64_t i0 = qb * BQ, rows = std::min(BQ, a.T - i0);
+        load_rows(w, bh, i0, rows);
+        std::fill(w.dqt.begin(), w.dqt.end(), A(0));
+        const int64_t jlo = kr.lo(i0), jhi = kr.hi(i0 + rows - 1);
+        for (int64_t j0 = jlo; j0 < jhi; j0 += BK) {
+          const int64_t nk = std::min(BK, jhi - j0);
+          grad_tile(w, b, h, i0, rows, j0, nk, /*write_dbias=*/true);
+          add_dkdv(w, b, h, i0, rows, j0, nk);
+          add_dq(w, b, h, rows, j0, nk);
+        }
+        store_dq(w, bh, i0, rows);
+      }
+    }
+  }
+
+  // Schedule 2, phase 1, one task per (b, kv head, aligned key chunk): dk, dv of those keys.
+  // Contributions arrive in the same (g, query block) order as in schedule 1.
+  void per_key_chunk(Tiles& w, int64_t b, int64_t kvh, int64_t chunk) const {
+    const int64_t kvo = b * a.Hkv + kvh;
+    const int64_t c0 = chunk * BK, c1 = std::min(a.S, c0 + BK);
+    std::fill(dk + (kvo * a.S + c0) * a.D, dk + (kvo * a.S + c1) * a.D, A(0));
+    std::fill(dv + (kvo * a.S + c0) * a.Dv, dv + (kvo * a.S + c1) * a.Dv, A(0));
+    for (int64_t g = 0; g < G; ++g) {
+      const int64_t h = kvh * G + g, bh = b * a.H + h;
+      for (int64_t qb = 0; qb < nqb; ++qb) {
+        const int64_t i0 = qb * BQ, rows = std::min(BQ, a.T - i0);
+        const int64_t j0 = std::max(kr.lo(i0), c0), j1 = std::min(kr.hi(i0 + rows - 1), c1);
+        if (j0 >= j1) continue;
+        load_rows(w, bh, i0, rows);
+        grad_tile(w, b, h, i0, rows, j0, j1 - j0, /*write_dbias=*/false);
+        add_dkdv(w, b, h, i0, rows, j0, j1 - j0);
+      }
+    }
+  }
+
+  // Schedule 2, phase 2, one task per (b, h, query block): dq (and dbias) of those rows, over
+  // the same key tiles as schedule 1.
+  void per_query_block(Tiles& w, int64_t bh, int64_t qb) const {
+    const int64_t b = bh / a.H, h = bh % a.H;
+    const int64_t i0 = qb * BQ, rows = std::min(BQ, a.T - i0);
+    load_rows(w, bh, i0, rows);
+    std::fill(w.dqt.begin(), w.dqt.end(), A(0));
+    const int64_t jlo = kr.lo(i0), jhi = kr.hi(i0 + rows - 1);
+    for (int64_t j0 = jlo; j0 < jhi; j0 += BK) {
+      const int64_t nk = std::min(BK, jhi - j0);
+      grad_tile(w, b, h, i0, rows, j0, nk, /*write_dbias=*/true);
+      add_dq(w, b, h, rows, j0, nk);
+    }
+    store_dq(w, bh, i0, rows);
+  }
+};
+
+}  // namespace
+
 template <class A>
 void attention_backward(A* dq, A* dk, A* dv, A* dbias, const A* dout, const A* q, const A* k,
                         const A* v, const A* out, const A* lse, const AttentionArgs<A>& a,
                         int threads) {
-  const int64_t B = a.B, H = a.H, Hkv = a.Hkv, T = a.T, S = a.S, D = a.D, Dv = a.Dv, G = H / Hkv;
-  const KeyRange kr(T, S, a.causal, a.window);
-  const int64_t nqb = (T + BQ - 1) / BQ, ntasks = B * Hkv;
-  const bool drop = a.dropout > 0;
-  const uint32_t threshold = dropout_threshold(a.dropout);
-  const A zscale = A(1.0 / (1.0 - a.dropout));
-
-#pragma omp parallel num_threads(threads) if (ntasks > 1)
-  {
-    std::vector<A> qs(size_t(BQ * D)), kt(size_t(D * BK)), vt(size_t(Dv * BK)), s(size_t(BQ * BK)),
-        dp(size_t(BQ * BK)), dqt(size_t(BQ * D));
-    A drow[BQ];
-    bool keep[BK];
+  const Backward<A> bw{a,
+                       dq,
+                       dk,
+                       dv,
+                       dbias,
+                       dout,
+                       q,
+                       k,
+                       v,
+                       out,
+                       lse,
+                       KeyRange(a.T, a.S, a.causal, a.window),
+                       a.H / a.Hkv,
+                       (a.T + BQ - 1) / BQ,
+                       dropout_threshold(a.dropout),
+                       A(1.0 / (1.0 - a.dropout))};
+  const int64_t kv_tasks = a.B * a.Hkv;
+  if (kv_tasks >= threads) {
+#pragma omp parallel num_threads(threads) if (kv_tasks > 1)
+    {
+      typename Backward<A>::Tiles w(a);
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t task = 0; task < ntasks; ++task) {
-      const int64_t b = task / Hkv, kvh = task % Hkv;
-      const A* kp = k + task * S * D;
-      const A* vp = v + task * S * Dv;
-      A* dkp = dk + task * S * D;
-      A* dvp = dv + task * S * Dv;
-      std::fill(dkp, dkp + S * D, A(0));
-      std::fill(dvp, dvp + S * Dv, A(0));
-      for (int64_t g = 0; g < G; ++g) {
-        const int64_t h = kvh * G + g, bh = b * H + h;
-        for (int64_t qb = 0; qb < nqb; ++qb) {
-          const int64_t i0 = qb * BQ, rows = std::min(BQ, T - i0);
-          const A* qp = q + (bh * T + i0) * D;
-          const A* dop = dout + (bh * T + i0) * Dv;
-          const A* op = out + (bh * T + i0) * Dv;
-          const A* lp = lse + bh * T + i0;
-          for (int64_t x = 0; x < rows * D; ++x) qs[size_t(x)] = qp[x] * a.scale;
-          std::fill(dqt.begin(), dqt.end(), A(0));
-          for (int64_t r = 0; r < rows; ++r) {
-            A d = 0;
-            for (int64_t e = 0; e < Dv; ++e) d += dop[r * Dv + e] * op[r * Dv + e];
-            drow[r] = d;
-          }
-          const int64_t jlo = kr.lo(i0), jhi = kr.hi(i0 + rows - 1);
-          for (int64_t j0 = jlo; j0 < jhi; j0 += BK) {
-            const int64_t nk = std::min(BK, jhi - j0);
-            load_transposed(kt.data(), kp + j0 * D, nk, D);
-            load_transposed(vt.data(), vp + j0 * Dv, nk, Dv);
-            std::fill(s.begin(), s.end(), A(0));
-            std::fill(dp.begin(), dp.end(), A(0));
-            gemm_acc(s.data(), BK, qs.data(), D, 1, kt.data(), BK, rows, BK, D);
-            bias_and_mask(s.data(), a, kr, b, h, i0, rows, j0, nk);
-            gemm_acc(dp.data(), BK, dop, Dv, 1, vt.data(), BK, rows, BK, Dv);
-            // s <- z P (what multiplied v in forward), dp <- dS = P (z dP - D_i).
-            for (int64_t r = 0; r < rows; ++r) {
-              A* sr = s.data() + r * BK;
-              A* dpr = dp.data() + r * BK;
-              const A lr = lp[r], dr = drow[r];
-#pragma omp simd
-              for (int64_t c = 0; c < nk; ++c) sr[c] = exp_tile(sr[c] - lr);
-              if (drop) {
-                dropout_keep_run(keep, nk, uint64_t((bh * T + i0 + r) * S + j0), a.seed, a.offset,
-                                 threshold);
-                for (int64_t c = 0; c < nk; ++c) {
-                  const A z = keep[c] ? zscale : A(0);
-                  dpr[c] = sr[c] * (dpr[c] * z - dr);
-                  sr[c] *= z;
-                }
-              } else {
-#pragma omp simd
-                for (int64_t c = 0; c < nk; ++c) dpr[c] = sr[c] * (dpr[c] - dr);
-              }
-              if (dbias) {
-                A* db = dbias + (bh * T + i0 + r) * S + j0;
-                for (int64_t c = 0; c < nk; ++c) db[c] = dpr[c];
-              }
-            }
-            // dv_j += sum_r zP_rj dO_r;  dk_j += sum_r dS_rj (scale q_r);  dq_r += sum_j dS_rj k_j.
-            gemm_acc(dvp + j0 * Dv, Dv, s.data(), 1, BK, dop, Dv, nk, Dv, rows);
-            gemm_acc(dkp + j0 * D, D, dp.data(), 1, BK, qs.data(), D, nk, D, rows);
-            gemm_acc(dqt.data(), D, dp.data(), BK, 1, kp + j0 * D, D, rows, D, nk);
-          }
-          A* dqp = dq + (bh * T + i0) * D;
-          for (int64_t x = 0; x < rows * D; ++x) dqp[x] = dqt[size_t(x)] * a.scale;
-        }
-      }
+      for (int64_t t = 0; t < kv_tasks; ++t) bw.per_kv_head(w, t / a.Hkv, t % a.Hkv);
     }
+    return;
+  }
+  // Fewer kv heads than threads: split into key chunks (dk, dv) and query blocks (dq). This
+  // recomputes the probabilities twice but keeps every thread busy, and gives the same bits.
+  const int64_t nkc = (a.S + BK - 1) / BK, q_tasks = a.B * a.H * bw.nqb;
+#pragma omp parallel num_threads(threads)
+  {
+    typename Backward<A>::Tiles w(a);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < kv_tasks * nkc; ++t) {
+      const int64_t kvo = t / nkc;
+      bw.per_key_chunk(w, kvo / a.Hkv, kvo % a.Hkv, t % nkc);
+    }
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < q_tasks; ++t) bw.per_query_block(w, t / bw.nqb, t % bw.nqb);
   }
 }
 

@@ -26,9 +26,12 @@
 //   dS_j = P_j (z_j (dO . v_j) - D_i),   dq = scale sum_j dS_j k_j,   dk_j += scale dS_j q,
 //   dbias_ij = dS_j (summed over the bias's broadcast dims by the caller).
 //
-// Threads: forward tasks are (b, h, query block); backward tasks are (b, kv head), each owning
-// dk, dv of its kv head and dq of the G query heads that read it. A task's arithmetic is the
-// same whichever thread runs it, so results are bitwise independent of the thread count.
+// Threads: forward tasks are (b, h, query block). Backward tasks are (b, kv head), each owning
+// dk, dv of its kv head and dq of the G query heads that read it; when there are fewer of those
+// than threads, backward runs instead as (b, kv head, key chunk) tasks for dk, dv and then
+// (b, h, query block) tasks for dq, recomputing the probabilities in each. Every gradient entry
+// is accumulated in the same order either way, and a task's arithmetic is the same whichever
+// thread runs it, so results are bitwise independent of the thread count.
 #pragma once
 
 #include <cstdint>
