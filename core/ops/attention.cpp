@@ -3,11 +3,15 @@
 #include "core/ops/attention.h"
 
 #include <cmath>
+#include <limits>
+#include <vector>
 
 #include "core/autograd/autograd.h"
 #include "core/ops/attention_kernels.h"
 #include "core/ops/dropout.h"
 #include "core/ops/elementwise.h"
+#include "core/ops/linalg.h"
+#include "core/ops/reduce.h"
 #include "core/tensor/factory.h"
 
 namespace kiln::ops {
@@ -24,8 +28,6 @@ bool broadcasts_to(const Shape& s, const Shape& full) {
     if (s[i] != 1 && s[i] != full[lead + i]) return false;
   return true;
 }
-
-}  // namespace
 
 /// Checks the operands and options of attention (fused or reference) and resolves the shapes.
 AttentionParams attention_params(const char* op, const Tensor& q, const Tensor& k, const Tensor& v,
@@ -83,6 +85,8 @@ AttentionParams attention_params(const char* op, const Tensor& q, const Tensor& 
   return p;
 }
 
+}  // namespace
+
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& o) {
   const AttentionParams p = attention_params(kOp, q, k, v, o);
@@ -112,6 +116,44 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
         });
   }
   return out;
+}
+
+// The same function as the unfused composition of ops, materialising [B, H, T, S] scores.
+Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v,
+                           const AttentionOptions& o) {
+  // Draws the dropout state exactly as the fused op does, so both see the same mask.
+  const AttentionParams p = attention_params("attention_reference", q, k, v, o);
+  const int64_t B = p.B, H = p.H, Hkv = p.Hkv, T = p.T, S = p.S, G = H / Hkv;
+  Tensor kh = k, vh = v;
+  if (G > 1) {  // grouped-query heads: repeat each kv head for the G query heads that read it
+    kh = k.unsqueeze(2).expand({B, Hkv, G, S, p.D}).reshape({B, H, S, p.D});
+    vh = v.unsqueeze(2).expand({B, Hkv, G, S, p.Dv}).reshape({B, H, S, p.Dv});
+  }
+  Tensor scores = mul(matmul(q, kh, /*trans_a=*/false, /*trans_b=*/true), p.scale);
+  if (o.bias.defined()) scores = add(scores, o.bias);
+
+  Tensor visible = o.mask;  // bool, true = may attend; undefined = all
+  if (p.causal || p.window > 0) {
+    std::vector<bool> pos(static_cast<size_t>(T * S));
+    for (int64_t i = 0; i < T; ++i)
+      for (int64_t j = 0; j < S; ++j)
+        pos[size_t(i * S + j)] = j <= i + S - T && (p.window == 0 || j > i + S - T - p.window);
+    Tensor by_position = from_vector(pos, {T, S});
+    visible = visible.defined() ? logical_and(visible, by_position) : by_position;
+  }
+  Tensor empty_row;  // rows that see no key: softmax of all -inf would be NaN; they give 0
+  if (visible.defined()) {
+    scores = masked_fill(scores, logical_not(visible), -std::numeric_limits<double>::infinity());
+    empty_row = eq(sum(visible.to(q.dtype()), {-1}, /*keepdim=*/true), 0.0);
+    scores = masked_fill(scores, empty_row, 0.0);
+  }
+  Tensor probs = softmax(scores, -1);
+  if (empty_row.defined()) probs = masked_fill(probs, empty_row, 0.0);
+  if (p.dropout > 0) {
+    Tensor keep = dropout_mask({B, H, T, S}, p.dropout, p.rng).to(q.dtype());
+    probs = mul(mul(probs, keep), 1.0 / (1.0 - p.dropout));
+  }
+  return matmul(probs, vh);
 }
 
 }  // namespace kiln::ops

@@ -1,23 +1,16 @@
 // Fused attention forward and backward; the math and the shape legend are in attention.h.
-//
-// GCC will not if-convert the float compares of the clamps in exp_tile under the default
-// -ftrapping-math, which keeps the softmax loops scalar; kiln never enables floating-point
-// traps, so this file is compiled without that assumption.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-trapping-math")
-#endif
 #include "kernels/cpu/attention.h"
 
 #include <omp.h>
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <vector>
 
 #include "kernels/cpu/dropout.h"
+#include "kernels/cpu/fast_exp.h"
 
 namespace kiln::cpu {
 namespace {
@@ -39,37 +32,6 @@ struct KeyRange {
     return window > 0 ? std::clamp<int64_t>(i + off - window + 1, 0, S) : 0;
   }
 };
-
-// exp for the softmax tiles. f32 uses a polynomial that vectorises (Cephes expf: n = round(x
-// log2 e), r = x - n ln 2 with ln 2 split in two constants for accuracy, exp(r) by a degree-6
-// polynomial, times 2^n assembled in the exponent bits; relative error below 1e-7), where the
-// libm call would not and would cost as much as the tile's matrix products. n is rounded with
-// the 1.5 * 2^23 trick, which leaves the integer in the low mantissa bits. Below ln(FLT_MIN)
-// it returns exactly 0, so exp(-inf) = 0 for masked scores. f64 (the gradient-check dtype)
-// keeps std::exp.
-inline double exp_tile(double x) {
-  return std::exp(x);
-}
-inline float exp_tile(float x) {
-  constexpr float lo = -87.33654475f, hi = 88.37626266f;
-  constexpr float magic = 12582912.0f;
-  float xc = x < lo ? lo : x;
-  xc = xc > hi ? hi : xc;
-  const float tm = xc * 1.44269504088896341f + magic;
-  const float n = tm - magic;
-  const int32_t ni = std::bit_cast<int32_t>(tm) - std::bit_cast<int32_t>(magic);
-  float r = xc - n * 0.693359375f;
-  r -= n * -2.12194440e-4f;
-  float y = 1.9875691500e-4f;
-  y = y * r + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
-  y = y * r * r + r + 1.0f;
-  const float res = y * std::bit_cast<float>((ni + 127) << 23);
-  return x < lo ? 0.0f : res;
-}
 
 // C[m][n] += sum_k A(m, k) B[k][n] for m < M, n < N, with A(m, k) = a[m * sam + k * sak] (so A
 // may be read transposed), B and C row-major with leading dims ldb, ldc. The register tile is
@@ -217,7 +179,7 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v,
             continue;
           }
           const A mnew = std::max(m[r], mx);
-          const A corr = exp_tile(m[r] - mnew);  // 0 on the row's first visible block
+          const A corr = exp_acc(m[r] - mnew);  // 0 on the row's first visible block
           if (corr != A(1)) {
             A* ar = acc.data() + r * Dv;
             l[r] *= corr;
@@ -226,7 +188,7 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v,
           A sum = 0;
 #pragma omp simd reduction(+ : sum)
           for (int64_t c = 0; c < nk; ++c) {
-            const A p = exp_tile(sr[c] - mnew);
+            const A p = exp_acc(sr[c] - mnew);
             sum += p;
             sr[c] = p;
           }
@@ -321,7 +283,7 @@ struct Backward {
       A* dpr = w.dp.data() + r * BK;
       const A lr = lp[r], dr = w.drow[r];
 #pragma omp simd
-      for (int64_t c = 0; c < nk; ++c) sr[c] = exp_tile(sr[c] - lr);
+      for (int64_t c = 0; c < nk; ++c) sr[c] = exp_acc(sr[c] - lr);
       if (a.dropout > 0) {
         dropout_keep_run(w.keep, nk, uint64_t((bh * a.T + i0 + r) * a.S + j0), a.seed, a.offset,
                          threshold);

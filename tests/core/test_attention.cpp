@@ -196,15 +196,17 @@ struct FusedResult {
   Tensor out, dq, dk, dv, dbias;
 };
 
-// Runs the fused op forward and backward (with dout) on the leaves of `in`.
-FusedResult run_fused(const Inputs& in, const Tensor& dout, uint64_t seed = 17) {
+// Runs the fused op (or the reference) forward and backward (with dout) on the leaves of `in`.
+FusedResult run_fused(const Inputs& in, const Tensor& dout, uint64_t seed = 17,
+                      bool reference = false) {
   const Case& c = *in.c;
   Tensor ql = in.q_leaf.detach().requires_grad_(), kl = in.k_leaf.detach().requires_grad_(),
          vl = in.v_leaf.detach().requires_grad_();
   Inputs run = in;
   if (in.bias.defined()) run.bias = in.bias.detach().requires_grad_();
   Generator gen(seed);
-  Tensor out = scaled_dot_product_attention(in.q(ql), in.k(kl), in.v(vl), options_of(c, run, &gen));
+  auto* op = reference ? &attention_reference : &scaled_dot_product_attention;
+  Tensor out = op(in.q(ql), in.k(kl), in.v(vl), options_of(c, run, &gen));
   out.backward(dout.to(out.dtype()));
   return {out, in.q(ql.grad()), in.k(kl.grad()), in.v(vl.grad()),
           run.bias.defined() ? run.bias.grad() : Tensor()};
@@ -266,6 +268,27 @@ TEST_P(AttentionCase, FusedMatchesPlainLoopsHalf) {
     EXPECT_ALL_CLOSE(f.dv, r.dv, 2 * tol, 2 * tol);
     if (in.bias.defined())
       EXPECT_ALL_CLOSE(f.dbias, sum_to(r.dbias_full, in.bias.shape()), 4 * tol, 2 * tol);
+  }
+}
+
+TEST_P(AttentionCase, FusedMatchesReference) {
+  const Case& c = GetParam();
+  struct Tol {
+    DType t;
+    double out, grad;
+  };
+  for (Tol tol :
+       {Tol{DType::f64, 1e-12, 1e-10}, Tol{DType::f32, 2e-5, 1e-4}, Tol{DType::bf16, 3e-2, 1e-1}}) {
+    SCOPED_TRACE(dtype_name(tol.t));
+    Inputs in = make_inputs(c).to(tol.t);
+    Tensor dout = randn64({c.B, c.H, c.T, c.Dv}, 99).to(tol.t);
+    FusedResult f = run_fused(in, dout);
+    FusedResult r = run_fused(in, dout, 17, /*reference=*/true);
+    EXPECT_ALL_CLOSE(f.out, r.out, tol.out, tol.out);
+    EXPECT_ALL_CLOSE(f.dq, r.dq, tol.grad, tol.grad);
+    EXPECT_ALL_CLOSE(f.dk, r.dk, tol.grad, tol.grad);
+    EXPECT_ALL_CLOSE(f.dv, r.dv, tol.grad, tol.grad);
+    if (in.bias.defined()) EXPECT_ALL_CLOSE(f.dbias, r.dbias, tol.grad, tol.grad);
   }
 }
 
@@ -449,6 +472,21 @@ TEST(Attention, RowsThatSeeNoKeyGiveZerosAndZeroGradient) {
   for (double x : k.grad().to_vector<double>()) EXPECT_TRUE(std::isfinite(x));
 }
 
+TEST(Attention, EmptySequences) {
+  // No keys: every row sees nothing and gives zeros; no queries: an empty output.
+  Tensor q = randn64({2, 2, 3, 4}, 1).requires_grad_();
+  Tensor k = randn64({2, 2, 0, 4}, 2).requires_grad_(),
+         v = randn64({2, 2, 0, 5}, 3).requires_grad_();
+  Tensor out = scaled_dot_product_attention(q, k, v);
+  EXPECT_EQ(out.shape(), (Shape{2, 2, 3, 5}));
+  for (double x : out.to_vector<double>()) EXPECT_EQ(x, 0.0);
+  out.backward(ones_like(out));
+  for (double x : q.grad().to_vector<double>()) EXPECT_EQ(x, 0.0);
+  Tensor none = scaled_dot_product_attention(randn64({2, 2, 0, 4}, 4), randn64({2, 2, 6, 4}, 5),
+                                             randn64({2, 2, 6, 5}, 6));
+  EXPECT_EQ(none.shape(), (Shape{2, 2, 0, 5}));
+}
+
 TEST(Attention, DefaultScaleIsInverseSqrtHeadDim) {
   Tensor q = randn64({1, 2, 5, 9}, 1), k = randn64({1, 2, 7, 9}, 2), v = randn64({1, 2, 7, 4}, 3);
   AttentionOptions a, b;
@@ -474,19 +512,7 @@ TEST(Attention, DropoutDrawsFromTheGeneratorAndReplays) {
 
 // ---- threads and memory ----------------------------------------------------------------------
 
-TEST(Attention, ResultsDoNotDependOnThreadCount) {
-  Case c{.name = "threads",
-         .B = 2,
-         .H = 4,
-         .Hkv = 2,
-         .T = 150,
-         .S = 170,
-         .D = 16,
-         .Dv = 12,
-         .causal = true,
-         .mask = true,
-         .bias = BiasKind::learned,
-         .dropout = 0.1};
+void expect_same_bits_for_thread_counts(const Case& c) {
   Inputs in = make_inputs(c).to(DType::f32);
   Tensor dout = randn64({c.B, c.H, c.T, c.Dv}, 99).to(DType::f32);
   FusedResult one, many;
@@ -503,6 +529,40 @@ TEST(Attention, ResultsDoNotDependOnThreadCount) {
   EXPECT_EQ(one.dk.to_vector<float>(), many.dk.to_vector<float>());
   EXPECT_EQ(one.dv.to_vector<float>(), many.dv.to_vector<float>());
   EXPECT_EQ(one.dbias.to_vector<float>(), many.dbias.to_vector<float>());
+}
+
+TEST(Attention, ResultsDoNotDependOnThreadCount) {
+  // B * Hkv = 4 kv heads >= 3 threads: backward runs one task per kv head.
+  expect_same_bits_for_thread_counts({.name = "threads",
+                                      .B = 2,
+                                      .H = 4,
+                                      .Hkv = 2,
+                                      .T = 150,
+                                      .S = 170,
+                                      .D = 16,
+                                      .Dv = 12,
+                                      .causal = true,
+                                      .mask = true,
+                                      .bias = BiasKind::learned,
+                                      .dropout = 0.1});
+}
+
+TEST(Attention, ResultsDoNotDependOnThreadCountWithFewKvHeads) {
+  // One kv head for 3 threads: backward splits into key chunks and query blocks, which must
+  // give the bits of the single-threaded per-kv-head schedule.
+  expect_same_bits_for_thread_counts({.name = "few_kv_heads",
+                                      .B = 1,
+                                      .H = 3,
+                                      .Hkv = 1,
+                                      .T = 150,
+                                      .S = 170,
+                                      .D = 16,
+                                      .Dv = 12,
+                                      .causal = true,
+                                      .window = 100,
+                                      .mask = true,
+                                      .bias = BiasKind::learned,
+                                      .dropout = 0.1});
 }
 
 TEST(Attention, MemoryGrowsLinearlyWithSequenceLength) {
