@@ -124,7 +124,7 @@ struct Case {
   bool mask = false;  // random [B, 1, T, S] keep-mask with some rows fully hidden
   BiasKind bias = BiasKind::none;
   double dropout = 0.0;
-  std::optional<double> scale;
+  std::optional<double> scale = std::nullopt;
   bool noncontig = false;  // q, k, v as transposed views of their leaves
 };
 
@@ -232,8 +232,9 @@ TEST_P(AttentionCase, FusedMatchesPlainLoopsF64) {
   EXPECT_ALL_CLOSE(f.dq, r.dq, 1e-11, 1e-9);
   EXPECT_ALL_CLOSE(f.dk, r.dk, 1e-11, 1e-9);
   EXPECT_ALL_CLOSE(f.dv, r.dv, 1e-11, 1e-9);
-  if (in.bias.defined())
+  if (in.bias.defined()) {
     EXPECT_ALL_CLOSE(f.dbias, sum_to(r.dbias_full, in.bias.shape()), 1e-11, 1e-9);
+  }
 }
 
 TEST_P(AttentionCase, FusedMatchesPlainLoopsF32) {
@@ -247,8 +248,9 @@ TEST_P(AttentionCase, FusedMatchesPlainLoopsF32) {
   EXPECT_ALL_CLOSE(f.dq, r.dq, 1e-4, 1e-3);
   EXPECT_ALL_CLOSE(f.dk, r.dk, 1e-4, 1e-3);
   EXPECT_ALL_CLOSE(f.dv, r.dv, 1e-4, 1e-3);
-  if (in.bias.defined())
+  if (in.bias.defined()) {
     EXPECT_ALL_CLOSE(f.dbias, sum_to(r.dbias_full, in.bias.shape()), 1e-4, 1e-3);
+  }
 }
 
 TEST_P(AttentionCase, FusedMatchesPlainLoopsHalf) {
@@ -266,8 +268,9 @@ TEST_P(AttentionCase, FusedMatchesPlainLoopsHalf) {
     EXPECT_ALL_CLOSE(f.dq, r.dq, 2 * tol, 2 * tol);
     EXPECT_ALL_CLOSE(f.dk, r.dk, 2 * tol, 2 * tol);
     EXPECT_ALL_CLOSE(f.dv, r.dv, 2 * tol, 2 * tol);
-    if (in.bias.defined())
+    if (in.bias.defined()) {
       EXPECT_ALL_CLOSE(f.dbias, sum_to(r.dbias_full, in.bias.shape()), 4 * tol, 2 * tol);
+    }
   }
 }
 
@@ -288,7 +291,9 @@ TEST_P(AttentionCase, FusedMatchesReference) {
     EXPECT_ALL_CLOSE(f.dq, r.dq, tol.grad, tol.grad);
     EXPECT_ALL_CLOSE(f.dk, r.dk, tol.grad, tol.grad);
     EXPECT_ALL_CLOSE(f.dv, r.dv, tol.grad, tol.grad);
-    if (in.bias.defined()) EXPECT_ALL_CLOSE(f.dbias, r.dbias, tol.grad, tol.grad);
+    if (in.bias.defined()) {
+      EXPECT_ALL_CLOSE(f.dbias, r.dbias, tol.grad, tol.grad);
+    }
   }
 }
 
