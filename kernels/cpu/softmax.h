@@ -42,11 +42,12 @@ inline constexpr int kSoftmaxLanes = 16;
 inline constexpr int64_t kSoftmaxBlock = 64;       // lines walked together when inner > 1
 inline constexpr int64_t kSoftmaxGrain = 1 << 15;  // elements below which one thread runs
 
-/// max over j < n of f(j). NaNs may or may not be skipped here; either way they reach the
+/// max over j < n of f(j) (named like lane_sum; the lanes are the compiler's). NaNs may or
+/// may not be skipped here; either way they reach the
 /// result through the exp of the sum pass. The order does not matter (max is exact), so the
 /// OpenMP simd reduction is free to vectorise it.
 template <class A, class F>
-inline A simd_max(int64_t n, F&& f) {
+inline A lane_max(int64_t n, F&& f) {
   A m = -std::numeric_limits<A>::infinity();
 #pragma omp simd reduction(max : m)
   for (int64_t j = 0; j < n; ++j) {
@@ -92,7 +93,7 @@ void softmax_forward(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, 
     for (int64_t r = 0; r < outer; ++r) {
       const T* xr = x + r * n;
       T* yr = y + r * n;
-      const A m = simd_max<A>(n, [&](int64_t j) { return cast_value<A>(xr[j]); });
+      const A m = lane_max<A>(n, [&](int64_t j) { return cast_value<A>(xr[j]); });
       if (log) {
         const A s = lane_sum<A>(n, [&](int64_t j) { return exp_acc<A>(cast_value<A>(xr[j]) - m); });
         const A ls = std::log(s);
@@ -206,7 +207,7 @@ void logsumexp_forward(T* out, const T* x, int64_t outer, int64_t n, int64_t inn
 #pragma omp parallel for num_threads(threads) schedule(static) if (outer * n > kSoftmaxGrain)
     for (int64_t r = 0; r < outer; ++r) {
       const T* xr = x + r * n;
-      const A m = shift(simd_max<A>(n, [&](int64_t j) { return cast_value<A>(xr[j]); }));
+      const A m = shift(lane_max<A>(n, [&](int64_t j) { return cast_value<A>(xr[j]); }));
       const A s = lane_sum<A>(n, [&](int64_t j) { return exp_acc<A>(cast_value<A>(xr[j]) - m); });
       out[r] = cast_value<T>(std::log(s) + m);
     }
