@@ -43,9 +43,9 @@ inline constexpr int64_t kSoftmaxBlock = 64;       // lines walked together when
 inline constexpr int64_t kSoftmaxGrain = 1 << 15;  // elements below which one thread runs
 
 /// max over j < n of f(j) (named like lane_sum; the lanes are the compiler's). NaNs may or
-/// may not be skipped here; either way they reach the
-/// result through the exp of the sum pass. The order does not matter (max is exact), so the
-/// OpenMP simd reduction is free to vectorise it.
+/// may not be skipped here; either way they reach the result through the exp of the sum
+/// pass. The order does not matter (max is exact), so the OpenMP simd reduction is free to
+/// vectorise it.
 template <class A, class F>
 inline A lane_max(int64_t n, F&& f) {
   A m = -std::numeric_limits<A>::infinity();
