@@ -1,7 +1,6 @@
 #include "core/ops/reduce.h"
 
 #include <algorithm>
-#include <numeric>
 
 #include "core/autograd/autograd.h"
 #include "core/ops/elementwise.h"

@@ -26,7 +26,7 @@ Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);
 /// The k largest (or smallest) values along dim and their indices (i64). Sorted: in rank
-/// order; unsorted: in index order. NaN ranks above every number, ties go to the lower index.
+/// order; unsorted: in index order. NaN counts as the largest value; ties go to the lower index.
 /// The values are differentiable (the gradient goes back to the selected elements).
 std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true,
                                bool sorted = true);

@@ -15,8 +15,8 @@ using autograd::NeedsGrad;
 namespace {
 
 void check_floating(const Tensor& x, const char* op) {
-  KILN_CHECK(is_floating(x.dtype()), op, ": expected a floating tensor, got ", dtype_name(x.dtype()),
-             " with shape ", x.shape());
+  KILN_CHECK(is_floating(x.dtype()), op, ": expected a floating tensor, got ",
+             dtype_name(x.dtype()), " with shape ", x.shape());
 }
 
 // Product of the sizes of dims [begin, end).
@@ -36,22 +36,29 @@ Tensor softmax_impl(const Tensor& x, int64_t dim_in, bool log) {
   const int64_t n = x.dim() == 0 ? 1 : s[size_t(dim)];
   const int64_t inner = x.dim() == 0 ? 1 : span(s, dim + 1, x.dim());
   Tensor y = empty(s, x.dtype(), x.device());
-  softmax_kernels.get(x.device(), x.dtype(), name)(y, x.detach().contiguous(), outer, n, inner, log);
+  softmax_kernels.get(x.device(), x.dtype(), name)(y, x.detach().contiguous(), outer, n, inner,
+                                                   log);
   if (autograd::needs_grad(x)) {
     Tensor yd = y.detach();
-    autograd::record(name, {x}, y, [yd, outer, n, inner, log, name](const Tensor& g, const NeedsGrad&) {
-      Tensor dx = empty(g.shape(), g.dtype(), g.device());
-      softmax_grad_kernels.get(g.device(), g.dtype(), name)(dx, g.contiguous(), yd, outer, n, inner, log);
-      return std::vector<Tensor>{dx};
-    });
+    autograd::record(name, {x}, y,
+                     [yd, outer, n, inner, log, name](const Tensor& g, const NeedsGrad&) {
+                       Tensor dx = empty(g.shape(), g.dtype(), g.device());
+                       softmax_grad_kernels.get(g.device(), g.dtype(), name)(dx, g.contiguous(), yd,
+                                                                             outer, n, inner, log);
+                       return std::vector<Tensor>{dx};
+                     });
   }
   return y;
 }
 
 }  // namespace
 
-Tensor softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, /*log=*/false); }
-Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, /*log=*/true); }
+Tensor softmax(const Tensor& x, int64_t dim) {
+  return softmax_impl(x, dim, /*log=*/false);
+}
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  return softmax_impl(x, dim, /*log=*/true);
+}
 
 Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
   check_floating(x, "logsumexp");
@@ -80,12 +87,14 @@ Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims_in, bool keep
   logsumexp_kernels.get(x.device(), x.dtype(), "logsumexp")(out, xc, outer, n, inner);
   if (autograd::needs_grad(x)) {
     Tensor xd = x.detach(), od = out.detach();
-    autograd::record("logsumexp", {x}, out, [xd, od, dims, keepdim](const Tensor& g, const NeedsGrad&) {
-      // d/dx_i log sum_j exp(x_j) = exp(x_i - l): the softmax over the reduced dims.
-      const Shape& xs = xd.shape();
-      Tensor p = exp(sub(xd, expand_reduced(od, xs, dims, keepdim)));
-      return std::vector<Tensor>{mul(expand_reduced(g, xs, dims, keepdim), p)};
-    });
+    autograd::record("logsumexp", {x}, out,
+                     [xd, od, dims, keepdim](const Tensor& g, const NeedsGrad&) {
+                       // d/dx_i log sum_j exp(x_j) = exp(x_i - l): the softmax over the reduced
+                       // dims.
+                       const Shape& xs = xd.shape();
+                       Tensor p = exp(sub(xd, expand_reduced(od, xs, dims, keepdim)));
+                       return std::vector<Tensor>{mul(expand_reduced(g, xs, dims, keepdim), p)};
+                     });
   }
   return out;
 }

@@ -54,8 +54,10 @@ namespace kiln::cpu {
 /// exp in the compute type of a kernel: fast_exp for f32, std::exp for f64 (gradient checks).
 template <class A>
 [[gnu::always_inline]] inline A exp_acc(A x) {
-  if constexpr (sizeof(A) == 4) return fast_exp(x);
-  else return std::exp(x);
+  if constexpr (sizeof(A) == 4)
+    return fast_exp(x);
+  else
+    return std::exp(x);
 }
 
 }  // namespace kiln::cpu

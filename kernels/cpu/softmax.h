@@ -42,9 +42,10 @@ inline constexpr int kSoftmaxLanes = 16;
 inline constexpr int64_t kSoftmaxBlock = 64;       // lines walked together when inner > 1
 inline constexpr int64_t kSoftmaxGrain = 1 << 15;  // elements below which one thread runs
 
-/// max over j < n of f(j). NaNs may or may not be skipped here; either way they reach the
-/// result through the exp of the sum pass. The order does not matter (max is exact), so the
-/// OpenMP simd reduction is free to vectorise it.
+/// max over j < n of f(j) (named like lane_sum; the lanes are the compiler's). NaNs may or
+/// may not be skipped here; either way they reach the result through the exp of the sum
+/// pass. The order does not matter (max is exact), so the OpenMP simd reduction is free to
+/// vectorise it.
 template <class A, class F>
 inline A lane_max(int64_t n, F&& f) {
   A m = -std::numeric_limits<A>::infinity();
@@ -74,7 +75,8 @@ template <class F>
 inline void for_each_line_block(int64_t outer, int64_t n, int64_t inner, int threads, F&& body) {
   const int64_t blocks = (inner + kSoftmaxBlock - 1) / kSoftmaxBlock;
   const int64_t tasks = outer * blocks;
-#pragma omp parallel for num_threads(threads) schedule(static) if (outer * n * inner > kSoftmaxGrain)
+#pragma omp parallel for num_threads(threads) \
+    schedule(static) if (outer * n * inner > kSoftmaxGrain)
   for (int64_t t = 0; t < tasks; ++t) {
     const int64_t o = t / blocks, i0 = (t % blocks) * kSoftmaxBlock;
     body(o, i0, std::min(kSoftmaxBlock, inner - i0));
@@ -83,7 +85,8 @@ inline void for_each_line_block(int64_t outer, int64_t n, int64_t inner, int thr
 
 /// y = softmax(x) or log_softmax(x) along the middle dim of [outer, n, inner].
 template <class T>
-void softmax_forward(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool log, int threads) {
+void softmax_forward(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool log,
+                     int threads) {
   using A = acc_t<T>;
   if (inner == 1) {
 #pragma omp parallel for num_threads(threads) schedule(static) if (outer * n > kSoftmaxGrain)
@@ -107,7 +110,8 @@ void softmax_forward(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, 
       } else {
         const A s = lane_sum<A>(n, [&](int64_t j) { return exp_acc<A>(cast_value<A>(xr[j]) - m); });
         const A inv = A(1) / s;
-        for (int64_t j = 0; j < n; ++j) yr[j] = cast_value<T>(exp_acc<A>(cast_value<A>(xr[j]) - m) * inv);
+        for (int64_t j = 0; j < n; ++j)
+          yr[j] = cast_value<T>(exp_acc<A>(cast_value<A>(xr[j]) - m) * inv);
       }
     }
     return;
@@ -136,15 +140,16 @@ void softmax_forward(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, 
       for (int64_t b = 0; b < w; ++b) s[b] = A(1) / s[b];
       for (int64_t j = 0; j < n; ++j)
         for (int64_t b = 0; b < w; ++b)
-          yb[j * inner + b] = cast_value<T>(exp_acc<A>(cast_value<A>(xb[j * inner + b]) - m[b]) * s[b]);
+          yb[j * inner + b] =
+              cast_value<T>(exp_acc<A>(cast_value<A>(xb[j * inner + b]) - m[b]) * s[b]);
     }
   });
 }
 
 /// dx from g = dL/dy and the forward output y (see the derivation at the top).
 template <class T>
-void softmax_backward(T* dx, const T* g, const T* y, int64_t outer, int64_t n, int64_t inner, bool log,
-                      int threads) {
+void softmax_backward(T* dx, const T* g, const T* y, int64_t outer, int64_t n, int64_t inner,
+                      bool log, int threads) {
   using A = acc_t<T>;
   if (inner == 1) {
 #pragma omp parallel for num_threads(threads) schedule(static) if (outer * n > kSoftmaxGrain)
@@ -157,7 +162,8 @@ void softmax_backward(T* dx, const T* g, const T* y, int64_t outer, int64_t n, i
         for (int64_t j = 0; j < n; ++j)
           dr[j] = cast_value<T>(cast_value<A>(gr[j]) - exp_acc<A>(cast_value<A>(yr[j])) * sg);
       } else {
-        const A dot = lane_sum<A>(n, [&](int64_t j) { return cast_value<A>(gr[j]) * cast_value<A>(yr[j]); });
+        const A dot =
+            lane_sum<A>(n, [&](int64_t j) { return cast_value<A>(gr[j]) * cast_value<A>(yr[j]); });
         for (int64_t j = 0; j < n; ++j)
           dr[j] = cast_value<T>(cast_value<A>(yr[j]) * (cast_value<A>(gr[j]) - dot));
       }
@@ -181,7 +187,8 @@ void softmax_backward(T* dx, const T* g, const T* y, int64_t outer, int64_t n, i
         }
     } else {
       for (int64_t j = 0; j < n; ++j)
-        for (int64_t b = 0; b < w; ++b) acc[b] += cast_value<A>(gb[j * inner + b]) * cast_value<A>(yb[j * inner + b]);
+        for (int64_t b = 0; b < w; ++b)
+          acc[b] += cast_value<A>(gb[j * inner + b]) * cast_value<A>(yb[j * inner + b]);
       for (int64_t j = 0; j < n; ++j)
         for (int64_t b = 0; b < w; ++b) {
           const int64_t k = j * inner + b;

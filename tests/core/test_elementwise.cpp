@@ -24,7 +24,9 @@ using Ref2 = std::function<double(double, double)>;
 constexpr double kPi = 3.14159265358979323846;
 
 // A uniform f64 leaf in [lo, hi) that requires grad.
-Tensor leaf(const Shape& s, double lo, double hi, uint64_t seed) { return rand64(s, lo, hi, seed).requires_grad_(); }
+Tensor leaf(const Shape& s, double lo, double hi, uint64_t seed) {
+  return rand64(s, lo, hi, seed).requires_grad_();
+}
 
 // Uniform values in [lo, hi) with |x| >= gap: away from the kink at 0.
 Tensor leaf_off_zero(const Shape& s, double lo, double hi, double gap, uint64_t seed) {
@@ -52,9 +54,9 @@ TEST(Elementwise, GradcheckBinaryWithBroadcasting) {
   };
   for (auto& [name, fn] : ops) {
     SCOPED_TRACE(name);
-    EXPECT_GRADCHECK(fn, {a, b});        // [3,1] with [1,4]
-    EXPECT_GRADCHECK(fn, {b, a});        // and the other way round
-    EXPECT_GRADCHECK(fn, {a, s});        // with a 0-d tensor
+    EXPECT_GRADCHECK(fn, {a, b});  // [3,1] with [1,4]
+    EXPECT_GRADCHECK(fn, {b, a});  // and the other way round
+    EXPECT_GRADCHECK(fn, {a, s});  // with a 0-d tensor
     EXPECT_GRADCHECK(fn, {s, b});
     EXPECT_GRADCHECK(fn, {a.detach().requires_grad_(false), b});  // one side constant
   }
@@ -133,7 +135,8 @@ TEST(Elementwise, GradcheckUnary) {
       {"sign", [](const std::vector<Tensor>& in) { return sign(in[0]); }, off0},
       {"relu", [](const std::vector<Tensor>& in) { return relu(in[0]); }, off0},
       {"gelu", [](const std::vector<Tensor>& in) { return gelu(in[0]); }, any},
-      {"gelu_tanh", [](const std::vector<Tensor>& in) { return gelu(in[0], GeluApprox::tanh); }, any},
+      {"gelu_tanh", [](const std::vector<Tensor>& in) { return gelu(in[0], GeluApprox::tanh); },
+       any},
       {"silu", [](const std::vector<Tensor>& in) { return silu(in[0]); }, any},
       {"sigmoid", [](const std::vector<Tensor>& in) { return sigmoid(in[0]); }, any},
       {"tanh", [](const std::vector<Tensor>& in) { return tanh(in[0]); }, any},
@@ -154,7 +157,8 @@ TEST(Elementwise, SignHasZeroGradient) {
 
 TEST(Elementwise, GradcheckClamp) {
   // Values on both sides of the bounds but at least 0.05 from them.
-  Tensor x = tensor({-1.2, -0.7, -0.3, 0.1, 0.35, 0.6, 0.9, 1.4}, {2, 4}, DType::f64).requires_grad_();
+  Tensor x =
+      tensor({-1.2, -0.7, -0.3, 0.1, 0.35, 0.6, 0.9, 1.4}, {2, 4}, DType::f64).requires_grad_();
   std::vector<std::pair<const char*, Fn>> ops = {
       {"lo", [](const std::vector<Tensor>& in) { return clamp(in[0], -0.5, std::nullopt); }},
       {"hi", [](const std::vector<Tensor>& in) { return clamp(in[0], std::nullopt, 0.5); }},
@@ -188,24 +192,31 @@ TEST(Elementwise, GradcheckWhereAndMaskedFill) {
   Tensor cond = from_vector<bool>({true, false, true}, {3, 1});
   Tensor a = leaf({1, 4}, -1.0, 1.0, 9);
   Tensor b = rand64({}, -1.0, 1.0, 10).requires_grad_();  // 0-d
-  EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return where(cond, in[0], in[1]); }, {a, b});
-  EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return where(cond, in[1], in[0]); }, {a, b});
+  EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return where(cond, in[0], in[1]); },
+                   {a, b});
+  EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return where(cond, in[1], in[0]); },
+                   {a, b});
   Tensor x = leaf({3, 4}, -1.0, 1.0, 11);
   Tensor mask = from_vector<bool>({false, true, true, false}, {4});
-  EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return masked_fill(in[0], mask, -7.0); }, {x});
-  std::vector<double> y = masked_fill(x, mask, -7.0).to_vector<double>(), xv = x.to_vector<double>();
+  EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return masked_fill(in[0], mask, -7.0); },
+                   {x});
+  std::vector<double> y = masked_fill(x, mask, -7.0).to_vector<double>(),
+                      xv = x.to_vector<double>();
   for (size_t i = 0; i < y.size(); ++i) EXPECT_EQ(y[i], (i % 4 == 1 || i % 4 == 2) ? -7.0 : xv[i]);
 }
 
 // ---- forward values -------------------------------------------------------------------------
 
-::testing::AssertionResult matches_unary(const Tensor& y, const Tensor& x, const Ref1& ref, double tol) {
+::testing::AssertionResult matches_unary(const Tensor& y, const Tensor& x, const Ref1& ref,
+                                         double tol) {
   std::vector<double> xv = x.to_vector<double>(), expected;
   for (double v : xv) expected.push_back(ref(v));
   return testing::all_close(y, from_vector(expected, x.shape()), tol, tol);
 }
 
-double sigmoid_ref(double x) { return 1 / (1 + std::exp(-x)); }
+double sigmoid_ref(double x) {
+  return 1 / (1 + std::exp(-x));
+}
 double gelu_tanh_ref(double x) {
   return 0.5 * x * (1 + std::tanh(std::sqrt(2 / kPi) * (x + 0.044715 * x * x * x)));
 }
@@ -222,28 +233,39 @@ std::vector<UnaryCase> unary_cases() {
       {"neg", [](const Tensor& x) { return neg(x); }, [](double x) { return -x; }, false},
       {"exp", [](const Tensor& x) { return exp(x); }, [](double x) { return std::exp(x); }, false},
       {"log", [](const Tensor& x) { return log(x); }, [](double x) { return std::log(x); }, true},
-      {"sqrt", [](const Tensor& x) { return sqrt(x); }, [](double x) { return std::sqrt(x); }, true},
-      {"rsqrt", [](const Tensor& x) { return rsqrt(x); }, [](double x) { return 1 / std::sqrt(x); }, true},
+      {"sqrt", [](const Tensor& x) { return sqrt(x); }, [](double x) { return std::sqrt(x); },
+       true},
+      {"rsqrt", [](const Tensor& x) { return rsqrt(x); }, [](double x) { return 1 / std::sqrt(x); },
+       true},
       {"abs", [](const Tensor& x) { return abs(x); }, [](double x) { return std::fabs(x); }, false},
       {"square", [](const Tensor& x) { return square(x); }, [](double x) { return x * x; }, false},
       {"sin", [](const Tensor& x) { return sin(x); }, [](double x) { return std::sin(x); }, false},
       {"cos", [](const Tensor& x) { return cos(x); }, [](double x) { return std::cos(x); }, false},
-      {"reciprocal", [](const Tensor& x) { return reciprocal(x); }, [](double x) { return 1 / x; }, true},
-      {"sign", [](const Tensor& x) { return sign(x); }, [](double x) { return double((x > 0) - (x < 0)); }, false},
-      {"relu", [](const Tensor& x) { return relu(x); }, [](double x) { return std::max(x, 0.0); }, false},
+      {"reciprocal", [](const Tensor& x) { return reciprocal(x); }, [](double x) { return 1 / x; },
+       true},
+      {"sign", [](const Tensor& x) { return sign(x); },
+       [](double x) { return double((x > 0) - (x < 0)); }, false},
+      {"relu", [](const Tensor& x) { return relu(x); }, [](double x) { return std::max(x, 0.0); },
+       false},
       {"gelu", [](const Tensor& x) { return gelu(x); },
        [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }, false},
-      {"gelu_tanh", [](const Tensor& x) { return gelu(x, GeluApprox::tanh); }, gelu_tanh_ref, false},
-      {"silu", [](const Tensor& x) { return silu(x); }, [](double x) { return x * sigmoid_ref(x); }, false},
+      {"gelu_tanh", [](const Tensor& x) { return gelu(x, GeluApprox::tanh); }, gelu_tanh_ref,
+       false},
+      {"silu", [](const Tensor& x) { return silu(x); }, [](double x) { return x * sigmoid_ref(x); },
+       false},
       {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, sigmoid_ref, false},
-      {"tanh", [](const Tensor& x) { return tanh(x); }, [](double x) { return std::tanh(x); }, false},
+      {"tanh", [](const Tensor& x) { return tanh(x); }, [](double x) { return std::tanh(x); },
+       false},
       {"softplus", [](const Tensor& x) { return softplus(x); },
        [](double x) { return x > 20 ? x : std::log1p(std::exp(x)); }, false},
       {"clamp", [](const Tensor& x) { return clamp(x, -0.5, 1.0); },
        [](double x) { return std::min(std::max(x, -0.5), 1.0); }, false},
-      {"pow 3", [](const Tensor& x) { return pow(x, 3.0); }, [](double x) { return x * x * x; }, false},
-      {"pow 0.5", [](const Tensor& x) { return pow(x, 0.5); }, [](double x) { return std::sqrt(x); }, true},
-      {"affine", [](const Tensor& x) { return affine(x, 3.0, -2.0); }, [](double x) { return 3 * x - 2; }, false},
+      {"pow 3", [](const Tensor& x) { return pow(x, 3.0); }, [](double x) { return x * x * x; },
+       false},
+      {"pow 0.5", [](const Tensor& x) { return pow(x, 0.5); },
+       [](double x) { return std::sqrt(x); }, true},
+      {"affine", [](const Tensor& x) { return affine(x, 3.0, -2.0); },
+       [](double x) { return 3 * x - 2; }, false},
   };
 }
 
@@ -277,7 +299,8 @@ TEST(Elementwise, HalfPrecisionMatchesF32WithinRounding) {
     Tensor a = any.to(dt), b = pos.to(dt);
     using BinFn = Tensor (*)(const Tensor&, const Tensor&);
     for (BinFn op : std::vector<BinFn>{add, sub, mul, div, maximum, minimum}) {
-      EXPECT_ALL_CLOSE(op(a, b).to(DType::f32), op(a.to(DType::f32), b.to(DType::f32)), 1e-7, rtol * 1.0001);
+      EXPECT_ALL_CLOSE(op(a, b).to(DType::f32), op(a.to(DType::f32), b.to(DType::f32)), 1e-7,
+                       rtol * 1.0001);
     }
   }
 }
@@ -286,13 +309,20 @@ TEST(Elementwise, BinaryValuesWithBroadcasting) {
   Tensor a = randn64({3, 1}, 16), b = rand64({1, 4}, 0.5, 2.0, 17);
   std::vector<double> av = a.to_vector<double>(), bv = b.to_vector<double>();
   std::vector<std::pair<std::function<Tensor(const Tensor&, const Tensor&)>, Ref2>> ops = {
-      {[](const Tensor& x, const Tensor& y) { return add(x, y); }, [](double x, double y) { return x + y; }},
-      {[](const Tensor& x, const Tensor& y) { return sub(x, y); }, [](double x, double y) { return x - y; }},
-      {[](const Tensor& x, const Tensor& y) { return mul(x, y); }, [](double x, double y) { return x * y; }},
-      {[](const Tensor& x, const Tensor& y) { return div(x, y); }, [](double x, double y) { return x / y; }},
-      {[](const Tensor& x, const Tensor& y) { return pow(y, x); }, [](double x, double y) { return std::pow(y, x); }},
-      {[](const Tensor& x, const Tensor& y) { return maximum(x, y); }, [](double x, double y) { return std::max(x, y); }},
-      {[](const Tensor& x, const Tensor& y) { return minimum(x, y); }, [](double x, double y) { return std::min(x, y); }},
+      {[](const Tensor& x, const Tensor& y) { return add(x, y); },
+       [](double x, double y) { return x + y; }},
+      {[](const Tensor& x, const Tensor& y) { return sub(x, y); },
+       [](double x, double y) { return x - y; }},
+      {[](const Tensor& x, const Tensor& y) { return mul(x, y); },
+       [](double x, double y) { return x * y; }},
+      {[](const Tensor& x, const Tensor& y) { return div(x, y); },
+       [](double x, double y) { return x / y; }},
+      {[](const Tensor& x, const Tensor& y) { return pow(y, x); },
+       [](double x, double y) { return std::pow(y, x); }},
+      {[](const Tensor& x, const Tensor& y) { return maximum(x, y); },
+       [](double x, double y) { return std::max(x, y); }},
+      {[](const Tensor& x, const Tensor& y) { return minimum(x, y); },
+       [](double x, double y) { return std::min(x, y); }},
   };
   for (size_t k = 0; k < ops.size(); ++k) {
     SCOPED_TRACE(::testing::Message() << "op " << k);
@@ -307,7 +337,8 @@ TEST(Elementwise, BinaryValuesWithBroadcasting) {
   Tensor s = scalar(2.0, DType::f64);
   EXPECT_ALL_CLOSE(mul(a, s), mul(a, 2.0), 0, 0);
   Tensor m = randn64({4, 3}, 18);
-  EXPECT_ALL_CLOSE(add(m.transpose(0, 1), b.reshape({4})), add(m.transpose(0, 1).contiguous(), b.reshape({4})), 0, 0);
+  EXPECT_ALL_CLOSE(add(m.transpose(0, 1), b.reshape({4})),
+                   add(m.transpose(0, 1).contiguous(), b.reshape({4})), 0, 0);
   // NaN propagates through maximum and minimum from either side.
   Tensor n = tensor({NAN, 1}, {}, DType::f32), o = tensor({0, NAN}, {}, DType::f32);
   for (double v : maximum(n, o).to_vector<double>()) EXPECT_TRUE(std::isnan(v));
@@ -327,7 +358,8 @@ TEST(Elementwise, IntegerArithmetic) {
     EXPECT_EQ(sub(a, 1.0).to_vector<int64_t>(), (std::vector<int64_t>{0, -3, 29}));
     EXPECT_EQ(mul(a, 3.0).to_vector<int64_t>(), (std::vector<int64_t>{3, -6, 90}));
     EXPECT_EQ(neg(a).to_vector<int64_t>(), (std::vector<int64_t>{-1, 2, -30}));
-    EXPECT_EQ(div(a, b).to_vector<int64_t>(), (std::vector<int64_t>{0, 0, 0, 0, 7, -6}));  // truncates
+    EXPECT_EQ(div(a, b).to_vector<int64_t>(),
+              (std::vector<int64_t>{0, 0, 0, 0, 7, -6}));  // truncates
   }
   // Large i64 values stay exact (no detour through double).
   Tensor big = from_vector<int64_t>({(int64_t(1) << 61) + 1}, {1});
@@ -343,7 +375,8 @@ TEST(Elementwise, IntegerDivisionByZeroThrowsAndMinByMinusOneWraps) {
     EXPECT_NE(std::string(e.what()).find("division by zero"), std::string::npos) << e.what();
   }
   int64_t lo = std::numeric_limits<int64_t>::min();
-  EXPECT_EQ(div(from_vector<int64_t>({lo, 6}, {2}), from_vector<int64_t>({-1, -1}, {2})).to_vector<int64_t>(),
+  EXPECT_EQ(div(from_vector<int64_t>({lo, 6}, {2}), from_vector<int64_t>({-1, -1}, {2}))
+                .to_vector<int64_t>(),
             (std::vector<int64_t>{lo, -6}));
 }
 
@@ -367,14 +400,16 @@ TEST(Elementwise, ComparisonsAndLogicalOps) {
   EXPECT_EQ(bools(lt(v, 1.5)), (std::vector<bool>{1, 0, 0}));
   Tensor i = from_vector<int64_t>({0, 5, -1}, {3});
   EXPECT_EQ(bools(gt(i, 0.0)), (std::vector<bool>{0, 1, 0}));
-  EXPECT_EQ(bools(eq(tensor({NAN}, {}, DType::f32), tensor({NAN}, {}, DType::f32))), (std::vector<bool>{0}));
+  EXPECT_EQ(bools(eq(tensor({NAN}, {}, DType::f32), tensor({NAN}, {}, DType::f32))),
+            (std::vector<bool>{0}));
   Tensor p = from_vector<bool>({true, true, false, false}, {4});
   Tensor q = from_vector<bool>({true, false, true, false}, {4});
   EXPECT_EQ(bools(logical_and(p, q)), (std::vector<bool>{1, 0, 0, 0}));
   EXPECT_EQ(bools(logical_or(p, q)), (std::vector<bool>{1, 1, 1, 0}));
   EXPECT_EQ(bools(logical_not(p)), (std::vector<bool>{0, 0, 1, 1}));
   EXPECT_EQ(bools(logical_not(i)), (std::vector<bool>{1, 0, 0}));
-  EXPECT_EQ(bools(logical_and(i, from_vector<int64_t>({3, 3, 0}, {3}))), (std::vector<bool>{0, 1, 0}));
+  EXPECT_EQ(bools(logical_and(i, from_vector<int64_t>({3, 3, 0}, {3}))),
+            (std::vector<bool>{0, 1, 0}));
   // where on integers and bools, broadcasting the condition.
   Tensor w = where(from_vector<bool>({true, false}, {2, 1}), from_vector<int64_t>({1, 2, 3}, {3}),
                    from_vector<int64_t>({-1}, {1}));
@@ -445,8 +480,8 @@ TEST(Elementwise, ErrorsNameOpAndBothShapes) {
 TEST(Elementwise, DeviceMismatchNamesOpDevicesAndShapes) {
   // A tensor that claims to live on cuda:0 (host memory; never read): the check runs first.
   static float buf[6];
-  Tensor fake = make_view(std::make_shared<Storage>(buf, sizeof buf, Device::cuda(0), nullptr), {2, 3}, {3, 1}, 0,
-                          DType::f32);
+  Tensor fake = make_view(std::make_shared<Storage>(buf, sizeof buf, Device::cuda(0), nullptr),
+                          {2, 3}, {3, 1}, 0, DType::f32);
   std::string m = error_of([&] { mul(zeros({2, 3}), fake); });
   EXPECT_MENTIONS(m, "mul");
   EXPECT_MENTIONS(m, "cpu");

@@ -50,7 +50,8 @@ std::vector<std::vector<int64_t>> groups_of(const Shape& s, std::vector<int64_t>
 using GroupFn = std::function<double(const std::vector<double>&)>;
 
 // out[g] = fn(elements of group g), as f64 values.
-std::vector<double> ref_reduce(const Tensor& x, const std::vector<int64_t>& dims, const GroupFn& fn) {
+std::vector<double> ref_reduce(const Tensor& x, const std::vector<int64_t>& dims,
+                               const GroupFn& fn) {
   std::vector<double> v = x.to_vector<double>(), out;
   for (const auto& g : groups_of(x.shape(), dims)) {
     std::vector<double> e;
@@ -61,8 +62,9 @@ std::vector<double> ref_reduce(const Tensor& x, const std::vector<int64_t>& dims
 }
 
 // Applies fn to every line along dim (a vector -> vector map), writing the results in place.
-std::vector<double> ref_lines(const Tensor& x, int64_t dim,
-                              const std::function<std::vector<double>(const std::vector<double>&)>& fn) {
+std::vector<double> ref_lines(
+    const Tensor& x, int64_t dim,
+    const std::function<std::vector<double>(const std::vector<double>&)>& fn) {
   std::vector<double> v = x.to_vector<double>(), out(v.size());
   for (const auto& g : groups_of(x.shape(), {dim})) {
     std::vector<double> e;
@@ -73,9 +75,15 @@ std::vector<double> ref_lines(const Tensor& x, int64_t dim,
   return out;
 }
 
-double ref_sum(const std::vector<double>& e) { return std::accumulate(e.begin(), e.end(), 0.0); }
-double ref_max(const std::vector<double>& e) { return *std::max_element(e.begin(), e.end()); }
-double ref_min(const std::vector<double>& e) { return *std::min_element(e.begin(), e.end()); }
+double ref_sum(const std::vector<double>& e) {
+  return std::accumulate(e.begin(), e.end(), 0.0);
+}
+double ref_max(const std::vector<double>& e) {
+  return *std::max_element(e.begin(), e.end());
+}
+double ref_min(const std::vector<double>& e) {
+  return *std::min_element(e.begin(), e.end());
+}
 double ref_lse(const std::vector<double>& e) {
   double m = ref_max(e), s = 0;
   for (double x : e) s += std::exp(x - m);
@@ -95,7 +103,9 @@ std::vector<double> ref_log_softmax(const std::vector<double>& e) {
   return r;
 }
 
-Tensor f64(const std::vector<double>& v, const Shape& s) { return from_vector(v, s); }
+Tensor f64(const std::vector<double>& v, const Shape& s) {
+  return from_vector(v, s);
+}
 
 // The dim lists the reduction tests sweep: first, middle, last, several, all.
 const std::vector<std::vector<int64_t>> kDimSets = {{0}, {1}, {-1}, {0, 2}, {1, 2}, {}};
@@ -121,9 +131,11 @@ TEST(Reduce, ValuesMatchLoopReference) {
       EXPECT_ALL_CLOSE(min(x, dims, keep), f64(ref_reduce(x, dims, ref_min), rs), 0, 0);
       EXPECT_ALL_CLOSE(logsumexp(x, dims, keep), f64(ref_reduce(x, dims, ref_lse), rs), 1e-12);
       for (int c : {0, 1})
-        EXPECT_ALL_CLOSE(var(x, dims, c, keep),
-                         f64(ref_reduce(x, dims, [&](const std::vector<double>& e) { return var_of(e, c); }), rs),
-                         1e-12);
+        EXPECT_ALL_CLOSE(
+            var(x, dims, c, keep),
+            f64(ref_reduce(x, dims, [&](const std::vector<double>& e) { return var_of(e, c); }),
+                rs),
+            1e-12);
     }
 }
 
@@ -202,7 +214,8 @@ TEST(Reduce, GradcheckSumMeanMaxMinVarLogsumexp) {
           {"min", [&](const std::vector<Tensor>& in) { return min(in[0], dims, keep); }},
           {"var0", [&](const std::vector<Tensor>& in) { return var(in[0], dims, 0, keep); }},
           {"var1", [&](const std::vector<Tensor>& in) { return var(in[0], dims, 1, keep); }},
-          {"logsumexp", [&](const std::vector<Tensor>& in) { return logsumexp(in[0], dims, keep); }},
+          {"logsumexp",
+           [&](const std::vector<Tensor>& in) { return logsumexp(in[0], dims, keep); }},
       };
       for (auto& [name, fn] : fns) {
         SCOPED_TRACE(name);
@@ -231,8 +244,10 @@ TEST(Softmax, Gradcheck) {
   }
   // A non-contiguous input and a line longer than the kernels' lane count.
   Tensor y = randn64({40, 3}, 13).requires_grad_();
-  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return softmax(in[0].transpose(0, 1), -1); }, {y});
-  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return log_softmax(in[0].transpose(0, 1), 1); }, {y});
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return softmax(in[0].transpose(0, 1), -1); },
+                   {y});
+  EXPECT_GRADCHECK(
+      [](const std::vector<Tensor>& in) { return log_softmax(in[0].transpose(0, 1), 1); }, {y});
 }
 
 TEST(Softmax, ValuesMatchLoopReference) {
@@ -240,7 +255,8 @@ TEST(Softmax, ValuesMatchLoopReference) {
   for (int64_t dim : {0, 1, 2}) {
     SCOPED_TRACE(::testing::Message() << "dim " << dim);
     EXPECT_ALL_CLOSE(softmax(x, dim), f64(ref_lines(x, dim, ref_softmax), x.shape()), 1e-15, 1e-13);
-    EXPECT_ALL_CLOSE(log_softmax(x, dim), f64(ref_lines(x, dim, ref_log_softmax), x.shape()), 1e-13, 1e-13);
+    EXPECT_ALL_CLOSE(log_softmax(x, dim), f64(ref_lines(x, dim, ref_log_softmax), x.shape()), 1e-13,
+                     1e-13);
   }
   EXPECT_EQ(softmax(scalar(2.5, DType::f64), 0).item(), 1.0);
   EXPECT_EQ(log_softmax(scalar(2.5, DType::f64), -1).item(), 0.0);
@@ -263,7 +279,8 @@ TEST(Softmax, FusedMatchesUnfusedForwardAndBackward) {
   for (DType dt : {DType::f64, DType::f32, DType::bf16, DType::f16})
     for (int64_t dim : {2, 1, 0})
       for (bool log : {false, true}) {
-        SCOPED_TRACE(::testing::Message() << dtype_name(dt) << " dim " << dim << (log ? " log_softmax" : " softmax"));
+        SCOPED_TRACE(::testing::Message()
+                     << dtype_name(dt) << " dim " << dim << (log ? " log_softmax" : " softmax"));
         // The unfused reference runs in f64 on the same (rounded) inputs.
         Tensor x = x0.to(dt).detach().requires_grad_();  // a fresh leaf even when dt is f64
         Tensor xr = x.detach().to(DType::f64).requires_grad_();
@@ -271,7 +288,10 @@ TEST(Softmax, FusedMatchesUnfusedForwardAndBackward) {
         Tensor yr = log ? log_softmax_unfused(xr, dim) : softmax_unfused(xr, dim);
         y.backward(g0.to(dt));
         yr.backward(g0.to(dt).to(DType::f64));
-        double tol = dt == DType::f64 ? 1e-12 : dt == DType::f32 ? 2e-6 : dt == DType::bf16 ? 1e-2 : 2e-3;
+        double tol = dt == DType::f64    ? 1e-12
+                     : dt == DType::f32  ? 2e-6
+                     : dt == DType::bf16 ? 1e-2
+                                         : 2e-3;
         // Log-probabilities reach |y| ~ 40 here; grads reach ~3.
         double ytol = log ? tol * 40 : tol;
         EXPECT_ALL_CLOSE(y.to(DType::f64), yr, ytol, tol);
@@ -298,14 +318,16 @@ TEST(Softmax, LargeMagnitudesDoNotOverflow) {
     Tensor xd = x.to(dt);
     double tol = dt == DType::f64 ? 1e-12 : 1e-4;
     EXPECT_ALL_CLOSE(logsumexp(xd, {1}).to(DType::f64), tensor({l0, l1}, {}, DType::f64), 0, tol);
-    Tensor expected = tensor({std::exp(1000 - l0), std::exp(1001 - l0), std::exp(1002 - l0), std::exp(-1000 - l1),
-                              std::exp(-1001 - l1), std::exp(-1003 - l1)},
+    Tensor expected = tensor({std::exp(1000 - l0), std::exp(1001 - l0), std::exp(1002 - l0),
+                              std::exp(-1000 - l1), std::exp(-1001 - l1), std::exp(-1003 - l1)},
                              {2, 3}, DType::f64);
     EXPECT_ALL_CLOSE(softmax(xd, 1).to(DType::f64), expected, 1e-6, tol);
     EXPECT_ALL_CLOSE(log_softmax(xd, 1).to(DType::f64), log(expected), 1e-4, tol);
     // Along the strided path too.
-    EXPECT_ALL_CLOSE(softmax(xd.transpose(0, 1), 0).to(DType::f64), expected.transpose(0, 1), 1e-6, tol);
-    EXPECT_ALL_CLOSE(logsumexp(xd.transpose(0, 1), {0}).to(DType::f64), tensor({l0, l1}, {}, DType::f64), 0, tol);
+    EXPECT_ALL_CLOSE(softmax(xd.transpose(0, 1), 0).to(DType::f64), expected.transpose(0, 1), 1e-6,
+                     tol);
+    EXPECT_ALL_CLOSE(logsumexp(xd.transpose(0, 1), {0}).to(DType::f64),
+                     tensor({l0, l1}, {}, DType::f64), 0, tol);
   }
   Tensor big = tensor({3e38, 3e38}, {}, DType::f32);  // the sum of exps would overflow unshifted
   EXPECT_NEAR(logsumexp(big, {0}).item(), 3e38, 1e32);
@@ -368,13 +390,16 @@ TEST(ArgReduce, MatchesLoopReferenceAcrossDtypes) {
       SCOPED_TRACE(::testing::Message() << dtype_name(dt) << " dim " << dim);
       auto first_at = [](bool is_max) {
         return [is_max](const std::vector<double>& e) {
-          auto it = is_max ? std::max_element(e.begin(), e.end()) : std::min_element(e.begin(), e.end());
+          auto it =
+              is_max ? std::max_element(e.begin(), e.end()) : std::min_element(e.begin(), e.end());
           return double(it - e.begin());  // the first extreme element
         };
       };
       Shape rs = reduced_shape(xd.shape(), {dim}, false);
-      EXPECT_ALL_CLOSE(argmax(xd, dim).to(DType::f64), f64(ref_reduce(xd, {dim}, first_at(true)), rs), 0, 0);
-      EXPECT_ALL_CLOSE(argmin(xd, dim).to(DType::f64), f64(ref_reduce(xd, {dim}, first_at(false)), rs), 0, 0);
+      EXPECT_ALL_CLOSE(argmax(xd, dim).to(DType::f64),
+                       f64(ref_reduce(xd, {dim}, first_at(true)), rs), 0, 0);
+      EXPECT_ALL_CLOSE(argmin(xd, dim).to(DType::f64),
+                       f64(ref_reduce(xd, {dim}, first_at(false)), rs), 0, 0);
     }
   }
 }
@@ -404,11 +429,13 @@ TEST(Topk, MatchesSortReference) {
           std::vector<int64_t> order(in_groups[g].size());
           std::iota(order.begin(), order.end(), 0);
           std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-            double va = xv[size_t(in_groups[g][size_t(a)])], vb = xv[size_t(in_groups[g][size_t(b)])];
+            double va = xv[size_t(in_groups[g][size_t(a)])],
+                   vb = xv[size_t(in_groups[g][size_t(b)])];
             return largest ? va > vb : va < vb;
           });
           for (int64_t j = 0; j < k; ++j) {
-            ev[size_t(out_groups[g][size_t(j)])] = xv[size_t(in_groups[g][size_t(order[size_t(j)])])];
+            ev[size_t(out_groups[g][size_t(j)])] =
+                xv[size_t(in_groups[g][size_t(order[size_t(j)])])];
             ei[size_t(out_groups[g][size_t(j)])] = double(order[size_t(j)]);
           }
         }
@@ -443,7 +470,9 @@ TEST(Topk, BadKThrowsAndGradientScatters) {
   Tensor xg = x.clone().requires_grad_();
   for (int64_t dim : {0, 1})
     for (bool sorted : {true, false})
-      EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return topk(in[0], 2, dim, true, sorted).first; }, {xg});
+      EXPECT_GRADCHECK(
+          [&](const std::vector<Tensor>& in) { return topk(in[0], 2, dim, true, sorted).first; },
+          {xg});
 }
 
 TEST(Cumsum, ValuesGradientAndIntegers) {
@@ -464,8 +493,33 @@ TEST(Cumsum, ValuesGradientAndIntegers) {
   EXPECT_EQ(c.to_vector<int64_t>(), (std::vector<int64_t>{1, 3, 6, 4, 9, 15}));
   EXPECT_EQ(cumsum(from_vector<bool>({true, false, true}, {3}), 0).to_vector<int64_t>(),
             (std::vector<int64_t>{1, 1, 2}));
-  EXPECT_ALL_CLOSE(cumsum(x.to(DType::bf16), 2).to(DType::f64), cumsum(x.to(DType::bf16).to(DType::f64), 2), 0.1,
-                   2e-2);
+  EXPECT_ALL_CLOSE(cumsum(x.to(DType::bf16), 2).to(DType::f64),
+                   cumsum(x.to(DType::bf16).to(DType::f64), 2), 0.1, 2e-2);
+}
+
+TEST(Reduce, EmptyTensors) {
+  // Size-0 dims anywhere: no division by zero in the kernels' work splitting, sane shapes.
+  for (const Shape& s : {Shape{2, 0}, Shape{0, 3}, Shape{2, 0, 3}, Shape{2, 3, 0}}) {
+    SCOPED_TRACE(::testing::Message() << "shape " << s);
+    Tensor x = zeros(s);
+    EXPECT_EQ(softmax(x, 1).shape(), s);
+    EXPECT_EQ(log_softmax(x, 0).shape(), s);
+    EXPECT_EQ(cumsum(x, 1).shape(), s);
+    EXPECT_EQ(logsumexp(x, {1}).shape(), reduced_shape(s, {1}, false));
+    EXPECT_EQ(var(x, {0}, 0, true).shape(), reduced_shape(s, {0}, true));
+  }
+  EXPECT_EQ(logsumexp(zeros({2, 0}), {1}).to_vector<double>(), (std::vector<double>{-kInf, -kInf}));
+  EXPECT_EQ(argmax(zeros({0, 3}), 1).shape(), Shape({0}));
+  EXPECT_EQ(topk(zeros({0, 3}), 2, 1).first.shape(), Shape({0, 2}));
+  EXPECT_EQ(topk(zeros({3, 4}), 0, 1).second.shape(), Shape({3, 0}));
+}
+
+TEST(Topk, NanRanksFirst) {
+  Tensor x = tensor({1, NAN, 3, 2}, {}, DType::f32);
+  auto [v, i] = topk(x, 2);
+  EXPECT_EQ(i.to_vector<int64_t>(), (std::vector<int64_t>{1, 2}));
+  auto [vs, is] = topk(x, 2, 0, /*largest=*/false);
+  EXPECT_EQ(is.to_vector<int64_t>(), (std::vector<int64_t>{0, 3}));
 }
 
 // ---- determinism ------------------------------------------------------------------------------
@@ -485,8 +539,9 @@ TEST(Reduce, SumIsBitwiseIndependentOfThreadCount) {
   std::vector<std::vector<uint32_t>> results[4];
   for (int threads : {1, 2, 3}) {
     ThreadCountGuard guard(threads);
-    results[threads] = {bits_of(sum(big)), bits_of(sum(cols, {0})), bits_of(sum(rows, {1})),
-                        bits_of(softmax(rows, 1)), bits_of(logsumexp(cols, {0})), bits_of(mean(big))};
+    results[threads] = {
+        bits_of(sum(big)),         bits_of(sum(cols, {0})),       bits_of(sum(rows, {1})),
+        bits_of(softmax(rows, 1)), bits_of(logsumexp(cols, {0})), bits_of(mean(big))};
   }
   for (int threads : {2, 3})
     for (size_t k = 0; k < results[1].size(); ++k) {

@@ -11,14 +11,16 @@ namespace kiln::ops::cpu {
 namespace {
 
 template <class T>
-void softmax_cpu(const Tensor& y, const Tensor& x, int64_t outer, int64_t n, int64_t inner, bool log) {
+void softmax_cpu(const Tensor& y, const Tensor& x, int64_t outer, int64_t n, int64_t inner,
+                 bool log) {
   kiln::cpu::softmax_forward(y.data<T>(), x.data<T>(), outer, n, inner, log, num_threads());
 }
 
 template <class T>
-void softmax_grad_cpu(const Tensor& dx, const Tensor& g, const Tensor& y, int64_t outer, int64_t n, int64_t inner,
-                      bool log) {
-  kiln::cpu::softmax_backward(dx.data<T>(), g.data<T>(), y.data<T>(), outer, n, inner, log, num_threads());
+void softmax_grad_cpu(const Tensor& dx, const Tensor& g, const Tensor& y, int64_t outer, int64_t n,
+                      int64_t inner, bool log) {
+  kiln::cpu::softmax_backward(dx.data<T>(), g.data<T>(), y.data<T>(), outer, n, inner, log,
+                              num_threads());
 }
 
 template <class T>
@@ -27,25 +29,30 @@ void logsumexp_cpu(const Tensor& out, const Tensor& x, int64_t outer, int64_t n,
 }
 
 template <class T>
-void cumsum_cpu(const Tensor& out, const Tensor& x, int64_t outer, int64_t rows, int64_t inner, bool reverse) {
+void cumsum_cpu(const Tensor& out, const Tensor& x, int64_t outer, int64_t rows, int64_t inner,
+                bool reverse) {
   if constexpr (is_floating(dtype_v<T>)) {
-    kiln::cpu::cumsum_middle(out.data<T>(), x.data<T>(), outer, rows, inner, reverse, num_threads());
+    kiln::cpu::cumsum_middle(out.data<T>(), x.data<T>(), outer, rows, inner, reverse,
+                             num_threads());
   } else {
-    kiln::cpu::cumsum_middle(out.data<int64_t>(), x.data<T>(), outer, rows, inner, reverse, num_threads());
+    kiln::cpu::cumsum_middle(out.data<int64_t>(), x.data<T>(), outer, rows, inner, reverse,
+                             num_threads());
   }
 }
 
 template <class T>
-void topk_cpu(const Tensor& values, const Tensor& indices, const Tensor& x, int64_t k, bool largest, bool sorted) {
+void topk_cpu(const Tensor& values, const Tensor& indices, const Tensor& x, int64_t k, bool largest,
+              bool sorted) {
   const int64_t n = x.size(-1), rows = n == 0 ? 0 : x.numel() / n;
-  kiln::cpu::topk_rows(values.data<T>(), indices.data<int64_t>(), x.data<T>(), rows, n, k, largest, sorted,
-                       num_threads());
+  kiln::cpu::topk_rows(values.data<T>(), indices.data<int64_t>(), x.data<T>(), rows, n, k, largest,
+                       sorted, num_threads());
 }
 
 template <class T>
 void topk_grad_cpu(const Tensor& dx, const Tensor& g, const Tensor& indices) {
   const int64_t n = dx.size(-1), k = g.size(-1), rows = n == 0 ? 0 : dx.numel() / n;
-  kiln::cpu::topk_backward_rows(dx.data<T>(), g.data<T>(), indices.data<int64_t>(), rows, n, k, num_threads());
+  kiln::cpu::topk_backward_rows(dx.data<T>(), g.data<T>(), indices.data<int64_t>(), rows, n, k,
+                                num_threads());
 }
 
 template <class T>
