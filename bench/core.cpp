@@ -2,6 +2,8 @@
 //
 //   gemm         GFLOP/s (2MNK / time) of kiln::ops::matmul and of oneDNN called directly on
 //                the same buffers (a primitive created once, executed repeatedly)
+//   attention    ms of a causal forward + backward, fused (tiled) against the unfused composition
+//                of ops, and the peak memory of each
 //   elementwise  GB/s (bytes read + written / time) of ops::add, mul by a scalar and gelu on
 //                64 MiB f32 tensors, beside memcpy of the same bytes
 //
@@ -248,19 +250,70 @@ std::string bench_elementwise(const Options& opt) {
   return json + "]";
 }
 
+// ---- attention ------------------------------------------------------------------------------
+
+// Forward + backward of causal attention (B = 1, 12 heads, head dim 64), fused against the
+// unfused composition of ops, with the memory each takes beyond its inputs.
+std::string bench_attention(const Options& opt) {
+  const int64_t heads = 12, head_dim = 64;
+  std::vector<int64_t> lengths = {256, 1024, 4096};
+  if (opt.quick) lengths = {256, 1024};
+  std::printf("\nattention: causal, B=1, %lld heads, head dim %lld, f32, forward + backward, %d threads\n",
+              (long long)heads, (long long)head_dim, opt.threads);
+  std::printf("  %6s %12s %12s %14s %14s\n", "T", "fused ms", "unfused ms", "fused peak", "unfused peak");
+  std::string json = "[";
+  for (int64_t t : lengths) {
+    Generator gen(1);
+    Tensor q = randn({1, heads, t, head_dim}, DType::f32, &gen).requires_grad_();
+    Tensor k = randn({1, heads, t, head_dim}, DType::f32, &gen).requires_grad_();
+    Tensor v = randn({1, heads, t, head_dim}, DType::f32, &gen).requires_grad_();
+    Tensor dout = randn({1, heads, t, head_dim}, DType::f32, &gen);
+    ops::AttentionOptions ao;
+    ao.causal = true;
+    auto step = [&](bool fused) {
+      return [&, fused] {
+        Tensor o = fused ? ops::scaled_dot_product_attention(q, k, v, ao) : ops::attention_reference(q, k, v, ao);
+        o.backward(dout);
+        q.set_grad(Tensor());
+        k.set_grad(Tensor());
+        v.set_grad(Tensor());
+      };
+    };
+    // Peak memory of one call each, measured apart so neither counts the other's.
+    size_t peak[2];
+    for (int f = 0; f < 2; ++f) {
+      reset_peak_memory();
+      const size_t base = memory_stats().in_use;
+      step(f == 0)();
+      peak[f] = memory_stats().peak - base;
+    }
+    const double budget = opt.quick ? 0.05 : (t >= 4096 ? 0.5 : 1.5);
+    std::vector<double> sec = best_call({step(true), step(false)}, budget, t >= 4096 ? 1 : 3);
+    std::printf("  %6lld %12.1f %12.1f %10.1f MiB %10.1f MiB\n", (long long)t, sec[0] * 1e3, sec[1] * 1e3,
+                mib(peak[0]), mib(peak[1]));
+    if (json.size() > 1) json += ", ";
+    json += "{\"t\": " + std::to_string(t) + ", \"heads\": " + std::to_string(heads) +
+            ", \"head_dim\": " + std::to_string(head_dim) + ", \"fused_ms\": " + fmt("%.2f", sec[0] * 1e3) +
+            ", \"unfused_ms\": " + fmt("%.2f", sec[1] * 1e3) + ", \"fused_peak_bytes\": " +
+            std::to_string(peak[0]) + ", \"unfused_peak_bytes\": " + std::to_string(peak[1]) + "}";
+  }
+  std::printf("  peak: memory kiln's allocator took during one forward + backward beyond the inputs\n");
+  return json + "]";
+}
+
 // ---- main -----------------------------------------------------------------------------------
 
 struct Section {
   const char* name;
-  std::string (*run)(const Options&);  // null: not measured yet, reported as []
+  std::string (*run)(const Options&);
 };
 
-// The JSON object lists the sections in this order. Attention is measured by a later change.
+// The JSON object lists the sections in this order.
 const Section kSections[] = {
-    {"gemm", &bench_gemm}, {"attention", nullptr}, {"elementwise", &bench_elementwise}};
+    {"gemm", &bench_gemm}, {"attention", &bench_attention}, {"elementwise", &bench_elementwise}};
 
 int usage(const char* argv0) {
-  std::fprintf(stderr, "usage: %s [--json] [--threads N] [--quick] [--only gemm|elementwise]\n",
+  std::fprintf(stderr, "usage: %s [--json] [--threads N] [--quick] [--only gemm|attention|elementwise]\n",
                argv0);
   return 2;
 }
@@ -290,7 +343,7 @@ int main(int argc, char** argv) {
                 cpu::gemm_native(DType::bf16) ? "yes" : "no");
     std::string json = "{";
     for (const Section& s : kSections) {
-      const bool skip = !s.run || (!opt.only.empty() && opt.only != s.name);
+      const bool skip = !opt.only.empty() && opt.only != s.name;
       if (json.size() > 1) json += ", ";
       json += std::string("\"") + s.name + "\": " + (skip ? std::string("[]") : s.run(opt));
     }

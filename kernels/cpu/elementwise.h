@@ -11,13 +11,14 @@
 
 #include "core/tensor/dtype.h"
 #include "kernels/cpu/convert.h"
+#include "kernels/cpu/fast_math.h"
 #include "kernels/op_codes.h"
 
 namespace kiln::cpu {
 
 template <class A>
 inline A sigmoid_of(A x) {
-  return A(1) / (A(1) + std::exp(-x));
+  return A(1) / (A(1) + exp_acc(-x));
 }
 
 // sqrt(2/pi) and the cubic coefficient of the tanh approximation of GELU (Hendrycks & Gimpel).
@@ -29,7 +30,7 @@ inline constexpr double kInvSqrt2Pi = 0.3989422804014327;
 template <UnaryOp op, class A>
 inline A unary_fn(A x, A p0, A p1) {
   if constexpr (op == UnaryOp::neg) return -x;
-  else if constexpr (op == UnaryOp::exp) return std::exp(x);
+  else if constexpr (op == UnaryOp::exp) return exp_acc(x);
   else if constexpr (op == UnaryOp::log) return std::log(x);
   else if constexpr (op == UnaryOp::sqrt) return std::sqrt(x);
   else if constexpr (op == UnaryOp::rsqrt) return A(1) / std::sqrt(x);
@@ -40,12 +41,13 @@ inline A unary_fn(A x, A p0, A p1) {
   else if constexpr (op == UnaryOp::cos) return std::cos(x);
   else if constexpr (op == UnaryOp::reciprocal) return A(1) / x;
   else if constexpr (op == UnaryOp::relu) return x < A(0) ? A(0) : x;  // NaN propagates, as in PyTorch
-  else if constexpr (op == UnaryOp::gelu) return A(0.5) * x * (A(1) + std::erf(x * A(kInvSqrt2)));
+  // Phi(x) = erfc(-x / sqrt 2) / 2: no cancellation for negative x, unlike (1 + erf) / 2.
+  else if constexpr (op == UnaryOp::gelu) return A(0.5) * x * erfc_acc(-x * A(kInvSqrt2));
   else if constexpr (op == UnaryOp::gelu_tanh)
-    return A(0.5) * x * (A(1) + std::tanh(A(kGeluTanhScale) * (x + A(kGeluTanhCubic) * x * x * x)));
+    return A(0.5) * x * (A(1) + tanh_acc(A(kGeluTanhScale) * (x + A(kGeluTanhCubic) * x * x * x)));
   else if constexpr (op == UnaryOp::silu) return x * sigmoid_of(x);
   else if constexpr (op == UnaryOp::sigmoid) return sigmoid_of(x);
-  else if constexpr (op == UnaryOp::tanh) return std::tanh(x);
+  else if constexpr (op == UnaryOp::tanh) return tanh_acc(x);
   else if constexpr (op == UnaryOp::softplus) {
     A bx = p0 * x;
     // log1p(exp(bx)) without overflow: max(bx, 0) + log1p(exp(-|bx|)).
@@ -73,13 +75,13 @@ inline A unary_grad_fn(A x, A y, A p0, A p1) {
   else if constexpr (op == UnaryOp::relu) return x > 0 ? A(1) : A(0);
   else if constexpr (op == UnaryOp::gelu) {
     // d/dx [x Phi(x)] = Phi(x) + x phi(x)
-    A cdf = A(0.5) * (A(1) + std::erf(x * A(kInvSqrt2)));
-    A pdf = A(kInvSqrt2Pi) * std::exp(A(-0.5) * x * x);
+    A cdf = A(0.5) * erfc_acc(-x * A(kInvSqrt2));
+    A pdf = A(kInvSqrt2Pi) * exp_acc(A(-0.5) * x * x);
     return cdf + x * pdf;
   } else if constexpr (op == UnaryOp::gelu_tanh) {
     // y = x/2 (1 + tanh u), u = s (x + c x^3): y' = (1 + t)/2 + x/2 (1 - t^2) s (1 + 3 c x^2)
     A u = A(kGeluTanhScale) * (x + A(kGeluTanhCubic) * x * x * x);
-    A t = std::tanh(u);
+    A t = tanh_acc(u);
     return A(0.5) * (A(1) + t) +
            A(0.5) * x * (A(1) - t * t) * A(kGeluTanhScale) * (A(1) + A(3 * kGeluTanhCubic) * x * x);
   } else if constexpr (op == UnaryOp::silu) {
