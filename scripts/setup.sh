@@ -4,7 +4,8 @@
 #
 #   scripts/setup.sh [BUILD_DIR] [extra cmake args...]
 #
-# Environment: KILN_BUILD_TYPE (default Release), KILN_JOBS (default: all cores).
+# Environment: KILN_BUILD_TYPE (default Release), KILN_JOBS (default: all cores),
+# KILN_BUILD_TARGETS (default: everything).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,4 +45,5 @@ fi
 
 jobs=${KILN_JOBS:-$(nproc)}
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE="${KILN_BUILD_TYPE:-Release}" "$@" >/dev/null
-cmake --build "$build" -j "$jobs"
+# shellcheck disable=SC2086  # the targets are a space-separated list
+cmake --build "$build" -j "$jobs" ${KILN_BUILD_TARGETS:+--target $KILN_BUILD_TARGETS}
