@@ -100,6 +100,7 @@ template <int N, class F>
 void strided_loop(const StridedLayout<N>& L, char* const* base, int threads, F&& fn,
                   int64_t grain = 32768) {
   const int64_t total = L.numel();
+  if (total == 0) return;  // a zero-size dim: nothing to visit (and no modulo by 0 below)
   if (threads <= 1 || total < 2 * grain) {
     strided_range<N>(L, base, 0, total, fn);
     return;
