@@ -19,7 +19,8 @@ struct AttentionOptions {
   /// Added to the scores before softmax, broadcastable to [B, H, T, S] (ALiBi slopes, T5
   /// relative position bias); differentiable.
   Tensor bias;
-  /// When > 0, query i sees only the last `window` keys up to its own position.
+  /// When > 0, query i sees only the last `window` keys up to its own position: keys j with
+  /// i + (S - T) - window < j <= i + (S - T) (a window implies the causal bound).
   int64_t window = 0;
   /// Dropout on the attention probabilities (training only).
   double dropout = 0.0;
@@ -35,7 +36,8 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
                                     const AttentionOptions& opts = {});
 /// The unfused composition of ops (matmul, masks, softmax, dropout, matmul): the reference
 /// the fused kernel is tested against. Memory is quadratic in the sequence length.
-Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& opts = {});
+Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v,
+                           const AttentionOptions& opts = {});
 
 struct RotaryOptions {
   double theta = 10000.0;

@@ -138,6 +138,11 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* name = op_name(op);
   check_compatible(name, a, b);
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
+  if (op == BinaryOp::div && !is_floating(a.dtype())) {
+    autograd::NoGrad no_grad;
+    KILN_CHECK(sum(eq(b, scalar_like(0.0, b))).item() == 0, "div: integer division by zero (divisor of shape ",
+               b.shape(), " and dtype ", dtype_name(b.dtype()), " holds a 0)");
+  }
   Tensor out = empty(shape, a.dtype(), a.device());
   binary_kernels.get(a.device(), a.dtype(), name)(op, out, broadcast_view(a, shape, name),
                                                   broadcast_view(b, shape, name));
@@ -267,10 +272,12 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
-  Tensor filled = where(mask, scalar_like(value, x), x);
-  KILN_CHECK(filled.shape() == x.shape(), "masked_fill: mask of shape ", mask.shape(),
-             " does not broadcast to the input's shape ", x.shape());
-  return filled;
+  // Checked before where() so that the message names this op, and a mask that would enlarge
+  // the result is refused without computing it.
+  const bool fits = mask.dim() <= x.dim() && broadcast_shapes(mask.shape(), x.shape(), "masked_fill") == x.shape();
+  KILN_CHECK(fits, "masked_fill: mask of shape ", mask.shape(), " does not broadcast to the input's shape ",
+             x.shape());
+  return where(mask, scalar_like(value, x), x);
 }
 
 // ---- in place -------------------------------------------------------------------------------

@@ -25,13 +25,18 @@ Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim
 /// Index (i64) of the largest / smallest value along dim; the first one at ties.
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);
-/// The k largest (or smallest) values along dim and their indices (i64), sorted when asked.
+/// The k largest (or smallest) values along dim and their indices (i64). Sorted: in rank
+/// order; unsorted: in index order. NaN counts as the largest value; ties go to the lower index.
+/// The values are differentiable (the gradient goes back to the selected elements).
 std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true,
                                bool sorted = true);
-/// Inclusive prefix sum along dim (not differentiable).
+/// Inclusive prefix sum along dim; integer inputs give i64. Differentiable for floating x.
 Tensor cumsum(const Tensor& x, int64_t dim);
 
+/// exp(x - max) / sum(exp(x - max)) along dim, fused (forward and backward). A line holding
+/// +inf, or only -inf, gives NaN (as in PyTorch).
 Tensor softmax(const Tensor& x, int64_t dim);
+/// (x - max) - log(sum(exp(x - max))) along dim, fused.
 Tensor log_softmax(const Tensor& x, int64_t dim);
 
 /// Canonical reduced-dim list: wrapped, sorted, unique; all dims when `dims` is empty.

@@ -155,6 +155,11 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims_in) const {
 }
 
 Tensor Tensor::transpose(int64_t a, int64_t b) const {
+  if (dim() == 0) {  // dims 0 and -1 name the one "dim" of a scalar: nothing to swap
+    wrap_dim(a, 0, "transpose");
+    wrap_dim(b, 0, "transpose");
+    return *this;
+  }
   std::vector<int64_t> dims(static_cast<size_t>(dim()));
   std::iota(dims.begin(), dims.end(), 0);
   std::swap(dims[size_t(wrap_dim(a, dim(), "transpose"))], dims[size_t(wrap_dim(b, dim(), "transpose"))]);
@@ -219,7 +224,7 @@ Tensor Tensor::expand(const Shape& shape_in) const {
 
 Tensor Tensor::squeeze(int64_t d) const {
   d = wrap_dim(d, dim(), "squeeze");
-  if (size(d) != 1) return *this;
+  if (dim() == 0 || size(d) != 1) return *this;
   Shape s = shape();
   s.erase(s.begin() + d);
   return view(s);

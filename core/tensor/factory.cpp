@@ -30,7 +30,7 @@ Tensor tensor(const std::vector<double>& values, const Shape& shape, DType dtype
 Tensor from_host_buffer(const void* data, const Shape& shape, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
   if (device.is_cpu()) {
-    std::memcpy(t.data_ptr(), data, t.nbytes());
+    if (t.nbytes() > 0) std::memcpy(t.data_ptr(), data, t.nbytes());  // data may be null when empty
   } else {
     Tensor host = from_host_buffer(data, shape, dtype);
     copy_elements(t, host);

@@ -14,8 +14,15 @@ void Tensor::throw_undefined() {
   KILN_FAIL("use of an undefined Tensor (default-constructed, or a gradient that was never computed)");
 }
 
-int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "size")]; }
-int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
+// wrap_dim accepts dim 0 of a 0-d tensor (as views do), but a 0-d tensor has no sizes to read.
+int64_t Tensor::size(int64_t d) const {
+  KILN_CHECK(dim() > 0, "size: a 0-d tensor has no dim ", d);
+  return shape()[wrap_dim(d, dim(), "size")];
+}
+int64_t Tensor::stride(int64_t d) const {
+  KILN_CHECK(dim() > 0, "stride: a 0-d tensor has no dim ", d);
+  return strides()[wrap_dim(d, dim(), "stride")];
+}
 
 bool Tensor::is_contiguous() const {
   const auto& sh = shape();

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "core/tensor/dtype.h"
 #include "kernels/cpu/convert.h"
@@ -38,7 +39,7 @@ inline A unary_fn(A x, A p0, A p1) {
   else if constexpr (op == UnaryOp::sin) return std::sin(x);
   else if constexpr (op == UnaryOp::cos) return std::cos(x);
   else if constexpr (op == UnaryOp::reciprocal) return A(1) / x;
-  else if constexpr (op == UnaryOp::relu) return x > 0 ? x : A(0);
+  else if constexpr (op == UnaryOp::relu) return x < A(0) ? A(0) : x;  // NaN propagates, as in PyTorch
   else if constexpr (op == UnaryOp::gelu) return A(0.5) * x * (A(1) + std::erf(x * A(kInvSqrt2)));
   else if constexpr (op == UnaryOp::gelu_tanh)
     return A(0.5) * x * (A(1) + std::tanh(A(kGeluTanhScale) * (x + A(kGeluTanhCubic) * x * x * x)));
@@ -97,7 +98,14 @@ inline A binary_fn(A a, A b) {
   if constexpr (op == BinaryOp::add) return a + b;
   else if constexpr (op == BinaryOp::sub) return a - b;
   else if constexpr (op == BinaryOp::mul) return a * b;
-  else if constexpr (op == BinaryOp::div) return a / b;
+  else if constexpr (op == BinaryOp::div) {
+    if constexpr (std::is_integral_v<A>) {
+      // C division traps (SIGFPE) on b == 0, which the op layer refuses, and on MIN / -1,
+      // which wraps here as the other integer ops do (two's complement, well defined in C++20).
+      if (b == A(-1)) return A(std::make_unsigned_t<A>(0) - std::make_unsigned_t<A>(a));
+    }
+    return a / b;
+  }
   else if constexpr (op == BinaryOp::pow) return std::pow(a, b);
   else if constexpr (op == BinaryOp::maximum) return (a != a || a > b) ? a : b;  // NaN propagates
   else if constexpr (op == BinaryOp::minimum) return (a != a || a < b) ? a : b;

@@ -1,4 +1,5 @@
-// Reductions over the middle dim of a contiguous [outer, R, inner] block.
+// Reductions, arg-reductions and prefix sums over the middle dim of a contiguous
+// [outer, R, inner] block.
 //
 // Legend: outer, R (the reduced extent), inner; x is contiguous, out is [outer, inner].
 // Work is split into fixed chunks of R (kChunk rows), never by thread count, and partial
@@ -18,6 +19,7 @@
 namespace kiln::cpu {
 
 inline constexpr int64_t kReduceChunk = 4096;
+inline constexpr int64_t kReduceColumns = 256;  // columns a task accumulates when inner > 1
 
 /// R: a reducer with `using Acc`, `Acc init()`, `Acc step(Acc, Acc x)`, `Acc merge(Acc, Acc)`,
 /// and `Out finish(Acc)`. T is the input storage type, O the output storage type.
@@ -61,19 +63,24 @@ void reduce_middle(O* out, const T* x, int64_t outer, int64_t rows, int64_t inne
     }
     return;
   }
-  // Column reductions: accumulate whole rows of `inner` values (vectorised), chunked over R.
+  // Column reductions: accumulate rows of up to kReduceColumns values at a time (vectorised),
+  // chunked over R. Tasks are (outer, chunk, column block); the column split only spreads the
+  // work over threads and does not change any element's order of accumulation.
+  const int64_t cblocks = (inner + kReduceColumns - 1) / kReduceColumns;
+  const int64_t tasks = outer * nchunks * cblocks;
   std::vector<Acc> part(static_cast<size_t>(outer * nchunks * inner));
-#pragma omp parallel for num_threads(threads) schedule(static) collapse(2) if (outer * rows * inner > 32768)
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t c = 0; c < nchunks; ++c) {
-      Acc* acc = part.data() + (o * nchunks + c) * inner;
-      for (int64_t i = 0; i < inner; ++i) acc[i] = red.init();
-      int64_t b = c * kReduceChunk, e = std::min(rows, b + kReduceChunk);
-      for (int64_t r = b; r < e; ++r) {
-        const T* p = x + (o * rows + r) * inner;
-        for (int64_t i = 0; i < inner; ++i) acc[i] = red.step(acc[i], cast_value<Acc>(p[i]));
-      }
+#pragma omp parallel for num_threads(threads) schedule(static) if (outer * rows * inner > 32768)
+  for (int64_t t = 0; t < tasks; ++t) {
+    const int64_t o = t / (nchunks * cblocks), c = (t / cblocks) % nchunks, ib = t % cblocks;
+    const int64_t i0 = ib * kReduceColumns, i1 = std::min(inner, i0 + kReduceColumns);
+    Acc* acc = part.data() + (o * nchunks + c) * inner;
+    for (int64_t i = i0; i < i1; ++i) acc[i] = red.init();
+    int64_t b = c * kReduceChunk, e = std::min(rows, b + kReduceChunk);
+    for (int64_t r = b; r < e; ++r) {
+      const T* p = x + (o * rows + r) * inner;
+      for (int64_t i = i0; i < i1; ++i) acc[i] = red.step(acc[i], cast_value<Acc>(p[i]));
     }
+  }
 #pragma omp parallel for num_threads(threads) schedule(static) if (outer * inner > 32768)
   for (int64_t o = 0; o < outer; ++o) {
     Acc* first = part.data() + o * nchunks * inner;
@@ -111,5 +118,83 @@ struct MinReducer {
   A merge(A a, A b) const { return step(a, b); }
   A finish(A a) const { return a; }
 };
+
+/// out[o, i] = the index j of the largest (kMax) or smallest x[o, j, i]: the first one at ties,
+/// and a NaN beats every number (the first NaN wins), as in PyTorch. rows must be >= 1.
+template <bool kMax, class T>
+void arg_reduce_middle(int64_t* out, const T* x, int64_t outer, int64_t rows, int64_t inner, int threads) {
+  using A = acc_t<T>;
+  auto better = [](A v, A best) {  // strictly better, so the earlier index stays at ties
+    if constexpr (is_floating(dtype_v<T>)) {
+      if (best != best) return false;
+      if (v != v) return true;
+    }
+    return kMax ? v > best : v < best;
+  };
+  if (inner == 1) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (outer * rows > 32768)
+    for (int64_t o = 0; o < outer; ++o) {
+      const T* p = x + o * rows;
+      A best = cast_value<A>(p[0]);
+      int64_t at = 0;
+      for (int64_t r = 1; r < rows; ++r) {
+        A v = cast_value<A>(p[r]);
+        if (better(v, best)) {
+          best = v;
+          at = r;
+        }
+      }
+      out[o] = at;
+    }
+    return;
+  }
+  const int64_t cblocks = (inner + kReduceColumns - 1) / kReduceColumns;
+#pragma omp parallel for num_threads(threads) schedule(static) if (outer * rows * inner > 32768)
+  for (int64_t t = 0; t < outer * cblocks; ++t) {
+    const int64_t o = t / cblocks, i0 = (t % cblocks) * kReduceColumns;
+    const int64_t w = std::min(kReduceColumns, inner - i0);
+    A best[kReduceColumns];
+    int64_t at[kReduceColumns];
+    const T* base = x + o * rows * inner + i0;
+    for (int64_t i = 0; i < w; ++i) {
+      best[i] = cast_value<A>(base[i]);
+      at[i] = 0;
+    }
+    for (int64_t r = 1; r < rows; ++r) {
+      const T* p = base + r * inner;
+      for (int64_t i = 0; i < w; ++i) {
+        A v = cast_value<A>(p[i]);
+        if (better(v, best[i])) {
+          best[i] = v;
+          at[i] = r;
+        }
+      }
+    }
+    for (int64_t i = 0; i < w; ++i) out[o * inner + i0 + i] = at[i];
+  }
+}
+
+/// Inclusive prefix sums along the middle dim: out[o, j, i] = sum_{j' <= j} x[o, j', i], or
+/// the suffix sums sum_{j' >= j} when `reverse` (the gradient of a prefix sum). Accumulates in
+/// acc_t<T> (i64 for integers, which O must then be) in index order, one line per thread.
+template <class T, class O>
+void cumsum_middle(O* out, const T* x, int64_t outer, int64_t rows, int64_t inner, bool reverse, int threads) {
+  using A = acc_t<T>;
+  const int64_t cblocks = (inner + kReduceColumns - 1) / kReduceColumns;
+#pragma omp parallel for num_threads(threads) schedule(static) if (outer * rows * inner > 32768)
+  for (int64_t t = 0; t < outer * cblocks; ++t) {
+    const int64_t o = t / cblocks, i0 = (t % cblocks) * kReduceColumns;
+    const int64_t w = std::min(kReduceColumns, inner - i0);
+    A acc[kReduceColumns] = {};
+    for (int64_t s = 0; s < rows; ++s) {
+      const int64_t r = reverse ? rows - 1 - s : s;
+      const int64_t k = (o * rows + r) * inner + i0;
+      for (int64_t i = 0; i < w; ++i) {
+        acc[i] += cast_value<A>(x[k + i]);
+        out[k + i] = cast_value<O>(acc[i]);
+      }
+    }
+  }
+}
 
 }  // namespace kiln::cpu

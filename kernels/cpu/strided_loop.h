@@ -60,6 +60,8 @@ struct StridedLayout {
 /// Runs fn(ptrs, n, steps) over every run of the elements [begin, end) in row-major order.
 template <int N, class F>
 void strided_range(const StridedLayout<N>& L, char* const* base, int64_t begin, int64_t end, F&& fn) {
+  // Nothing to do, and a tensor with a size-0 dim would divide by zero below.
+  if (begin >= end) return;
   const int last = L.ndim - 1;
   const int64_t inner = L.shape[last];
   int64_t idx[kMaxDims];

@@ -76,6 +76,19 @@ TEST(Tensor, ExpandSqueezeUnsqueeze) {
   EXPECT_EQ(a.flatten().shape(), Shape({3}));
 }
 
+TEST(Tensor, ZeroDimViewsAndSizes) {
+  // A scalar has no sizes to read (this used to index past an empty shape), but dim 0/-1
+  // views that need none are identities.
+  Tensor s = scalar(2.0);
+  EXPECT_THROW(s.size(0), Error);
+  EXPECT_THROW(s.stride(-1), Error);
+  EXPECT_THROW(s.narrow(0, 0, 1), Error);
+  EXPECT_EQ(s.transpose(0, -1).item(), 2.0);
+  EXPECT_EQ(s.squeeze(0).shape(), Shape{});
+  EXPECT_EQ(s.unsqueeze(0).shape(), Shape({1}));
+  EXPECT_THROW(s.transpose(0, 1), Error);
+}
+
 TEST(Tensor, CloneIsIndependent) {
   Tensor a = ones({3});
   Tensor b = a.clone();

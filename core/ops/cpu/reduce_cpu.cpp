@@ -1,4 +1,4 @@
-// CPU kernels of the reduction family.
+// CPU kernels of the reduction family: reductions and arg-reductions.
 #include "core/base/threads.h"
 #include "core/ops/cpu/register.h"
 #include "core/ops/reduce_kernels.h"
@@ -26,8 +26,15 @@ void reduce_cpu(ReduceOp op, const Tensor& out, const Tensor& x, int64_t outer, 
 }
 
 template <class T>
+void arg_reduce_cpu(bool is_max, const Tensor& out, const Tensor& x, int64_t outer, int64_t rows, int64_t inner) {
+  if (is_max) arg_reduce_middle<true>(out.data<int64_t>(), x.data<T>(), outer, rows, inner, num_threads());
+  else arg_reduce_middle<false>(out.data<int64_t>(), x.data<T>(), outer, rows, inner, num_threads());
+}
+
+template <class T>
 void add() {
   reduce_kernels.set(Device::Type::cpu, dtype_v<T>, &reduce_cpu<T>);
+  arg_reduce_kernels.set(Device::Type::cpu, dtype_v<T>, &arg_reduce_cpu<T>);
 }
 
 }  // namespace

@@ -1,0 +1,444 @@
+// Fused attention forward and backward; the math and the shape legend are in attention.h.
+#include "kernels/cpu/attention.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/dropout.h"
+#include "kernels/cpu/fast_exp.h"
+
+namespace kiln::cpu {
+namespace {
+
+constexpr int64_t BQ = kAttentionBlockQ;
+constexpr int64_t BK = kAttentionBlockK;
+
+// Which keys a query row sees by position: [lo(i), hi(i)). The explicit mask, if any, is
+// applied on top of this range.
+struct KeyRange {
+  int64_t T, S, off;
+  bool bounded;    // causal or windowed: keys beyond i + off are hidden
+  int64_t window;  // > 0: keys at or below i + off - window are hidden
+
+  KeyRange(int64_t t, int64_t s, bool causal, int64_t w)
+      : T(t), S(s), off(s - t), bounded(causal || w > 0), window(std::min<int64_t>(w, s + t + 1)) {}
+  int64_t hi(int64_t i) const { return bounded ? std::clamp<int64_t>(i + off + 1, 0, S) : S; }
+  int64_t lo(int64_t i) const {
+    return window > 0 ? std::clamp<int64_t>(i + off - window + 1, 0, S) : 0;
+  }
+};
+
+// C[m][n] += sum_k A(m, k) B[k][n] for m < M, n < N, with A(m, k) = a[m * sam + k * sak] (so A
+// may be read transposed), B and C row-major with leading dims ldb, ldc. The register tile is
+// MR rows x NR columns (NR = one 64-byte line: 16 floats, 8 doubles): each k loads one line of
+// B and broadcasts MR values of A, so loads stay below the FMAs. MR = 6 keeps 12 AVX2
+// accumulators in registers (measured best of 4, 6, 8 on AVX2).
+template <class A, int MR>
+inline void gemm_rows(A* __restrict c, int64_t ldc, const A* __restrict a, int64_t sam, int64_t sak,
+                      const A* __restrict b, int64_t ldb, int64_t N, int64_t K) {
+  constexpr int64_t NR = 64 / int64_t(sizeof(A));
+  for (int64_t n0 = 0; n0 < N; n0 += NR) {
+    const int64_t w = std::min(NR, N - n0);
+    A acc[MR][NR];
+    if (w == NR) {
+      for (int i = 0; i < MR; ++i)
+#pragma omp simd
+        for (int64_t j = 0; j < NR; ++j) acc[i][j] = c[i * ldc + n0 + j];
+      for (int64_t k = 0; k < K; ++k) {
+        const A* bk = b + k * ldb + n0;
+        for (int i = 0; i < MR; ++i) {
+          const A ai = a[i * sam + k * sak];
+#pragma omp simd
+          for (int64_t j = 0; j < NR; ++j) acc[i][j] += ai * bk[j];
+        }
+      }
+      for (int i = 0; i < MR; ++i)
+#pragma omp simd
+        for (int64_t j = 0; j < NR; ++j) c[i * ldc + n0 + j] = acc[i][j];
+    } else {
+      for (int i = 0; i < MR; ++i)
+        for (int64_t j = 0; j < w; ++j) acc[i][j] = c[i * ldc + n0 + j];
+      for (int64_t k = 0; k < K; ++k) {
+        const A* bk = b + k * ldb + n0;
+        for (int i = 0; i < MR; ++i) {
+          const A ai = a[i * sam + k * sak];
+          for (int64_t j = 0; j < w; ++j) acc[i][j] += ai * bk[j];
+        }
+      }
+      for (int i = 0; i < MR; ++i)
+        for (int64_t j = 0; j < w; ++j) c[i * ldc + n0 + j] = acc[i][j];
+    }
+  }
+}
+
+template <class A>
+inline void gemm_acc(A* c, int64_t ldc, const A* a, int64_t sam, int64_t sak, const A* b,
+                     int64_t ldb, int64_t M, int64_t N, int64_t K) {
+  int64_t m = 0;
+  for (; m + 6 <= M; m += 6) gemm_rows<A, 6>(c + m * ldc, ldc, a + m * sam, sam, sak, b, ldb, N, K);
+  if (m + 4 <= M) {
+    gemm_rows<A, 4>(c + m * ldc, ldc, a + m * sam, sam, sak, b, ldb, N, K);
+    m += 4;
+  }
+  if (m + 2 <= M) {
+    gemm_rows<A, 2>(c + m * ldc, ldc, a + m * sam, sam, sak, b, ldb, N, K);
+    m += 2;
+  }
+  if (m < M) gemm_rows<A, 1>(c + m * ldc, ldc, a + m * sam, sam, sak, b, ldb, N, K);
+}
+
+// bt[d][c] = src[c][d] for c < n (rows of length K, contiguous); lanes n..BK-1 zeroed.
+template <class A>
+inline void load_transposed(A* __restrict bt, const A* __restrict src, int64_t n, int64_t K) {
+  for (int64_t d = 0; d < K; ++d) {
+    A* row = bt + d * BK;
+    for (int64_t c = 0; c < n; ++c) row[c] = src[c * K + d];
+    for (int64_t c = n; c < BK; ++c) row[c] = A(0);
+  }
+}
+
+// Adds the bias to a score tile and sets hidden entries to -inf.
+template <class A>
+void bias_and_mask(A* s, const AttentionArgs<A>& a, const KeyRange& kr, int64_t b, int64_t h,
+                   int64_t i0, int64_t rows, int64_t j0, int64_t nk) {
+  constexpr A ninf = -std::numeric_limits<A>::infinity();
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t i = i0 + r;
+    A* sr = s + r * BK;
+    if (a.bias) {
+      const int64_t* st = a.bias_strides;
+      const A* bp = a.bias + b * st[0] + h * st[1] + i * st[2] + j0 * st[3];
+      if (st[3] == 1) {
+        for (int64_t c = 0; c < nk; ++c) sr[c] += bp[c];
+      } else {
+        for (int64_t c = 0; c < nk; ++c) sr[c] += bp[c * st[3]];
+      }
+    }
+    if (a.mask) {
+      const int64_t* st = a.mask_strides;
+      const bool* mp = a.mask + b * st[0] + h * st[1] + i * st[2] + j0 * st[3];
+      for (int64_t c = 0; c < nk; ++c)
+        if (!mp[c * st[3]]) sr[c] = ninf;
+    }
+    const int64_t lo = kr.lo(i) - j0, hi = kr.hi(i) - j0;
+    for (int64_t c = 0; c < std::min(lo, nk); ++c) sr[c] = ninf;
+    for (int64_t c = std::max<int64_t>(hi, 0); c < nk; ++c) sr[c] = ninf;
+  }
+}
+
+}  // namespace
+
+template <class A>
+void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v,
+                       const AttentionArgs<A>& a, int threads) {
+  const int64_t B = a.B, H = a.H, Hkv = a.Hkv, T = a.T, S = a.S, D = a.D, Dv = a.Dv, G = H / Hkv;
+  const KeyRange kr(T, S, a.causal, a.window);
+  const int64_t nqb = (T + BQ - 1) / BQ, ntasks = B * H * nqb;
+  const bool drop = a.dropout > 0;
+  const uint32_t threshold = dropout_threshold(a.dropout);
+  const A zscale = A(1.0 / (1.0 - a.dropout));
+  constexpr A ninf = -std::numeric_limits<A>::infinity();
+
+#pragma omp parallel num_threads(threads) if (ntasks > 1)
+  {
+    std::vector<A> qs(size_t(BQ * D)), kt(size_t(D * BK)), s(size_t(BQ * BK)), acc(size_t(BQ * Dv));
+    A m[BQ], l[BQ];
+    bool keep[BK];
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < ntasks; ++task) {
+      const int64_t qb = task % nqb, bh = task / nqb, h = bh % H, b = bh / H;
+      const int64_t i0 = qb * BQ, rows = std::min(BQ, T - i0);
+      const A* kp = k + (b * Hkv + h / G) * S * D;
+      const A* vp = v + (b * Hkv + h / G) * S * Dv;
+      const A* qp = q + (bh * T + i0) * D;
+      for (int64_t x = 0; x < rows * D; ++x) qs[size_t(x)] = qp[x] * a.scale;
+      std::fill(acc.begin(), acc.end(), A(0));
+      std::fill(m, m + BQ, ninf);
+      std::fill(l, l + BQ, A(0));
+
+      const int64_t jlo = kr.lo(i0), jhi = kr.hi(i0 + rows - 1);
+      for (int64_t j0 = jlo; j0 < jhi; j0 += BK) {
+        const int64_t nk = std::min(BK, jhi - j0);
+        // s = (scale q) k^T + bias, -inf where hidden.
+        load_transposed(kt.data(), kp + j0 * D, nk, D);
+        std::fill(s.begin(), s.end(), A(0));
+        gemm_acc(s.data(), BK, qs.data(), D, 1, kt.data(), BK, rows, BK, D);
+        bias_and_mask(s.data(), a, kr, b, h, i0, rows, j0, nk);
+        // Online softmax: s <- z exp(s - m'), the row's running max m' and sum l updated.
+        for (int64_t r = 0; r < rows; ++r) {
+          A* sr = s.data() + r * BK;
+          A mx = ninf;
+          for (int64_t c = 0; c < nk; ++c) mx = std::max(mx, sr[c]);
+          if (mx == ninf) {  // nothing visible in this block for this row
+            std::fill(sr, sr + nk, A(0));
+            continue;
+          }
+          const A mnew = std::max(m[r], mx);
+          const A corr = exp_acc(m[r] - mnew);  // 0 on the row's first visible block
+          if (corr != A(1)) {
+            A* ar = acc.data() + r * Dv;
+            l[r] *= corr;
+            for (int64_t e = 0; e < Dv; ++e) ar[e] *= corr;
+          }
+          A sum = 0;
+#pragma omp simd reduction(+ : sum)
+          for (int64_t c = 0; c < nk; ++c) {
+            const A p = exp_acc(sr[c] - mnew);
+            sum += p;
+            sr[c] = p;
+          }
+          l[r] += sum;
+          m[r] = mnew;
+          if (drop) {
+            dropout_keep_run(keep, nk, uint64_t(((bh * T + i0 + r) * S) + j0), a.seed, a.offset,
+                             threshold);
+            for (int64_t c = 0; c < nk; ++c) sr[c] = keep[c] ? sr[c] * zscale : A(0);
+          }
+        }
+        // acc += s v
+        gemm_acc(acc.data(), Dv, s.data(), BK, 1, vp + j0 * Dv, Dv, rows, Dv, nk);
+      }
+
+      A* op = out + (bh * T + i0) * Dv;
+      A* lp = lse + bh * T + i0;
+      for (int64_t r = 0; r < rows; ++r) {
+        A* orow = op + r * Dv;
+        if (m[r] == ninf) {
+          for (int64_t e = 0; e < Dv; ++e) orow[e] = A(0);
+          lp[r] = std::numeric_limits<A>::infinity();
+        } else {
+          const A inv = A(1) / l[r];
+          const A* ar = acc.data() + r * Dv;
+          for (int64_t e = 0; e < Dv; ++e) orow[e] = ar[e] * inv;
+          lp[r] = m[r] + std::log(l[r]);
+        }
+      }
+    }
+  }
+}
+
+namespace {
+
+// Backward state shared by its tasks, and each thread's tiles.
+template <class A>
+struct Backward {
+  const AttentionArgs<A>& a;
+  A *dq, *dk, *dv, *dbias;
+  const A *dout, *q, *k, *v, *out, *lse;
+  KeyRange kr;
+  int64_t G, nqb;
+  uint32_t threshold;
+  A zscale;
+
+  struct Tiles {
+    std::vector<A> qs, kt, vt, s, dp, dqt;
+    A drow[BQ];
+    bool keep[BK];
+    explicit Tiles(const AttentionArgs<A>& a)
+        : qs(size_t(BQ * a.D)),
+          kt(size_t(a.D * BK)),
+          vt(size_t(a.Dv * BK)),
+          s(size_t(BQ * BK)),
+          dp(size_t(BQ * BK)),
+          dqt(size_t(BQ * a.D)) {}
+  };
+
+  // The query rows i0..i0+rows of head bh: qs = scale q, drow = D_i = dO_i . out_i.
+  void load_rows(Tiles& w, int64_t bh, int64_t i0, int64_t rows) const {
+    const A* qp = q + (bh * a.T + i0) * a.D;
+    const A* dop = dout + (bh * a.T + i0) * a.Dv;
+    const A* op = out + (bh * a.T + i0) * a.Dv;
+    for (int64_t x = 0; x < rows * a.D; ++x) w.qs[size_t(x)] = qp[x] * a.scale;
+    for (int64_t r = 0; r < rows; ++r) {
+      A d = 0;
+      for (int64_t e = 0; e < a.Dv; ++e) d += dop[r * a.Dv + e] * op[r * a.Dv + e];
+      w.drow[r] = d;
+    }
+  }
+
+  // For those rows (loaded) and keys j0..j0+nk: s <- z P, dp <- dS = P (z dP - D_i), and dS
+  // into dbias when asked. Every entry depends only on its own row and key, never on how keys
+  // are grouped into tiles, so both schedules below compute the same bits.
+  void grad_tile(Tiles& w, int64_t b, int64_t h, int64_t i0, int64_t rows, int64_t j0, int64_t nk,
+                 bool write_dbias) const {
+    const int64_t bh = b * a.H + h, kvo = b * a.Hkv + h / G;
+    const A* kp = k + kvo * a.S * a.D;
+    const A* vp = v + kvo * a.S * a.Dv;
+    const A* dop = dout + (bh * a.T + i0) * a.Dv;
+    const A* lp = lse + bh * a.T + i0;
+    load_transposed(w.kt.data(), kp + j0 * a.D, nk, a.D);
+    load_transposed(w.vt.data(), vp + j0 * a.Dv, nk, a.Dv);
+    std::fill(w.s.begin(), w.s.end(), A(0));
+    std::fill(w.dp.begin(), w.dp.end(), A(0));
+    gemm_acc(w.s.data(), BK, w.qs.data(), a.D, 1, w.kt.data(), BK, rows, BK, a.D);
+    bias_and_mask(w.s.data(), a, kr, b, h, i0, rows, j0, nk);
+    gemm_acc(w.dp.data(), BK, dop, a.Dv, 1, w.vt.data(), BK, rows, BK, a.Dv);
+    for (int64_t r = 0; r < rows; ++r) {
+      A* sr = w.s.data() + r * BK;
+      A* dpr = w.dp.data() + r * BK;
+      const A lr = lp[r], dr = w.drow[r];
+#pragma omp simd
+      for (int64_t c = 0; c < nk; ++c) sr[c] = exp_acc(sr[c] - lr);
+      if (a.dropout > 0) {
+        dropout_keep_run(w.keep, nk, uint64_t((bh * a.T + i0 + r) * a.S + j0), a.seed, a.offset,
+                         threshold);
+        for (int64_t c = 0; c < nk; ++c) {
+          const A z = w.keep[c] ? zscale : A(0);
+          dpr[c] = sr[c] * (dpr[c] * z - dr);
+          sr[c] *= z;
+        }
+      } else {
+#pragma omp simd
+        for (int64_t c = 0; c < nk; ++c) dpr[c] = sr[c] * (dpr[c] - dr);
+      }
+      if (dbias && write_dbias) {
+        A* db = dbias + (bh * a.T + i0 + r) * a.S + j0;
+        for (int64_t c = 0; c < nk; ++c) db[c] = dpr[c];
+      }
+    }
+  }
+
+  // dv_j += sum_r zP_rj dO_r and dk_j += sum_r dS_rj (scale q_r) for the tile's keys.
+  void add_dkdv(Tiles& w, int64_t b, int64_t h, int64_t i0, int64_t rows, int64_t j0,
+                int64_t nk) const {
+    const int64_t bh = b * a.H + h, kvo = b * a.Hkv + h / G;
+    const A* dop = dout + (bh * a.T + i0) * a.Dv;
+    gemm_acc(dv + (kvo * a.S + j0) * a.Dv, a.Dv, w.s.data(), 1, BK, dop, a.Dv, nk, a.Dv, rows);
+    gemm_acc(dk + (kvo * a.S + j0) * a.D, a.D, w.dp.data(), 1, BK, w.qs.data(), a.D, nk, a.D, rows);
+  }
+
+  // dq_r += sum_j dS_rj k_j for the tile's keys (scaled when the row block is done).
+  void add_dq(Tiles& w, int64_t b, int64_t h, int64_t rows, int64_t j0, int64_t nk) const {
+    const A* kp = k + (b * a.Hkv + h / G) * a.S * a.D;
+    gemm_acc(w.dqt.data(), a.D, w.dp.data(), BK, 1, kp + j0 * a.D, a.D, rows, a.D, nk);
+  }
+
+  void store_dq(Tiles& w, int64_t bh, int64_t i0, int64_t rows) const {
+    A* dqp = dq + (bh * a.T + i0) * a.D;
+    for (int64_t x = 0; x < rows * a.D; ++x) dqp[x] = w.dqt[size_t(x)] * a.scale;
+  }
+
+  // Schedule 1, one task per (b, kv head): all of its query heads and blocks, every key tile.
+  void per_kv_head(Tiles& w, int64_t b, int64_t kvh) const {
+    const int64_t kvo = b * a.Hkv + kvh;
+    std::fill(dk + kvo * a.S * a.D, dk + (kvo + 1) * a.S * a.D, A(0));
+    std::fill(dv + kvo * a.S * a.Dv, dv + (kvo + 1) * a.S * a.Dv, A(0));
+    for (int64_t g = 0; g < G; ++g) {
+      const int64_t h = kvh * G + g, bh = b * a.H + h;
+      for (int64_t qb = 0; qb < nqb; ++qb) {
+        const int64_t i0 = qb * BQ, rows = std::min(BQ, a.T - i0);
+        load_rows(w, bh, i0, rows);
+        std::fill(w.dqt.begin(), w.dqt.end(), A(0));
+        const int64_t jlo = kr.lo(i0), jhi = kr.hi(i0 + rows - 1);
+        for (int64_t j0 = jlo; j0 < jhi; j0 += BK) {
+          const int64_t nk = std::min(BK, jhi - j0);
+          grad_tile(w, b, h, i0, rows, j0, nk, /*write_dbias=*/true);
+          add_dkdv(w, b, h, i0, rows, j0, nk);
+          add_dq(w, b, h, rows, j0, nk);
+        }
+        store_dq(w, bh, i0, rows);
+      }
+    }
+  }
+
+  // Schedule 2, phase 1, one task per (b, kv head, aligned key chunk): dk, dv of those keys.
+  // Contributions arrive in the same (g, query block) order as in schedule 1.
+  void per_key_chunk(Tiles& w, int64_t b, int64_t kvh, int64_t chunk) const {
+    const int64_t kvo = b * a.Hkv + kvh;
+    const int64_t c0 = chunk * BK, c1 = std::min(a.S, c0 + BK);
+    std::fill(dk + (kvo * a.S + c0) * a.D, dk + (kvo * a.S + c1) * a.D, A(0));
+    std::fill(dv + (kvo * a.S + c0) * a.Dv, dv + (kvo * a.S + c1) * a.Dv, A(0));
+    for (int64_t g = 0; g < G; ++g) {
+      const int64_t h = kvh * G + g, bh = b * a.H + h;
+      for (int64_t qb = 0; qb < nqb; ++qb) {
+        const int64_t i0 = qb * BQ, rows = std::min(BQ, a.T - i0);
+        const int64_t j0 = std::max(kr.lo(i0), c0), j1 = std::min(kr.hi(i0 + rows - 1), c1);
+        if (j0 >= j1) continue;
+        load_rows(w, bh, i0, rows);
+        grad_tile(w, b, h, i0, rows, j0, j1 - j0, /*write_dbias=*/false);
+        add_dkdv(w, b, h, i0, rows, j0, j1 - j0);
+      }
+    }
+  }
+
+  // Schedule 2, phase 2, one task per (b, h, query block): dq (and dbias) of those rows, over
+  // the same key tiles as schedule 1.
+  void per_query_block(Tiles& w, int64_t bh, int64_t qb) const {
+    const int64_t b = bh / a.H, h = bh % a.H;
+    const int64_t i0 = qb * BQ, rows = std::min(BQ, a.T - i0);
+    load_rows(w, bh, i0, rows);
+    std::fill(w.dqt.begin(), w.dqt.end(), A(0));
+    const int64_t jlo = kr.lo(i0), jhi = kr.hi(i0 + rows - 1);
+    for (int64_t j0 = jlo; j0 < jhi; j0 += BK) {
+      const int64_t nk = std::min(BK, jhi - j0);
+      grad_tile(w, b, h, i0, rows, j0, nk, /*write_dbias=*/true);
+      add_dq(w, b, h, rows, j0, nk);
+    }
+    store_dq(w, bh, i0, rows);
+  }
+};
+
+}  // namespace
+
+template <class A>
+void attention_backward(A* dq, A* dk, A* dv, A* dbias, const A* dout, const A* q, const A* k,
+                        const A* v, const A* out, const A* lse, const AttentionArgs<A>& a,
+                        int threads) {
+  const Backward<A> bw{a,
+                       dq,
+                       dk,
+                       dv,
+                       dbias,
+                       dout,
+                       q,
+                       k,
+                       v,
+                       out,
+                       lse,
+                       KeyRange(a.T, a.S, a.causal, a.window),
+                       a.H / a.Hkv,
+                       (a.T + BQ - 1) / BQ,
+                       dropout_threshold(a.dropout),
+                       A(1.0 / (1.0 - a.dropout))};
+  const int64_t kv_tasks = a.B * a.Hkv;
+  if (kv_tasks >= threads) {
+#pragma omp parallel num_threads(threads) if (kv_tasks > 1)
+    {
+      typename Backward<A>::Tiles w(a);
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t t = 0; t < kv_tasks; ++t) bw.per_kv_head(w, t / a.Hkv, t % a.Hkv);
+    }
+    return;
+  }
+  // Fewer kv heads than threads: split into key chunks (dk, dv) and query blocks (dq). This
+  // recomputes the probabilities twice but keeps every thread busy, and gives the same bits.
+  const int64_t nkc = (a.S + BK - 1) / BK, q_tasks = a.B * a.H * bw.nqb;
+#pragma omp parallel num_threads(threads)
+  {
+    typename Backward<A>::Tiles w(a);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < kv_tasks * nkc; ++t) {
+      const int64_t kvo = t / nkc;
+      bw.per_key_chunk(w, kvo / a.Hkv, kvo % a.Hkv, t % nkc);
+    }
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < q_tasks; ++t) bw.per_query_block(w, t / bw.nqb, t % bw.nqb);
+  }
+}
+
+template void attention_forward<float>(float*, float*, const float*, const float*, const float*,
+                                       const AttentionArgs<float>&, int);
+template void attention_forward<double>(double*, double*, const double*, const double*,
+                                        const double*, const AttentionArgs<double>&, int);
+template void attention_backward<float>(float*, float*, float*, float*, const float*, const float*,
+                                        const float*, const float*, const float*, const float*,
+                                        const AttentionArgs<float>&, int);
+template void attention_backward<double>(double*, double*, double*, double*, const double*,
+                                         const double*, const double*, const double*, const double*,
+                                         const double*, const AttentionArgs<double>&, int);
+
+}  // namespace kiln::cpu
