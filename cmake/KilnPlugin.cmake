@@ -9,7 +9,8 @@ function(kiln_add_plugin name)
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON
     CXX_STANDARD 20
-    CXX_STANDARD_REQUIRED ON)
+    CXX_STANDARD_REQUIRED ON
+    INSTALL_RPATH "$ORIGIN/../..")  # lib/kiln/plugins -> lib, where libkiln_core is
   if(KILN_PLUGIN_OUTPUT_DIR)
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${KILN_PLUGIN_OUTPUT_DIR})
   endif()
