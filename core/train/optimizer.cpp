@@ -241,4 +241,6 @@ void Optimizer::load_state_dict(const TensorDict& dict) {
   steps_ = int64_t(step_it->second.item());
 }
 
+OptimizerFactory::~OptimizerFactory() = default;
+
 }  // namespace kiln::train

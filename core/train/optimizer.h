@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -113,6 +114,15 @@ class Optimizer {
   std::vector<double> base_lrs_;
   std::vector<std::vector<ParamState>> state_;  // [group][param]
   int64_t steps_ = 0;
+};
+
+/// What an "optimizer" component is: the spec gives hyperparameters before the model exists,
+/// so the registry makes a factory, and the trainer makes the optimizer once it has the
+/// parameter groups.
+class OptimizerFactory {
+ public:
+  virtual ~OptimizerFactory();
+  virtual std::unique_ptr<Optimizer> make(std::vector<ParamGroup> groups) const = 0;
 };
 
 }  // namespace kiln::train

@@ -1,0 +1,52 @@
+// Subcommands that exist now and are filled in by later work; each says what is missing.
+#include "cli/command.h"
+
+namespace kiln::cli {
+namespace {
+
+int placeholder(const std::vector<std::string>& args, const std::string& name, const std::string& usage,
+                const std::string& example, const std::string& missing) {
+  po::options_description opts(name + " options");
+  po::variables_map vm;
+  po::positional_options_description pos;
+  opts.add_options()("args", po::value<std::vector<std::string>>(), "arguments");
+  pos.add("args", -1);
+  if (parse(args, opts, pos, vm, usage, example)) return 0;
+  not_yet(name, missing);
+}
+
+}  // namespace
+
+int run_eval(const std::vector<std::string>& args) {
+  return placeholder(args, "eval", "kiln eval RUN_DIR --suite SUITE.lua", "kiln eval runs/a --suite eval/suites/standard.lua",
+                     "evaluation is not available yet: the evaluators (perplexity, MMLU, BBH, AGIEval) are not built");
+}
+
+int run_generate(const std::vector<std::string>& args) {
+  return placeholder(args, "generate", "kiln generate RUN_DIR --prompt TEXT [--max-tokens N] [--temperature T]",
+                     "kiln generate runs/a --prompt \"ROMEO:\" --max-tokens 200",
+                     "generation is not available yet: the decoder models are not built");
+}
+
+int run_probe(const std::vector<std::string>& args) {
+  return placeholder(args, "probe", "kiln probe RUN_DIR PROBE [options]",
+                     "kiln probe runs/a logit_lens --prompt \"The capital of France is\"",
+                     "probing is not available yet: the probes (logit lens, linear probes, patching) are not built");
+}
+
+int run_data(const std::vector<std::string>& args) {
+  return placeholder(args, "data", "kiln data tokenize SPEC.lua --out DIR", "kiln data tokenize models/gpt2.lua --out data/shards",
+                     "data preparation is not available yet: tokenizers and datasets are not built");
+}
+
+}  // namespace kiln::cli
+
+namespace kiln::cli {
+
+int run_train(const std::vector<std::string>& args) {
+  return placeholder(args, "train", "kiln train SPEC.lua [--set path=value ...] [--out DIR]",
+                     "kiln train models/gpt2-char.lua --set train.steps=500 --out runs/a",
+                     "training is not available yet: the trainer and the models are not built");
+}
+
+}  // namespace kiln::cli

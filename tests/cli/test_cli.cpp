@@ -1,0 +1,148 @@
+// End to end: the kiln program's commands, exit codes and messages.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+Result kiln(const std::string& args) {
+  std::string cmd = std::string(KILN_BINARY) + " " + args + " 2>&1";
+  Result r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("kiln_cli_" + std::to_string(::getpid()) + "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+    return (dir_ / name).string();
+  }
+  fs::path dir_;
+};
+
+TEST_F(Cli, PluginsListShowsKindPluginAndVersion) {
+  Result r = kiln("plugins list");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("optimizer  adamw"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("kiln_optimizers      0.1.0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("schedule   cosine"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, DescribeShowsEveryParameterWithTypeDefaultAndDoc) {
+  Result r = kiln("plugins describe adamw");
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* line : {"lr : number = 0.001, >= 0", "betas : list of number = [0.9,0.999]",
+                           "eps : number = 1e-8, >= 0", "weight_decay : number = 0.01, >= 0",
+                           "decoupled decay: p -= lr * weight_decay * p"})
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
+  Result bad = kiln("plugins describe adamm");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.out.find("did you mean \"adamw\""), std::string::npos) << bad.out;
+}
+
+TEST_F(Cli, ThreeSpecErrorsReportedTogetherWithExitCode1) {
+  std::string p = write("bad.lua",
+                        "return {\n"
+                        "  train = {\n"
+                        "    optimizer = adamw {\n"
+                        "      lr = \"fast\",\n"
+                        "      momentum = 0.9,\n"
+                        "      weight_decay = -1,\n"
+                        "    },\n"
+                        "  },\n"
+                        "}\n");
+  Result r = kiln("spec check " + p);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find(p + ":4: train.optimizer.lr: expected number >= 0, got \"fast\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(p + ":5: train.optimizer.momentum: unknown key \"momentum\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(p + ":6: train.optimizer.weight_decay: expected number >= 0, got -1"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("terminate"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, SandboxViolationIsAUserError) {
+  Result r = kiln("spec check " + write("os.lua", "os.execute('touch /tmp/pwned')\nreturn {}\n"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("sandbox: os.execute is not available in specs"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, LuaSyntaxErrorNamesFileAndLine) {
+  std::string p = write("syn.lua", "return {\n  seed = 1,,\n}\n");
+  Result r = kiln("spec check " + p);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find(p + ":2:"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, MissingFileAndBadOptionsAreUserErrors) {
+  Result r = kiln("spec check /nonexistent/spec.lua");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("/nonexistent/spec.lua: cannot read the spec"), std::string::npos) << r.out;
+  Result o = kiln("spec check --bogus-option x.lua");
+  EXPECT_EQ(o.code, 1);
+  EXPECT_NE(o.out.find("--help"), std::string::npos) << o.out;
+  Result u = kiln("frobnicate");
+  EXPECT_EQ(u.code, 1);
+}
+
+TEST_F(Cli, EverySubcommandHasHelp) {
+  for (const char* c : {"train", "eval", "generate", "probe", "data", "plugins", "spec", "version"}) {
+    Result r = kiln(std::string(c) + " --help");
+    EXPECT_EQ(r.code, 0) << c << ": " << r.out;
+    EXPECT_NE(r.out.find("usage: kiln"), std::string::npos) << c << ": " << r.out;
+    EXPECT_NE(r.out.find("example:"), std::string::npos) << c << ": " << r.out;
+  }
+}
+
+TEST_F(Cli, DumpThenCheckTheJsonGivesTheSameSpec) {
+  std::string p = write("s.lua",
+                        "return { train = { optimizer = adamw { lr = 3e-4 }, schedule = cosine { warmup = 10, "
+                        "total = 100 } }, seed = 3 }\n");
+  Result a = kiln("spec dump " + p);
+  ASSERT_EQ(a.code, 0) << a.out;
+  std::string json = write("s.json", a.out);
+  EXPECT_EQ(kiln("spec check " + json).code, 0);
+  Result b = kiln("spec dump " + json);
+  ASSERT_EQ(b.code, 0) << b.out;
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_NE(a.out.find("\"@component\": \"optimizer.adamw\""), std::string::npos) << a.out;
+  EXPECT_NE(a.out.find("\"eps\": 1e-8"), std::string::npos) << a.out;  // defaults filled
+}
+
+TEST_F(Cli, ComponentReferenceDocIsCurrent) {
+  Result r = kiln("plugins describe --all --markdown");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream in(std::string(KILN_SOURCE_DIR) + "/docs/components.md");
+  std::stringstream committed;
+  committed << in.rdbuf();
+  EXPECT_EQ(committed.str(), r.out)
+      << "docs/components.md is out of date: regenerate it with\n  build/bin/kiln plugins describe --all --markdown > "
+         "docs/components.md";
+}
+
+}  // namespace

@@ -1,0 +1,5 @@
+#include "tests/plugins/widget.h"
+
+namespace kiln::testing {
+Widget::~Widget() = default;
+}
