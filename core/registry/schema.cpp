@@ -6,19 +6,19 @@
 namespace kiln {
 
 ParamType ParamType::choice(std::vector<std::string> options) {
-  ParamType t{Kind::choice};
+  ParamType t = of(Kind::choice);
   t.choices = std::move(options);
   return t;
 }
 
 ParamType ParamType::list(ParamType element) {
-  ParamType t{Kind::list};
+  ParamType t = of(Kind::list);
   t.element = std::make_shared<const ParamType>(std::move(element));
   return t;
 }
 
 ParamType ParamType::component(std::string kind) {
-  ParamType t{Kind::component};
+  ParamType t = of(Kind::component);
   t.component_kind = std::move(kind);
   return t;
 }

@@ -20,12 +20,17 @@ struct ParamType {
   std::shared_ptr<const ParamType> element;   ///< for list
   std::string component_kind;                 ///< for component ("" = any kind)
 
-  static ParamType boolean() { return {Kind::boolean}; }
-  static ParamType integer() { return {Kind::integer}; }
-  static ParamType number() { return {Kind::number}; }
-  static ParamType string() { return {Kind::string}; }
-  static ParamType table() { return {Kind::table}; }
-  static ParamType any() { return {Kind::any}; }
+  static ParamType of(Kind k) {
+    ParamType t;
+    t.kind = k;
+    return t;
+  }
+  static ParamType boolean() { return of(Kind::boolean); }
+  static ParamType integer() { return of(Kind::integer); }
+  static ParamType number() { return of(Kind::number); }
+  static ParamType string() { return of(Kind::string); }
+  static ParamType table() { return of(Kind::table); }
+  static ParamType any() { return of(Kind::any); }
   static ParamType choice(std::vector<std::string> options);
   static ParamType list(ParamType element);
   static ParamType component(std::string kind);
