@@ -246,8 +246,13 @@ std::vector<std::string> validate_spec(Config& spec) {
     else if (node.is_list())
       for (size_t i = 0; i < node.size(); ++i) walk(node[i]);
   };
-  for (const char* section : {"data", "train"})
-    if (spec.has(section)) walk(spec.at(section));
+  for (const char* section : {"data", "train"}) {
+    if (!spec.has(section)) continue;
+    Config& node = spec.at(section);
+    const Schema* schema = reg.section_schema(section);
+    if (schema && !node.is_component()) schema->validate(node, errors, nested);
+    else walk(node);
+  }
   spec.mark_all_read();
   return errors;
 }

@@ -50,8 +50,9 @@ void Module::check_new_name(const std::string& name, const char* what) const {
   for (const auto& [n, p] : params_) taken |= n == name;
   for (const auto& b : buffers_) taken |= b.name == name;
   for (const auto& [n, c] : children_) taken |= n == name;
+  for (const auto& [n, h] : hooks_) taken |= n == name;
   KILN_CHECK(!taken, "Module: cannot register ", what, " '", name,
-             "': the name is already used by a parameter, buffer or child of this module");
+             "': the name is already used by a parameter, buffer, hook point or child of this module");
 }
 
 Parameter Module::register_parameter(const std::string& name, const Tensor& t) {
@@ -115,6 +116,40 @@ std::vector<std::pair<std::string, const Module*>> Module::named_modules() const
   std::vector<std::pair<std::string, const Module*>> out;
   visit("", [&](const std::string& prefix, const Module& m) { out.emplace_back(prefix, &m); });
   return out;
+}
+
+HookPoint& Module::register_hook(const std::string& name) {
+  check_new_name(name, "hook point");
+  hooks_.emplace_back(name, std::make_unique<HookPoint>());
+  return *hooks_.back().second;
+}
+
+std::vector<std::pair<std::string, HookPoint*>> Module::named_hook_points() const {
+  std::vector<std::pair<std::string, HookPoint*>> out;
+  visit("", [&](const std::string& prefix, const Module& m) {
+    for (const auto& [name, h] : m.hooks_) {
+      h->name_ = join(prefix, name);
+      out.emplace_back(h->name_, h.get());
+    }
+  });
+  return out;
+}
+
+HookPoint& Module::hook_point(const std::string& name) const {
+  std::vector<std::string> names;
+  for (auto& [n, h] : named_hook_points()) {
+    if (n == name) return *h;
+    names.push_back(n);
+  }
+  std::string best;
+  size_t best_score = 0;
+  for (const std::string& n : names) {  // the longest common suffix is the likeliest intent
+    size_t k = 0;
+    while (k < n.size() && k < name.size() && n[n.size() - 1 - k] == name[name.size() - 1 - k]) ++k;
+    if (k > best_score) best_score = k, best = n;
+  }
+  KILN_FAIL("no hook point named \"", name, "\"", best.empty() ? "" : " (closest: \"" + best + "\")", "; the model has ",
+            names.size(), " hook points");
 }
 
 int64_t Module::num_parameters() const {

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/nn/hooks.h"
 #include "core/tensor/tensor.h"
 
 namespace kiln::nn {
@@ -56,6 +57,12 @@ class Module {
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const {
     return children_;
   }
+  /// Every hook point of this module and its descendants with its full dotted name, in
+  /// registration order (sets each point's name()).
+  std::vector<std::pair<std::string, HookPoint*>> named_hook_points() const;
+  /// The hook point with this dotted name; throws naming the closest existing one.
+  HookPoint& hook_point(const std::string& name) const;
+
   /// This module ("") and every descendant, depth first, with dotted names.
   std::vector<std::pair<std::string, const Module*>> named_modules() const;
   /// Total element count of the parameters.
@@ -86,6 +93,9 @@ class Module {
   /// Registers a buffer: state that is not trained (running statistics, masks). A persistent
   /// buffer is part of state_dict().
   Tensor register_buffer(const std::string& name, const Tensor& t, bool persistent = true);
+  /// Registers a hook point named `name` ("hook_resid_pre") and returns it; it lives as long as
+  /// the module.
+  HookPoint& register_hook(const std::string& name);
   /// Registers a child module and returns it.
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
@@ -106,6 +116,7 @@ class Module {
   };
   std::vector<std::pair<std::string, Parameter>> params_;
   std::vector<Buffer> buffers_;
+  std::vector<std::pair<std::string, std::unique_ptr<HookPoint>>> hooks_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };

@@ -58,6 +58,15 @@ void Registry::add_component(ComponentInfo c) {
   components_.emplace(key, std::move(c));
 }
 
+void Registry::set_section_schema(const std::string& section, Schema schema) {
+  sections_.insert_or_assign(section, std::move(schema));
+}
+
+const Schema* Registry::section_schema(const std::string& section) const {
+  auto it = sections_.find(section);
+  return it == sections_.end() ? nullptr : &it->second;
+}
+
 const ComponentInfo* Registry::find(const std::string& kind, const std::string& name) const {
   auto it = components_.find(kind + "." + name);
   return it == components_.end() ? nullptr : &it->second;

@@ -80,6 +80,11 @@ class Registry {
     return std::static_pointer_cast<T>(make(c, component));
   }
 
+  /// The schema of a section of the spec that is not a component (the trainer declares
+  /// "train"); spec validation checks the section against it when one is set.
+  void set_section_schema(const std::string& section, Schema schema);
+  const Schema* section_schema(const std::string& section) const;
+
   /// The plugin on whose behalf components are being registered (set by the loader).
   void set_current_plugin(const std::string& name, const std::string& version);
 
@@ -91,6 +96,7 @@ class Registry {
 
   std::vector<KindInfo> kinds_;
   std::map<std::string, ComponentInfo> components_;  // by "kind.name"
+  std::map<std::string, Schema> sections_;
   std::string current_plugin_ = "kiln", current_version_;
 };
 

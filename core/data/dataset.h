@@ -1,0 +1,56 @@
+// Datasets: the "dataset" component kind, the source of training and evaluation tokens.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "core/data/tokenizer.h"
+#include "core/registry/config.h"
+#include "core/tensor/tensor.h"
+
+namespace kiln::data {
+
+enum class Split { train, val };
+const char* split_name(Split s);
+
+/// One batch for a language-model objective.
+struct Batch {
+  Tensor inputs;       ///< i64 [B, T]
+  Tensor targets;      ///< i64 [B, T]; -100 where no loss is taken
+  Tensor segment_ids;  ///< i64 [B, T], optional: document of each position in packed rows
+  Tensor positions;    ///< i64 [B, T], optional: positions that restart at each document
+};
+
+struct PrepareOptions {
+  uint64_t seed = 0;
+  /// Where the run keeps its files (a tokenizer fitted here is saved by the trainer); may be
+  /// empty outside a run.
+  std::string run_dir;
+  /// Progress lines for long tokenisation.
+  bool progress = true;
+};
+
+class Dataset {
+ public:
+  virtual ~Dataset();
+  /// The tokenizer this dataset encodes with.
+  virtual std::shared_ptr<Tokenizer> tokenizer() const = 0;
+  /// Reads and tokenises the sources (fitting the tokenizer first when it needs it) and splits
+  /// train/val. Called once, before anything else. Throws naming the file on bad input.
+  virtual void prepare(const PrepareOptions& options) = 0;
+  /// The next batch of `batch` rows of `seq_len` tokens from a split; deterministic in the seed
+  /// and the number of batches drawn before (see state()).
+  virtual Batch next(Split split, int64_t batch, int64_t seq_len) = 0;
+  /// All tokens of a split, in order (evaluators score them in windows).
+  virtual std::span<const int32_t> tokens(Split split) const = 0;
+  /// The text of a split when the dataset has it (bits per byte, word perplexity); empty for
+  /// pre-tokenised sources.
+  virtual std::string text(Split split) const { return {}; }
+  /// The sampler's position, for checkpoints; load_state() resumes exactly there.
+  virtual Config state() const = 0;
+  virtual void load_state(const Config& state) = 0;
+};
+
+}  // namespace kiln::data

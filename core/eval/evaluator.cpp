@@ -1,0 +1,7 @@
+#include "core/eval/evaluator.h"
+
+namespace kiln::eval {
+
+Evaluator::~Evaluator() = default;
+
+}  // namespace kiln::eval

@@ -1,0 +1,31 @@
+// Evaluators: the "evaluator" component kind, which turn a trained model into numbers.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/data/dataset.h"
+#include "core/nn/model.h"
+#include "core/registry/config.h"
+
+namespace kiln::eval {
+
+struct EvalContext {
+  nn::Model* model = nullptr;
+  std::shared_ptr<data::Tokenizer> tokenizer;
+  data::Dataset* dataset = nullptr;  ///< the run's data, when the evaluator scores its val split
+  std::string run_dir;
+  int64_t batch_size = 8;
+  bool progress = true;
+};
+
+class Evaluator {
+ public:
+  virtual ~Evaluator();
+  /// A short name for tables ("perplexity", "mmlu").
+  virtual std::string name() const = 0;
+  /// Scores the model; the result is written as JSON (results.json) and summarised in a table.
+  virtual Config evaluate(EvalContext& ctx) = 0;
+};
+
+}  // namespace kiln::eval

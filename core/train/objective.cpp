@@ -1,0 +1,7 @@
+#include "core/train/objective.h"
+
+namespace kiln::train {
+
+Objective::~Objective() = default;
+
+}  // namespace kiln::train
