@@ -9,8 +9,10 @@
 #include <cstring>
 #include <mutex>
 #include <queue>
+#include <unordered_map>
 
 #include "core/base/error.h"
+#include "core/base/threads.h"
 #include "plugins/tokenizers/unicode.h"
 
 namespace kiln::tokenizers {
@@ -97,8 +99,8 @@ void BytePairEncoder::build(std::vector<std::string> tokens, std::vector<Merge> 
     KILN_CHECK(byte_ids[size_t(b)] >= 0, who, "byte ", b, " (\"", bytes_to_unicode_string(std::string(1, char(b))),
                "\") has no token: a byte-level vocabulary needs all 256");
 
-  std::unordered_map<uint64_t, MergeInfo> merge_map;
-  merge_map.reserve(merges.size() * 2);
+  PairTable merge_map;
+  merge_map.reserve(merges.size());
   for (size_t r = 0; r < merges.size(); ++r) {
     const auto [l, rt] = merges[r];
     auto ordinary = [&](int32_t id) { return id >= 0 && size_t(id) < tokens.size() && !special[size_t(id)]; };
@@ -109,15 +111,30 @@ void BytePairEncoder::build(std::vector<std::string> tokens, std::vector<Merge> 
     KILN_CHECK(it != by_bytes.end(), who, "merge ", r, " (\"", bytes_to_unicode_string(tokens[size_t(l)]), "\" \"",
                bytes_to_unicode_string(tokens[size_t(rt)]), "\") makes \"", bytes_to_unicode_string(merged),
                "\", which is not in the vocabulary");
-    auto [m, fresh] = merge_map.emplace(uint64_t(uint32_t(l)) << 32 | uint32_t(rt), MergeInfo{int32_t(r), it->second});
-    KILN_CHECK(fresh, who, "merge ", r, " (\"", bytes_to_unicode_string(tokens[size_t(l)]), "\" \"",
-               bytes_to_unicode_string(tokens[size_t(rt)]), "\") repeats merge ", m->second.rank);
+    const MergeInfo* dup = merge_map.insert(PairTable::key(l, rt), int32_t(r), it->second);
+    KILN_CHECK(!dup, who, "merge ", r, " (\"", bytes_to_unicode_string(tokens[size_t(l)]), "\" \"",
+               bytes_to_unicode_string(tokens[size_t(rt)]), "\") repeats merge ", dup ? dup->rank : 0);
   }
   tokens_ = std::move(tokens);
   merges_ = std::move(merges);
   byte_ids_ = byte_ids;
   merge_map_ = std::move(merge_map);
   cache_ = std::make_unique<Cache>();
+
+  // Which tokens BPE makes of their own bytes: checked by running it, so that the shortcut in
+  // encode_piece() gives exactly what merging would.
+  std::vector<char> whole(tokens_.size(), 0);
+#pragma omp parallel for num_threads(kiln::num_threads()) schedule(dynamic, 256)
+  for (size_t id = 0; id < tokens_.size(); ++id) {
+    if (special[id] || tokens_[id].size() < 2) continue;
+    std::vector<int32_t> ids;
+    encode_piece_uncached(tokens_[id], ids);
+    whole[id] = ids.size() == 1 && ids[0] == int32_t(id);
+  }
+  whole_ = TokenTable();
+  whole_.reserve(tokens_.size());
+  for (size_t id = 0; id < tokens_.size(); ++id)
+    if (whole[id]) whole_.insert(int32_t(id), tokens_);
 }
 
 void BytePairEncoder::encode_piece(std::string_view piece, std::vector<int32_t>& out) const {
@@ -126,6 +143,10 @@ void BytePairEncoder::encode_piece(std::string_view piece, std::vector<int32_t>&
     return;
   }
   if (piece.empty()) return;
+  if (const int32_t id = whole_.find(piece, tokens_); id >= 0) {
+    out.push_back(id);
+    return;
+  }
   if (piece.size() > Cache::kMaxPiece) {
     encode_piece_uncached(piece, out);
     return;

@@ -13,9 +13,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "plugins/tokenizers/flat_table.h"
 
 namespace kiln::tokenizers {
 
@@ -65,23 +66,20 @@ class BytePairEncoder {
                                             const std::string& vocab_name);
 
  private:
-  struct MergeInfo {
-    int32_t rank;
-    int32_t id;
-  };
+  using MergeInfo = PairTable::Slot;
   struct Cache;
 
-  const MergeInfo* find_merge(int32_t left, int32_t right) const {
-    auto it = merge_map_.find(uint64_t(uint32_t(left)) << 32 | uint32_t(right));
-    return it == merge_map_.end() ? nullptr : &it->second;
-  }
+  const MergeInfo* find_merge(int32_t left, int32_t right) const { return merge_map_.find(left, right); }
   void merge_small(std::string_view piece, std::vector<int32_t>& out) const;
   void merge_large(std::string_view piece, std::vector<int32_t>& out) const;
 
   std::vector<std::string> tokens_;
   std::vector<Merge> merges_;
   std::array<int32_t, 256> byte_ids_{};
-  std::unordered_map<uint64_t, MergeInfo> merge_map_;
+  PairTable merge_map_;
+  // The tokens that BPE makes of their own bytes (nearly all): a piece that is one of them is
+  // encoded by one look-up, with no merging and no cache.
+  TokenTable whole_;
   std::unique_ptr<Cache> cache_;
 };
 

@@ -14,9 +14,10 @@ struct UnicodeRange {
 
 #include "plugins/tokenizers/unicode_tables.inc"
 
-// The Basic Multilingual Plane as one byte per code point, built at compile time from the
-// ranges: text is nearly all BMP, and a table look-up is what makes pre-tokenisation fast.
-// Astral code points fall back to a binary search over the ranges.
+}  // namespace
+
+namespace detail {
+
 constexpr std::array<CharClass, 0x10000> build_bmp_table() {
   std::array<CharClass, 0x10000> t{};
   for (const UnicodeRange& r : kUnicodeRanges) {
@@ -26,12 +27,10 @@ constexpr std::array<CharClass, 0x10000> build_bmp_table() {
   return t;
 }
 
-constexpr std::array<CharClass, 0x10000> kBmp = build_bmp_table();
+// Computed by the compiler, so it is in place before any code runs.
+extern constexpr std::array<CharClass, 0x10000> kBmpClasses = build_bmp_table();
 
-}  // namespace
-
-CharClass char_class(char32_t c) {
-  if (c <= 0xFFFF) return kBmp[c];
+CharClass astral_class(char32_t c) {
   const auto* end = std::end(kUnicodeRanges);
   const auto* it = std::upper_bound(std::begin(kUnicodeRanges), end, c,
                                     [](char32_t v, const UnicodeRange& r) { return v < r.first; });
@@ -39,6 +38,8 @@ CharClass char_class(char32_t c) {
   --it;
   return c <= it->last ? it->cls : kOther;
 }
+
+}  // namespace detail
 
 const char* unicode_version() { return kUnicodeVersion; }
 

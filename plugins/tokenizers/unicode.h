@@ -3,6 +3,7 @@
 // (tools/gen_unicode_tables.py writes unicode_tables.inc).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -12,9 +13,19 @@ namespace kiln::tokenizers {
 
 enum CharClass : uint8_t { kOther = 0, kLetter = 1, kNumber = 2, kSpace = 3 };
 
+namespace detail {
+/// The Basic Multilingual Plane, one class a code point (built at compile time in unicode.cpp):
+/// text is nearly all BMP, and a table look-up is what makes pre-tokenisation fast.
+extern const std::array<CharClass, 0x10000> kBmpClasses;
+/// Code points above U+FFFF: a binary search over the ranges.
+CharClass astral_class(char32_t c);
+}  // namespace detail
+
 /// The class of a code point: kLetter for general categories L*, kNumber for N*, kSpace for
 /// the White_Space property, kOther for everything else (and for code points > U+10FFFF).
-CharClass char_class(char32_t c);
+inline CharClass char_class(char32_t c) {
+  return c <= 0xFFFF ? detail::kBmpClasses[c] : detail::astral_class(c);
+}
 /// The Unicode version the tables were generated from ("14.0.0").
 const char* unicode_version();
 
