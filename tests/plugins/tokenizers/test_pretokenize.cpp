@@ -2,6 +2,7 @@
 // the regex 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ (the
 // first alternative that matches at a position wins, each greedy with backtracking).
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 
 #include <random>
 
@@ -87,6 +88,30 @@ TEST(Pretokenize, InvalidUtf8IsOtherCharacters) {
   EXPECT_EQ(split("a\xFF\xFE" "b"), (Pieces{"a", "\xFF\xFE", "b"}));
   EXPECT_EQ(split(" \xC3"), (Pieces{" \xC3"}));            // truncated sequence
   EXPECT_EQ(split("\xED\xA0\x80x"), (Pieces{"\xED\xA0\x80", "x"}));  // an encoded surrogate
+}
+
+// 400 random strings split by GPT-2's regex in Python's `regex` module, the engine of GPT-2's
+// encoder.py (tools/gen_pretokenize_cases.py wrote them).
+TEST(Pretokenize, MatchesPythonRegexOnRandomText) {
+  const std::string path = std::string(KILN_TOKENIZERS_TEST_DATA) + "/gpt2_pretokenize_regex.jsonl";
+  const std::string all = testing::slurp(path);
+  ASSERT_FALSE(all.empty()) << path;
+  size_t lines = 0;
+  for (size_t pos = 0; pos < all.size();) {
+    size_t end = all.find('\n', pos);
+    if (end == std::string::npos) end = all.size();
+    const std::string line = all.substr(pos, end - pos);
+    pos = end + 1;
+    rapidjson::Document d;
+    d.Parse(line.data(), line.size());
+    ASSERT_FALSE(d.HasParseError()) << path << ":" << lines + 1;
+    Pieces want;
+    for (const auto& p : d["pieces"].GetArray()) want.emplace_back(p.GetString(), p.GetStringLength());
+    EXPECT_EQ(split(std::string(d["text"].GetString(), d["text"].GetStringLength())), want)
+        << path << ":" << lines + 1 << ": " << line;
+    ++lines;
+  }
+  EXPECT_EQ(lines, 400u);
 }
 
 TEST(Pretokenize, UnicodeClasses) {
