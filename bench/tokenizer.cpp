@@ -66,11 +66,13 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-double mb_s(size_t bytes, double s) { return double(bytes) / 1e6 / s; }
+double mb_s(size_t bytes, double s) {
+  return double(bytes) / 1e6 / s;
+}
 
 // Encode and decode figures of one tokenizer, as JSON fields.
-std::string encode_decode(const data::Tokenizer& tok, const std::string& text, int calls, int threads,
-                          const char* name) {
+std::string encode_decode(const data::Tokenizer& tok, const std::string& text, int calls,
+                          int threads, const char* name) {
   std::vector<int32_t> ids;
   double enc1 = 0, encn = 0;
   {
@@ -83,10 +85,15 @@ std::string encode_decode(const data::Tokenizer& tok, const std::string& text, i
   }
   std::string back;
   const double dec = best_of(calls, [&] { back = tok.decode(ids); });
-  if (back != text) throw std::runtime_error(std::string(name) + ": decode(encode(text)) differs from the text");
-  std::printf("  %-5s encode %8.1f MB/s (1 thread) %8.1f MB/s (%d threads)   decode %8.1f MB/s   %zu tokens\n", name,
-              mb_s(text.size(), enc1), mb_s(text.size(), encn), threads, mb_s(text.size(), dec), ids.size());
-  return "\"tokens\": " + std::to_string(ids.size()) + ", \"encode_mb_s_1t\": " + fmt("%.2f", mb_s(text.size(), enc1)) +
+  if (back != text)
+    throw std::runtime_error(std::string(name) + ": decode(encode(text)) differs from the text");
+  std::printf(
+      "  %-5s encode %8.1f MB/s (1 thread) %8.1f MB/s (%d threads)   decode %8.1f MB/s   %zu "
+      "tokens\n",
+      name, mb_s(text.size(), enc1), mb_s(text.size(), encn), threads, mb_s(text.size(), dec),
+      ids.size());
+  return "\"tokens\": " + std::to_string(ids.size()) +
+         ", \"encode_mb_s_1t\": " + fmt("%.2f", mb_s(text.size(), enc1)) +
          ", \"encode_mb_s\": " + fmt("%.2f", mb_s(text.size(), encn)) +
          ", \"decode_mb_s\": " + fmt("%.2f", mb_s(text.size(), dec));
 }
@@ -107,16 +114,20 @@ std::string bench_gpt2(const Options& opt, const std::string& text, int calls) {
     ThreadCountGuard g(1);
     cold = std::min(cold, time_once([&] { fresh->encode(text); }));
   }
-  std::printf("  gpt2  load %.3f s   cold-cache encode %.1f MB/s (1 thread)\n", load, mb_s(text.size(), cold));
-  return "{\"load_s\": " + fmt("%.4f", load) + ", \"encode_cold_mb_s_1t\": " + fmt("%.2f", mb_s(text.size(), cold)) +
-         ", " + encode_decode(*tok, text, calls, opt.threads, "gpt2") + "}";
+  std::printf("  gpt2  load %.3f s   cold-cache encode %.1f MB/s (1 thread)\n", load,
+              mb_s(text.size(), cold));
+  return "{\"load_s\": " + fmt("%.4f", load) +
+         ", \"encode_cold_mb_s_1t\": " + fmt("%.2f", mb_s(text.size(), cold)) + ", " +
+         encode_decode(*tok, text, calls, opt.threads, "gpt2") + "}";
 }
 
 std::string bench_char(const Options& opt, const std::string& text, int calls) {
   tokenizers::CharTokenizer tok;
   const double fit = best_of(calls, [&] { tok.fit({text}); });
-  std::printf("  char  fit %.4f s   vocabulary %lld\n", fit, static_cast<long long>(tok.vocab_size()));
-  return "{\"fit_s\": " + fmt("%.4f", fit) + ", \"vocab_size\": " + std::to_string(tok.vocab_size()) + ", " +
+  std::printf("  char  fit %.4f s   vocabulary %lld\n", fit,
+              static_cast<long long>(tok.vocab_size()));
+  return "{\"fit_s\": " + fmt("%.4f", fit) +
+         ", \"vocab_size\": " + std::to_string(tok.vocab_size()) + ", " +
          encode_decode(tok, text, calls, opt.threads, "char") + "}";
 }
 
@@ -125,13 +136,16 @@ std::string bench_bpe_train(const Options& opt, const std::string& text, int cal
   ThreadCountGuard g(opt.threads);
   const double train = best_of(std::min(calls, 2), [&] { tok->fit({text}); });
   std::printf("  bpe   training %lld tokens: %.3f s (%d threads); vocabulary %lld\n",
-              static_cast<long long>(opt.vocab), train, opt.threads, static_cast<long long>(tok->vocab_size()));
-  return "{\"vocab_size\": " + std::to_string(tok->vocab_size()) + ", \"train_s\": " + fmt("%.4f", train) + ", " +
+              static_cast<long long>(opt.vocab), train, opt.threads,
+              static_cast<long long>(tok->vocab_size()));
+  return "{\"vocab_size\": " + std::to_string(tok->vocab_size()) +
+         ", \"train_s\": " + fmt("%.4f", train) + ", " +
          encode_decode(*tok, text, calls, opt.threads, "bpe") + "}";
 }
 
 int usage(const char* argv0) {
-  std::fprintf(stderr, "usage: %s [--json] [--threads N] [--vocab N] [--data FILE] [--quick]\n", argv0);
+  std::fprintf(stderr, "usage: %s [--json] [--threads N] [--vocab N] [--data FILE] [--quick]\n",
+               argv0);
   return 2;
 }
 
@@ -141,16 +155,23 @@ int main(int argc, char** argv) {
   Options opt;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--json") opt.json = true;
-    else if (a == "--quick") opt.quick = true;
-    else if (a == "--threads" && i + 1 < argc) opt.threads = std::atoi(argv[++i]);
-    else if (a == "--vocab" && i + 1 < argc) opt.vocab = std::atoll(argv[++i]);
-    else if (a == "--data" && i + 1 < argc) opt.data = argv[++i];
-    else return usage(argv[0]);
+    if (a == "--json")
+      opt.json = true;
+    else if (a == "--quick")
+      opt.quick = true;
+    else if (a == "--threads" && i + 1 < argc)
+      opt.threads = std::atoi(argv[++i]);
+    else if (a == "--vocab" && i + 1 < argc)
+      opt.vocab = std::atoll(argv[++i]);
+    else if (a == "--data" && i + 1 < argc)
+      opt.data = argv[++i];
+    else
+      return usage(argv[0]);
   }
   if (opt.threads < 1 || opt.vocab < 258) return usage(argv[0]);
   if (!std::filesystem::exists(opt.data)) {
-    std::printf("bench_tokenizer: skipped, the text %s is absent (see shared/data/README.md)\n", opt.data.c_str());
+    std::printf("bench_tokenizer: skipped, the text %s is absent (see shared/data/README.md)\n",
+                opt.data.c_str());
     if (opt.json) std::printf("{\"skipped\": \"no data at %s\"}\n", opt.data.c_str());
     return 0;
   }
@@ -160,8 +181,10 @@ int main(int argc, char** argv) {
     ss << f.rdbuf();
     const std::string text = ss.str();
     const int calls = opt.quick ? 1 : 5;
-    std::printf("bench_tokenizer: %s, %zu bytes, %d threads\n", opt.data.c_str(), text.size(), opt.threads);
-    std::string json = "{\"data\": \"" + opt.data + "\", \"bytes\": " + std::to_string(text.size()) +
+    std::printf("bench_tokenizer: %s, %zu bytes, %d threads\n", opt.data.c_str(), text.size(),
+                opt.threads);
+    std::string json = "{\"data\": \"" + opt.data +
+                       "\", \"bytes\": " + std::to_string(text.size()) +
                        ", \"threads\": " + std::to_string(opt.threads);
     json += ", \"gpt2\": " + bench_gpt2(opt, text, calls);
     json += ", \"char\": " + bench_char(opt, text, calls);

@@ -17,16 +17,19 @@ constexpr char kVocabFile[] = "vocab.bpe";
 
 }  // namespace
 
-BpeTokenizer::BpeTokenizer(std::string name, std::vector<std::string> special_tokens, std::optional<std::string> eos)
+BpeTokenizer::BpeTokenizer(std::string name, std::vector<std::string> special_tokens,
+                           std::optional<std::string> eos)
     : TokenizerBase(std::move(name), std::move(special_tokens), std::move(eos)) {}
 
 std::shared_ptr<BpeTokenizer> BpeTokenizer::trainable(int64_t vocab_size, int64_t min_frequency,
                                                       std::vector<std::string> special_tokens,
                                                       std::optional<std::string> eos) {
-  std::shared_ptr<BpeTokenizer> t(new BpeTokenizer("bpe", std::move(special_tokens), std::move(eos)));
+  std::shared_ptr<BpeTokenizer> t(
+      new BpeTokenizer("bpe", std::move(special_tokens), std::move(eos)));
   const int64_t least = 256 + int64_t(t->special_texts_.size());
-  KILN_CHECK(vocab_size >= least, "bpe tokenizer: vocab_size = ", vocab_size, " leaves no room: the 256 bytes and ",
-             t->special_texts_.size(), " special tokens need ", least);
+  KILN_CHECK(vocab_size >= least, "bpe tokenizer: vocab_size = ", vocab_size,
+             " leaves no room: the 256 bytes and ", t->special_texts_.size(),
+             " special tokens need ", least);
   KILN_CHECK(min_frequency >= 1, "bpe tokenizer: min_frequency must be >= 1, got ", min_frequency);
   t->target_vocab_ = vocab_size;
   t->min_frequency_ = min_frequency;
@@ -35,8 +38,10 @@ std::shared_ptr<BpeTokenizer> BpeTokenizer::trainable(int64_t vocab_size, int64_
 
 std::shared_ptr<BpeTokenizer> BpeTokenizer::gpt2(std::string encoder_json, std::string vocab_bpe,
                                                  std::vector<std::string> special_tokens,
-                                                 std::optional<std::string> eos, std::string where) {
-  std::shared_ptr<BpeTokenizer> t(new BpeTokenizer("gpt2", std::move(special_tokens), std::move(eos)));
+                                                 std::optional<std::string> eos,
+                                                 std::string where) {
+  std::shared_ptr<BpeTokenizer> t(
+      new BpeTokenizer("gpt2", std::move(special_tokens), std::move(eos)));
   t->encoder_path_ = std::move(encoder_json);
   t->vocab_path_ = std::move(vocab_bpe);
   t->where_ = std::move(where);
@@ -47,8 +52,9 @@ void BpeTokenizer::ensure_ready() const {
   if (ready_.load(std::memory_order_acquire)) return;
   std::lock_guard lock(load_mu_);
   if (ready_.load(std::memory_order_relaxed)) return;
-  KILN_CHECK(name_ != "bpe", who(), "the vocabulary has not been trained yet: fit() the tokenizer on the training "
-                                    "text, or load() a saved one");
+  KILN_CHECK(name_ != "bpe", who(),
+             "the vocabulary has not been trained yet: fit() the tokenizer on the training "
+             "text, or load() a saved one");
   // Reading the files on first use changes a tokenizer that callers hold as const. The object
   // itself is never const (factories make it), so the cast is sound; the lock and ready_ make
   // it happen once.
@@ -70,13 +76,16 @@ int64_t BpeTokenizer::vocab_size() const {
   return enc_.size();
 }
 
-bool BpeTokenizer::needs_fit() const { return name_ == "bpe" && !ready_.load(std::memory_order_acquire); }
+bool BpeTokenizer::needs_fit() const {
+  return name_ == "bpe" && !ready_.load(std::memory_order_acquire);
+}
 
 void BpeTokenizer::fit(const std::vector<std::string_view>& corpus) {
   if (name_ != "bpe") return;  // GPT-2's vocabulary is fixed
   SpecialTokens leave_out;
   for (size_t i = 0; i < special_texts_.size(); ++i) leave_out.add(special_texts_[i], int32_t(i));
-  BpeTrainResult r = train_bpe(corpus, target_vocab_ - int64_t(special_texts_.size()), min_frequency_, leave_out);
+  BpeTrainResult r =
+      train_bpe(corpus, target_vocab_ - int64_t(special_texts_.size()), min_frequency_, leave_out);
   const auto first_special = int32_t(r.tokens.size());
   Vocab v{std::move(r.tokens), std::move(r.merges), number_specials(first_special)};
   for (const auto& [text, id] : v.specials) v.tokens.push_back(text);
@@ -84,15 +93,19 @@ void BpeTokenizer::fit(const std::vector<std::string_view>& corpus) {
   install(std::move(v));
 }
 
-BpeTokenizer::Vocab BpeTokenizer::read_files(const std::string& encoder_path, const std::string& vocab_path,
-                                             const std::vector<std::pair<std::string, int32_t>>* saved) const {
+BpeTokenizer::Vocab BpeTokenizer::read_files(
+    const std::string& encoder_path, const std::string& vocab_path,
+    const std::vector<std::pair<std::string, int32_t>>* saved) const {
   Vocab v;
-  v.tokens = BytePairEncoder::parse_encoder_json(read_file(encoder_path, name_ + " tokenizer"), encoder_path);
-  v.merges = BytePairEncoder::parse_vocab_bpe(read_file(vocab_path, name_ + " tokenizer"), v.tokens, vocab_path);
+  v.tokens = BytePairEncoder::parse_encoder_json(read_file(encoder_path, name_ + " tokenizer"),
+                                                 encoder_path);
+  v.merges = BytePairEncoder::parse_vocab_bpe(read_file(vocab_path, name_ + " tokenizer"), v.tokens,
+                                              vocab_path);
   if (saved) {
     for (const auto& [text, id] : *saved)
-      KILN_CHECK(id >= 0 && size_t(id) < v.tokens.size() && v.tokens[size_t(id)] == text, who(), "the special token \"",
-                 text, "\" with id ", id, " is not that token of ", encoder_path);
+      KILN_CHECK(id >= 0 && size_t(id) < v.tokens.size() && v.tokens[size_t(id)] == text, who(),
+                 "the special token \"", text, "\" with id ", id, " is not that token of ",
+                 encoder_path);
     v.specials = *saved;
     return v;
   }
@@ -114,8 +127,10 @@ void BpeTokenizer::install(Vocab v, const SavedHeader* saved) {
   for (const auto& t : v.specials) special_ids.push_back(t.second);
   BytePairEncoder e;
   e.build(std::move(v.tokens), std::move(v.merges), special_ids, who());
-  if (saved) restore_specials(*saved);
-  else set_specials(v.specials);
+  if (saved)
+    restore_specials(*saved);
+  else
+    set_specials(v.specials);
   enc_ = std::move(e);
   ready_.store(true, std::memory_order_release);
 }
@@ -147,7 +162,8 @@ void BpeTokenizer::encode_ordinary(std::string_view text, std::vector<int32_t>& 
     return;
   }
   // Chunks that pre-tokenise as the whole text does, a few per thread for balance.
-  const std::vector<size_t> b = pretokenize_chunks(text, std::max<size_t>(text.size() / (size_t(threads) * 4), 1024));
+  const std::vector<size_t> b =
+      pretokenize_chunks(text, std::max<size_t>(text.size() / (size_t(threads) * 4), 1024));
   const size_t n = b.size() - 1;
   std::vector<std::vector<int32_t>> parts(n);
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
@@ -159,7 +175,8 @@ void BpeTokenizer::encode_ordinary(std::string_view text, std::vector<int32_t>& 
 }
 
 void BpeTokenizer::append_ordinary(int32_t id, std::string& out) const {
-  KILN_CHECK(id >= 0 && id < enc_.size(), who(), "id ", id, " is outside the vocabulary [0, ", enc_.size(), ")");
+  KILN_CHECK(id >= 0 && id < enc_.size(), who(), "id ", id, " is outside the vocabulary [0, ",
+             enc_.size(), ")");
   out += enc_.bytes(id);
 }
 

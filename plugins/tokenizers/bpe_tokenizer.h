@@ -25,8 +25,8 @@ class BpeTokenizer final : public TokenizerBase {
   /// encoder.json ("<|endoftext|>" = 50256) keeps its id; others are numbered after the
   /// vocabulary. `where` prefixes errors (the spec's location).
   static std::shared_ptr<BpeTokenizer> gpt2(std::string encoder_json, std::string vocab_bpe,
-                                            std::vector<std::string> special_tokens, std::optional<std::string> eos,
-                                            std::string where = "");
+                                            std::vector<std::string> special_tokens,
+                                            std::optional<std::string> eos, std::string where = "");
 
   int64_t vocab_size() const override;
   bool needs_fit() const override;
@@ -45,7 +45,8 @@ class BpeTokenizer final : public TokenizerBase {
   void ensure_ready() const override;
 
  private:
-  BpeTokenizer(std::string name, std::vector<std::string> special_tokens, std::optional<std::string> eos);
+  BpeTokenizer(std::string name, std::vector<std::string> special_tokens,
+               std::optional<std::string> eos);
   void encode_serial(std::string_view text, std::vector<int32_t>& out) const;
   struct Vocab {
     std::vector<std::string> tokens;
@@ -60,8 +61,8 @@ class BpeTokenizer final : public TokenizerBase {
   // header's). Nothing changes when it throws.
   void install(Vocab v, const SavedHeader* saved = nullptr);
 
-  int64_t target_vocab_ = 0, min_frequency_ = 2;  // trained
-  std::string encoder_path_, vocab_path_, where_;   // gpt2
+  int64_t target_vocab_ = 0, min_frequency_ = 2;   // trained
+  std::string encoder_path_, vocab_path_, where_;  // gpt2
   size_t parallel_min_bytes_ = size_t(1) << 20;
   BytePairEncoder enc_;
   mutable std::mutex load_mu_;

@@ -18,15 +18,19 @@ using PieceCounts = std::unordered_map<std::string_view, int64_t>;
 // Pieces of the corpus with their counts. The text is cut at special tokens, then into chunks
 // that pre-tokenise independently (pretokenize_chunks); threads count chunks into maps of their
 // own, merged at the end, so the counts do not depend on the thread count.
-PieceCounts count_pieces(const std::vector<std::string_view>& corpus, const SpecialTokens& specials) {
+PieceCounts count_pieces(const std::vector<std::string_view>& corpus,
+                         const SpecialTokens& specials) {
   std::vector<std::string_view> chunks;
   for (std::string_view doc : corpus) {
     auto add = [&](std::string_view text) {
       const std::vector<size_t> b = pretokenize_chunks(text, size_t(1) << 20);
-      for (size_t i = 0; i + 1 < b.size(); ++i) chunks.push_back(text.substr(b[i], b[i + 1] - b[i]));
+      for (size_t i = 0; i + 1 < b.size(); ++i)
+        chunks.push_back(text.substr(b[i], b[i + 1] - b[i]));
     };
-    if (specials.empty()) add(doc);
-    else specials.split(doc, add, [](int32_t) {});
+    if (specials.empty())
+      add(doc);
+    else
+      specials.split(doc, add, [](int32_t) {});
   }
   const int threads = std::max(1, std::min(kiln::num_threads(), int(chunks.size())));
   std::vector<PieceCounts> local(static_cast<size_t>(threads));
@@ -42,9 +46,15 @@ PieceCounts count_pieces(const std::vector<std::string_view>& corpus, const Spec
   return std::move(local[0]);
 }
 
-uint64_t pair_key(int32_t a, int32_t b) { return uint64_t(uint32_t(a)) << 32 | uint32_t(b); }
-int32_t key_left(uint64_t k) { return int32_t(k >> 32); }
-int32_t key_right(uint64_t k) { return int32_t(uint32_t(k)); }
+uint64_t pair_key(int32_t a, int32_t b) {
+  return uint64_t(uint32_t(a)) << 32 | uint32_t(b);
+}
+int32_t key_left(uint64_t k) {
+  return int32_t(k >> 32);
+}
+int32_t key_right(uint64_t k) {
+  return int32_t(uint32_t(k));
+}
 
 struct Word {
   std::vector<int32_t> syms;
@@ -119,7 +129,8 @@ class Trainer {
     for (int32_t w : ws) merge_word(words_[size_t(w)], w, a, b, id);
     counts_.erase(pair);
     // Apply the changes, then queue each changed pair once with its new count.
-    std::sort(deltas_.begin(), deltas_.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    std::sort(deltas_.begin(), deltas_.end(),
+              [](const auto& x, const auto& y) { return x.first < y.first; });
     for (size_t i = 0; i < deltas_.size();) {
       const uint64_t k = deltas_[i].first;
       int64_t d = 0;
@@ -127,8 +138,10 @@ class Trainer {
       if (k == pair || d == 0) continue;
       int64_t& n = counts_[k];
       n += d;
-      if (n > 0) heap_.push({n, k});
-      else counts_.erase(k);
+      if (n > 0)
+        heap_.push({n, k});
+      else
+        counts_.erase(k);
     }
   }
 
@@ -174,9 +187,10 @@ class Trainer {
 
 }  // namespace
 
-BpeTrainResult train_bpe(const std::vector<std::string_view>& corpus, int64_t max_tokens, int64_t min_frequency,
-                         const SpecialTokens& specials) {
-  KILN_CHECK(max_tokens >= 256, "bpe training: the vocabulary needs at least the 256 bytes, got ", max_tokens);
+BpeTrainResult train_bpe(const std::vector<std::string_view>& corpus, int64_t max_tokens,
+                         int64_t min_frequency, const SpecialTokens& specials) {
+  KILN_CHECK(max_tokens >= 256, "bpe training: the vocabulary needs at least the 256 bytes, got ",
+             max_tokens);
   PieceCounts counts = count_pieces(corpus, specials);
   // Words in byte order: the result does not depend on it, but the work done then does not
   // depend on the hash map's order either.

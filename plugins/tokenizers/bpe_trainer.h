@@ -29,7 +29,7 @@ struct BpeTrainResult {
 /// Pair counts are kept up to date incrementally (each merge touches only the pieces that hold
 /// the pair, found through an index from pair to pieces), and the best pair comes from a
 /// priority queue with lazy deletion, so a merge costs time in proportion to what it changes.
-BpeTrainResult train_bpe(const std::vector<std::string_view>& corpus, int64_t max_tokens, int64_t min_frequency,
-                         const SpecialTokens& specials);
+BpeTrainResult train_bpe(const std::vector<std::string_view>& corpus, int64_t max_tokens,
+                         int64_t min_frequency, const SpecialTokens& specials);
 
 }  // namespace kiln::tokenizers

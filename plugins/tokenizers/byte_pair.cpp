@@ -22,7 +22,9 @@ namespace kiln::tokenizers {
 const std::array<char32_t, 256>& byte_to_unicode() {
   static const std::array<char32_t, 256> map = [] {
     std::array<char32_t, 256> m{};
-    auto printable = [](int b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); };
+    auto printable = [](int b) {
+      return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    };
     char32_t next = 256;
     for (int b = 0; b < 256; ++b) m[size_t(b)] = printable(b) ? char32_t(b) : next++;
     return m;
@@ -96,24 +98,29 @@ void BytePairEncoder::build(std::vector<std::string> tokens, std::vector<Merge> 
     if (tokens[id].size() == 1) byte_ids[static_cast<unsigned char>(tokens[id][0])] = int32_t(id);
   }
   for (int b = 0; b < 256; ++b)
-    KILN_CHECK(byte_ids[size_t(b)] >= 0, who, "byte ", b, " (\"", bytes_to_unicode_string(std::string(1, char(b))),
+    KILN_CHECK(byte_ids[size_t(b)] >= 0, who, "byte ", b, " (\"",
+               bytes_to_unicode_string(std::string(1, char(b))),
                "\") has no token: a byte-level vocabulary needs all 256");
 
   PairTable merge_map;
   merge_map.reserve(merges.size());
   for (size_t r = 0; r < merges.size(); ++r) {
     const auto [l, rt] = merges[r];
-    auto ordinary = [&](int32_t id) { return id >= 0 && size_t(id) < tokens.size() && !special[size_t(id)]; };
+    auto ordinary = [&](int32_t id) {
+      return id >= 0 && size_t(id) < tokens.size() && !special[size_t(id)];
+    };
     KILN_CHECK(ordinary(l) && ordinary(rt), who, "merge ", r, " (", l, ", ", rt,
                ") names an id that is not an ordinary token");
     const std::string merged = tokens[size_t(l)] + tokens[size_t(rt)];
     auto it = by_bytes.find(merged);
-    KILN_CHECK(it != by_bytes.end(), who, "merge ", r, " (\"", bytes_to_unicode_string(tokens[size_t(l)]), "\" \"",
-               bytes_to_unicode_string(tokens[size_t(rt)]), "\") makes \"", bytes_to_unicode_string(merged),
-               "\", which is not in the vocabulary");
+    KILN_CHECK(it != by_bytes.end(), who, "merge ", r, " (\"",
+               bytes_to_unicode_string(tokens[size_t(l)]), "\" \"",
+               bytes_to_unicode_string(tokens[size_t(rt)]), "\") makes \"",
+               bytes_to_unicode_string(merged), "\", which is not in the vocabulary");
     const MergeInfo* dup = merge_map.insert(PairTable::key(l, rt), int32_t(r), it->second);
     KILN_CHECK(!dup, who, "merge ", r, " (\"", bytes_to_unicode_string(tokens[size_t(l)]), "\" \"",
-               bytes_to_unicode_string(tokens[size_t(rt)]), "\") repeats merge ", dup ? dup->rank : 0);
+               bytes_to_unicode_string(tokens[size_t(rt)]), "\") repeats merge ",
+               dup ? dup->rank : 0);
   }
   tokens_ = std::move(tokens);
   merges_ = std::move(merges);
@@ -169,9 +176,12 @@ void BytePairEncoder::encode_piece(std::string_view piece, std::vector<int32_t>&
   shard.map.emplace(std::string(piece), std::move(ids));
 }
 
-void BytePairEncoder::encode_piece_uncached(std::string_view piece, std::vector<int32_t>& out) const {
-  if (piece.size() <= 64) merge_small(piece, out);
-  else merge_large(piece, out);
+void BytePairEncoder::encode_piece_uncached(std::string_view piece,
+                                            std::vector<int32_t>& out) const {
+  if (piece.size() <= 64)
+    merge_small(piece, out);
+  else
+    merge_large(piece, out);
 }
 
 // Short pieces (nearly all): arrays of the symbols and of the rank of each adjacent pair; each
@@ -219,7 +229,8 @@ void BytePairEncoder::merge_large(std::string_view piece, std::vector<int32_t>& 
     bool operator>(const Cand& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
   };
   std::vector<Node> nodes(static_cast<size_t>(n));
-  for (int32_t i = 0; i < n; ++i) nodes[size_t(i)] = {byte_ids_[static_cast<unsigned char>(piece[size_t(i)])], i - 1, i + 1};
+  for (int32_t i = 0; i < n; ++i)
+    nodes[size_t(i)] = {byte_ids_[static_cast<unsigned char>(piece[size_t(i)])], i - 1, i + 1};
   nodes[size_t(n - 1)].next = -1;
   std::priority_queue<Cand, std::vector<Cand>, std::greater<>> heap;
   auto push = [&](int32_t pos) {
@@ -234,7 +245,8 @@ void BytePairEncoder::merge_large(std::string_view piece, std::vector<int32_t>& 
     const Cand c = heap.top();
     heap.pop();
     Node& a = nodes[size_t(c.pos)];
-    if (dead[size_t(c.pos)] || a.id != c.left || a.next < 0 || nodes[size_t(a.next)].id != c.right) continue;
+    if (dead[size_t(c.pos)] || a.id != c.left || a.next < 0 || nodes[size_t(a.next)].id != c.right)
+      continue;
     const int32_t b = a.next;
     a.id = find_merge(c.left, c.right)->id;
     dead[size_t(b)] = 1;
@@ -264,11 +276,13 @@ std::string BytePairEncoder::encoder_json() const {
 std::string BytePairEncoder::vocab_bpe() const {
   std::string s = "#version: 0.2\n";
   for (const auto& [l, r] : merges_)
-    s += bytes_to_unicode_string(tokens_[size_t(l)]) + " " + bytes_to_unicode_string(tokens_[size_t(r)]) + "\n";
+    s += bytes_to_unicode_string(tokens_[size_t(l)]) + " " +
+         bytes_to_unicode_string(tokens_[size_t(r)]) + "\n";
   return s;
 }
 
-std::vector<std::string> BytePairEncoder::parse_encoder_json(const std::string& text, const std::string& name) {
+std::vector<std::string> BytePairEncoder::parse_encoder_json(const std::string& text,
+                                                             const std::string& name) {
   rapidjson::Document d;
   d.Parse(text.data(), text.size());
   KILN_CHECK(!d.HasParseError(), name, ": invalid JSON at byte ", d.GetErrorOffset(), ": ",
@@ -280,8 +294,9 @@ std::vector<std::string> BytePairEncoder::parse_encoder_json(const std::string& 
   std::string bytes;
   for (auto it = d.MemberBegin(); it != d.MemberEnd(); ++it) {
     const std::string_view key(it->name.GetString(), it->name.GetStringLength());
-    KILN_CHECK(it->value.IsInt() && it->value.GetInt() >= 0 && size_t(it->value.GetInt()) < n, name, ": the id of \"",
-               key, "\" is not an integer in [0, ", n, ") (the ids must number the ", n, " tokens)");
+    KILN_CHECK(it->value.IsInt() && it->value.GetInt() >= 0 && size_t(it->value.GetInt()) < n, name,
+               ": the id of \"", key, "\" is not an integer in [0, ", n,
+               ") (the ids must number the ", n, " tokens)");
     const auto id = size_t(it->value.GetInt());
     KILN_CHECK(!seen[id], name, ": id ", id, " is given to \"", key, "\" and to another token");
     KILN_CHECK(unicode_string_to_bytes(key, bytes), name, ": the token \"", key,
@@ -292,9 +307,8 @@ std::vector<std::string> BytePairEncoder::parse_encoder_json(const std::string& 
   return tokens;
 }
 
-std::vector<BytePairEncoder::Merge> BytePairEncoder::parse_vocab_bpe(const std::string& text,
-                                                                     const std::vector<std::string>& tokens,
-                                                                     const std::string& name) {
+std::vector<BytePairEncoder::Merge> BytePairEncoder::parse_vocab_bpe(
+    const std::string& text, const std::vector<std::string>& tokens, const std::string& name) {
   std::unordered_map<std::string_view, int32_t> by_bytes;
   for (size_t id = 0; id < tokens.size(); ++id) by_bytes.emplace(tokens[id], int32_t(id));
   std::vector<Merge> merges;
@@ -311,12 +325,15 @@ std::vector<BytePairEncoder::Merge> BytePairEncoder::parse_vocab_bpe(const std::
     const size_t sp = line.find(' ');
     KILN_CHECK(sp != std::string_view::npos && sp > 0 && sp + 1 < line.size() &&
                    line.find(' ', sp + 1) == std::string_view::npos,
-               name, ":", line_no, ": expected two tokens separated by one space, got \"", line, "\"");
-    KILN_CHECK(unicode_string_to_bytes(line.substr(0, sp), left) && unicode_string_to_bytes(line.substr(sp + 1), right),
-               name, ":", line_no, ": \"", line, "\" has a character outside GPT-2's byte-to-unicode alphabet");
+               name, ":", line_no, ": expected two tokens separated by one space, got \"", line,
+               "\"");
+    KILN_CHECK(unicode_string_to_bytes(line.substr(0, sp), left) &&
+                   unicode_string_to_bytes(line.substr(sp + 1), right),
+               name, ":", line_no, ": \"", line,
+               "\" has a character outside GPT-2's byte-to-unicode alphabet");
     auto l = by_bytes.find(left), r = by_bytes.find(right);
-    KILN_CHECK(l != by_bytes.end() && r != by_bytes.end(), name, ":", line_no, ": the merge \"", line,
-               "\" names a token that is not in the vocabulary");
+    KILN_CHECK(l != by_bytes.end() && r != by_bytes.end(), name, ":", line_no, ": the merge \"",
+               line, "\" names a token that is not in the vocabulary");
     merges.emplace_back(l->second, r->second);
   }
   return merges;

@@ -42,8 +42,8 @@ class BytePairEncoder {
   /// `special_ids` and take part in no merge); `merges` are (left, right) id pairs in rank
   /// order, each making the token whose bytes are the two concatenated. Every single byte
   /// must be a token. Throws with a message prefixed by `who` otherwise.
-  void build(std::vector<std::string> tokens, std::vector<Merge> merges, const std::vector<int32_t>& special_ids,
-             const std::string& who);
+  void build(std::vector<std::string> tokens, std::vector<Merge> merges,
+             const std::vector<int32_t>& special_ids, const std::string& who);
 
   /// Appends the ids of one piece (cached: the same piece is merged once).
   void encode_piece(std::string_view piece, std::vector<int32_t>& out) const;
@@ -61,15 +61,19 @@ class BytePairEncoder {
   std::string vocab_bpe() const;
   /// Reads them back: the tokens by id, and the merges as id pairs. `encoder_name` and
   /// `vocab_name` (the paths) are named in errors.
-  static std::vector<std::string> parse_encoder_json(const std::string& text, const std::string& encoder_name);
-  static std::vector<Merge> parse_vocab_bpe(const std::string& text, const std::vector<std::string>& tokens,
+  static std::vector<std::string> parse_encoder_json(const std::string& text,
+                                                     const std::string& encoder_name);
+  static std::vector<Merge> parse_vocab_bpe(const std::string& text,
+                                            const std::vector<std::string>& tokens,
                                             const std::string& vocab_name);
 
  private:
   using MergeInfo = PairTable::Slot;
   struct Cache;
 
-  const MergeInfo* find_merge(int32_t left, int32_t right) const { return merge_map_.find(left, right); }
+  const MergeInfo* find_merge(int32_t left, int32_t right) const {
+    return merge_map_.find(left, right);
+  }
   void merge_small(std::string_view piece, std::vector<int32_t>& out) const;
   void merge_large(std::string_view piece, std::vector<int32_t>& out) const;
 

@@ -4,7 +4,8 @@
 
 namespace kiln::tokenizers {
 
-ByteTokenizer::ByteTokenizer(std::vector<std::string> special_tokens, std::optional<std::string> eos)
+ByteTokenizer::ByteTokenizer(std::vector<std::string> special_tokens,
+                             std::optional<std::string> eos)
     : TokenizerBase("byte", std::move(special_tokens), std::move(eos)) {
   set_specials(number_specials(256));
 }
@@ -14,11 +15,14 @@ void ByteTokenizer::encode_ordinary(std::string_view text, std::vector<int32_t>&
 }
 
 void ByteTokenizer::append_ordinary(int32_t id, std::string& out) const {
-  KILN_CHECK(id >= 0 && id < vocab_size(), who(), "id ", id, " is outside the vocabulary [0, ", vocab_size(), ")");
+  KILN_CHECK(id >= 0 && id < vocab_size(), who(), "id ", id, " is outside the vocabulary [0, ",
+             vocab_size(), ")");
   out += char(id);
 }
 
-void ByteTokenizer::save(const std::string& dir) const { write_saved(dir, saved_header()); }
+void ByteTokenizer::save(const std::string& dir) const {
+  write_saved(dir, saved_header());
+}
 
 void ByteTokenizer::load(const std::string& dir) {
   const SavedHeader h = read_saved(dir);

@@ -9,9 +9,12 @@ namespace kiln::tokenizers {
 
 class ByteTokenizer final : public TokenizerBase {
  public:
-  explicit ByteTokenizer(std::vector<std::string> special_tokens = {}, std::optional<std::string> eos = std::nullopt);
+  explicit ByteTokenizer(std::vector<std::string> special_tokens = {},
+                         std::optional<std::string> eos = std::nullopt);
 
-  int64_t vocab_size() const override { return std::max<int64_t>(256, int64_t(special_flag_.size())); }
+  int64_t vocab_size() const override {
+    return std::max<int64_t>(256, int64_t(special_flag_.size()));
+  }
   void save(const std::string& dir) const override;
   void load(const std::string& dir) override;
 

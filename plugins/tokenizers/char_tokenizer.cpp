@@ -11,8 +11,8 @@ namespace {
 // Where a byte offset is, for messages: "line 3, column 5 (byte 120)".
 std::string position_str(std::string_view text, size_t pos) {
   const TextPosition p = text_position(text, pos);
-  return "line " + std::to_string(p.line) + ", column " + std::to_string(p.column) + " (byte " + std::to_string(pos) +
-         ")";
+  return "line " + std::to_string(p.line) + ", column " + std::to_string(p.column) + " (byte " +
+         std::to_string(pos) + ")";
 }
 
 std::string byte_str(unsigned char b) {
@@ -23,8 +23,8 @@ std::string byte_str(unsigned char b) {
 
 }  // namespace
 
-CharTokenizer::CharTokenizer(std::vector<std::string> special_tokens, std::optional<std::string> eos,
-                             std::optional<std::string> chars)
+CharTokenizer::CharTokenizer(std::vector<std::string> special_tokens,
+                             std::optional<std::string> eos, std::optional<std::string> chars)
     : TokenizerBase("char", std::move(special_tokens), std::move(eos)) {
   if (chars) {
     std::vector<char32_t> cps;
@@ -34,8 +34,9 @@ CharTokenizer::CharTokenizer(std::vector<std::string> special_tokens, std::optio
       cps.push_back(ch.cp);
       i += ch.len;
     }
-    KILN_CHECK(!cps.empty(), who(), "chars is empty: give the characters of the vocabulary, or leave it out to learn "
-                                    "them from the training text");
+    KILN_CHECK(!cps.empty(), who(),
+               "chars is empty: give the characters of the vocabulary, or leave it out to learn "
+               "them from the training text");
     set_vocabulary(std::move(cps));
   }
 }
@@ -49,16 +50,19 @@ void CharTokenizer::set_vocabulary(std::vector<char32_t> chars) {
   other_.clear();
   for (size_t i = 0; i < chars_.size(); ++i) {
     append_utf8(utf8_[i], chars_[i]);
-    if (chars_[i] < 128) ascii_[chars_[i]] = int32_t(i);
-    else other_[chars_[i]] = int32_t(i);
+    if (chars_[i] < 128)
+      ascii_[chars_[i]] = int32_t(i);
+    else
+      other_[chars_[i]] = int32_t(i);
   }
   set_specials(number_specials(int32_t(chars_.size())));
   ready_ = true;
 }
 
 void CharTokenizer::ensure_ready() const {
-  KILN_CHECK(ready_, who(), "the vocabulary has not been learned yet: fit() the tokenizer on the training text, "
-                            "load() a saved one, or give chars");
+  KILN_CHECK(ready_, who(),
+             "the vocabulary has not been learned yet: fit() the tokenizer on the training text, "
+             "load() a saved one, or give chars");
 }
 
 int64_t CharTokenizer::vocab_size() const {
@@ -80,9 +84,11 @@ void CharTokenizer::fit(const std::vector<std::string_view>& corpus) {
       }
       const Utf8Char ch = decode_utf8(text, i);
       if (!ch.valid)
-        fail_at(text, i, "invalid UTF-8 byte " + byte_str(b) + " in document " + std::to_string(d) +
-                             " of the training text (the char tokenizer needs UTF-8 text; the byte tokenizer "
-                             "takes any bytes)");
+        fail_at(
+            text, i,
+            "invalid UTF-8 byte " + byte_str(b) + " in document " + std::to_string(d) +
+                " of the training text (the char tokenizer needs UTF-8 text; the byte tokenizer "
+                "takes any bytes)");
       seen.push_back(ch.cp);
       i += ch.len;
       // Keep the buffer of non-ASCII characters small on text that is mostly non-ASCII.
@@ -116,15 +122,16 @@ void CharTokenizer::encode_ordinary(std::string_view text, std::vector<int32_t>&
     if (it == other_.end())
       fail_at(text, i,
               "the character " + describe_char(ch.cp) + " is not in the vocabulary of " +
-                  std::to_string(chars_.size()) + " characters learned from the training text; it appears");
+                  std::to_string(chars_.size()) +
+                  " characters learned from the training text; it appears");
     out.push_back(it->second);
     i += ch.len;
   }
 }
 
 void CharTokenizer::append_ordinary(int32_t id, std::string& out) const {
-  KILN_CHECK(id >= 0 && size_t(id) < utf8_.size(), who(), "id ", id, " is outside the vocabulary [0, ", vocab_size(),
-             ")");
+  KILN_CHECK(id >= 0 && size_t(id) < utf8_.size(), who(), "id ", id,
+             " is outside the vocabulary [0, ", vocab_size(), ")");
   out += utf8_[size_t(id)];
 }
 
@@ -150,11 +157,13 @@ void CharTokenizer::load(const std::string& dir) {
   }
   if (cps.empty()) chars.fail("the saved vocabulary is empty");
   for (size_t i = 1; i < cps.size(); ++i)
-    if (cps[i - 1] >= cps[i]) chars.fail("the saved characters are not in increasing code-point order");
+    if (cps[i - 1] >= cps[i])
+      chars.fail("the saved characters are not in increasing code-point order");
   for (size_t i = 0; i < h.specials.size(); ++i)
     if (h.specials[i].second != int32_t(cps.size() + i))
-      h.config.at("special_tokens").fail("the special tokens' ids do not follow the " + std::to_string(cps.size()) +
-                                         " characters");
+      h.config.at("special_tokens")
+          .fail("the special tokens' ids do not follow the " + std::to_string(cps.size()) +
+                " characters");
   h.config.check_all_read();
   restore_specials(h);
   set_vocabulary(std::move(cps));

@@ -14,7 +14,8 @@ class CharTokenizer final : public TokenizerBase {
  public:
   /// With `chars`, the vocabulary is fixed to the characters of that string and no fit is
   /// needed; otherwise fit() learns it.
-  explicit CharTokenizer(std::vector<std::string> special_tokens = {}, std::optional<std::string> eos = std::nullopt,
+  explicit CharTokenizer(std::vector<std::string> special_tokens = {},
+                         std::optional<std::string> eos = std::nullopt,
                          std::optional<std::string> chars = std::nullopt);
 
   int64_t vocab_size() const override;
@@ -39,9 +40,9 @@ class CharTokenizer final : public TokenizerBase {
 
   bool ready_ = false;
   std::vector<char32_t> chars_;
-  std::vector<std::string> utf8_;                 // by id
-  std::array<int32_t, 128> ascii_{};              // ASCII character -> id, -1 if absent
-  std::unordered_map<char32_t, int32_t> other_;   // non-ASCII character -> id
+  std::vector<std::string> utf8_;                // by id
+  std::array<int32_t, 128> ascii_{};             // ASCII character -> id, -1 if absent
+  std::unordered_map<char32_t, int32_t> other_;  // non-ASCII character -> id
 };
 
 }  // namespace kiln::tokenizers

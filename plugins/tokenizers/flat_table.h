@@ -42,7 +42,9 @@ class PairTable {
     int32_t rank = 0, id = 0;
   };
 
-  static uint64_t key(int32_t left, int32_t right) { return uint64_t(uint32_t(left)) << 32 | uint32_t(right); }
+  static uint64_t key(int32_t left, int32_t right) {
+    return uint64_t(uint32_t(left)) << 32 | uint32_t(right);
+  }
 
   void reserve(size_t n) {
     const size_t cap = std::bit_ceil(std::max<size_t>(16, n * 2));
@@ -99,7 +101,9 @@ class TokenTable {
     for (size_t i = size_t(h) & mask_;; i = (i + 1) & mask_) {
       const Slot& slot = slots_[i];
       if (slot.id < 0) return -1;
-      if (slot.prefix == p && slot.size == s.size() && (s.size() <= 8 || tokens[size_t(slot.id)] == s)) return slot.id;
+      if (slot.prefix == p && slot.size == s.size() &&
+          (s.size() <= 8 || tokens[size_t(slot.id)] == s))
+        return slot.id;
     }
   }
 

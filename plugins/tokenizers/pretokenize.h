@@ -29,7 +29,9 @@ namespace kiln::tokenizers {
 
 namespace detail {
 
-inline CharClass class_of(const Utf8Char& ch) { return ch.valid ? char_class(ch.cp) : kOther; }
+inline CharClass class_of(const Utf8Char& ch) {
+  return ch.valid ? char_class(ch.cp) : kOther;
+}
 
 // The end of the run of characters of class k starting at byte i.
 inline size_t run_end(std::string_view s, size_t i, CharClass k) {
@@ -79,8 +81,8 @@ inline size_t piece_end(std::string_view s, size_t i) {
     last = j;
     j += ch.len;
   }
-  if (j == s.size()) return j;       // \s+(?!\S) at the end of the text
-  return last > i ? last : j;        // \s+(?!\S) backtracked by one character, or \s+
+  if (j == s.size()) return j;  // \s+(?!\S) at the end of the text
+  return last > i ? last : j;   // \s+(?!\S) backtracked by one character, or \s+
 }
 
 }  // namespace detail

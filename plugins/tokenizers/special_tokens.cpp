@@ -9,8 +9,8 @@ namespace kiln::tokenizers {
 void SpecialTokens::add(const std::string& text, int32_t id) {
   KILN_CHECK(!text.empty(), "special tokens: a special token cannot be the empty string");
   KILN_CHECK(!by_text_.count(text), "special tokens: \"", text, "\" is listed twice");
-  KILN_CHECK(!by_id_.count(id), "special tokens: id ", id, " is given to both \"", by_id_.at(id), "\" and \"", text,
-             "\"");
+  KILN_CHECK(!by_id_.count(id), "special tokens: id ", id, " is given to both \"", by_id_.at(id),
+             "\" and \"", text, "\"");
   by_text_[text] = id;
   by_id_[id] = text;
   longest_first_.push_back({text, id});
@@ -30,7 +30,8 @@ const std::string* SpecialTokens::text_of(int32_t id) const {
   return it == by_id_.end() ? nullptr : &it->second;
 }
 
-std::optional<int32_t> pick_eos(const SpecialTokens& specials, const std::optional<std::string>& eos,
+std::optional<int32_t> pick_eos(const SpecialTokens& specials,
+                                const std::optional<std::string>& eos,
                                 const std::string& tokenizer) {
   if (eos) {
     auto id = specials.id_of(*eos);

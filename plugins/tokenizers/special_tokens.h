@@ -38,7 +38,8 @@ class SpecialTokens {
       }
       const Entry* hit = nullptr;
       for (const Entry& e : longest_first_)
-        if (e.text.size() <= text.size() - i && std::memcmp(text.data() + i, e.text.data(), e.text.size()) == 0) {
+        if (e.text.size() <= text.size() - i &&
+            std::memcmp(text.data() + i, e.text.data(), e.text.size()) == 0) {
           hit = &e;
           break;
         }
@@ -67,7 +68,8 @@ class SpecialTokens {
 
 /// The end-of-text id: the special token named `eos` when given (it must be one of them), else
 /// "<|endoftext|>" when it is one of them, else none.
-std::optional<int32_t> pick_eos(const SpecialTokens& specials, const std::optional<std::string>& eos,
+std::optional<int32_t> pick_eos(const SpecialTokens& specials,
+                                const std::optional<std::string>& eos,
                                 const std::string& tokenizer);
 
 }  // namespace kiln::tokenizers

@@ -39,9 +39,11 @@ void TokenizerBase::set_specials(const std::vector<std::pair<std::string, int32_
   eos_ = pick_eos(specials_, eos_name_, name_);
 }
 
-std::vector<std::pair<std::string, int32_t>> TokenizerBase::number_specials(int32_t first_id) const {
+std::vector<std::pair<std::string, int32_t>> TokenizerBase::number_specials(
+    int32_t first_id) const {
   std::vector<std::pair<std::string, int32_t>> out;
-  for (size_t i = 0; i < special_texts_.size(); ++i) out.emplace_back(special_texts_[i], first_id + int32_t(i));
+  for (size_t i = 0; i < special_texts_.size(); ++i)
+    out.emplace_back(special_texts_[i], first_id + int32_t(i));
   return out;
 }
 
@@ -54,7 +56,8 @@ std::vector<int32_t> TokenizerBase::encode(std::string_view text, bool parse_spe
     return out;
   }
   specials_.split(
-      text, [&](std::string_view part) { encode_ordinary(part, out); }, [&](int32_t id) { out.push_back(id); });
+      text, [&](std::string_view part) { encode_ordinary(part, out); },
+      [&](int32_t id) { out.push_back(id); });
   return out;
 }
 
@@ -63,8 +66,10 @@ std::string TokenizerBase::decode(const std::vector<int32_t>& ids) const {
   std::string out;
   out.reserve(ids.size() * 4);
   for (int32_t id : ids) {
-    if (is_special(id)) out += *specials_.text_of(id);
-    else append_ordinary(id, out);
+    if (is_special(id))
+      out += *specials_.text_of(id);
+    else
+      append_ordinary(id, out);
   }
   return out;
 }
@@ -95,7 +100,8 @@ Config TokenizerBase::saved_header() const {
   std::sort(by_id.begin(), by_id.end());
   // {text, id} pairs: a special token is any string, so it is a value rather than a key.
   Config specials = Config::list();
-  for (const auto& [id, text] : by_id) specials.push_back(Config::list({Config(text), Config(int64_t(id))}));
+  for (const auto& [id, text] : by_id)
+    specials.push_back(Config::list({Config(text), Config(int64_t(id))}));
   c.set("special_tokens", specials);
   c.set("eos", eos_ ? Config(*specials_.text_of(*eos_)) : Config());
   return c;
@@ -111,7 +117,8 @@ TokenizerBase::SavedHeader TokenizerBase::read_saved(const std::string& dir) con
   const Config& c = h.config;
   const std::string type = c.get<std::string>("type");
   if (type != name_)
-    c.at("type").fail("the saved tokenizer is a " + type + " tokenizer, not the " + name_ + " tokenizer the spec asks for");
+    c.at("type").fail("the saved tokenizer is a " + type + " tokenizer, not the " + name_ +
+                      " tokenizer the spec asks for");
   const Config& list = c.at("special_tokens");
   if (!list.is_list()) list.fail("expected a list of {text, id} pairs");
   for (const Config& t : list.items()) {

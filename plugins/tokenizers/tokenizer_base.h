@@ -30,7 +30,8 @@ class TokenizerBase : public data::Tokenizer {
  protected:
   /// `special_texts` are the special tokens the spec asked for and `eos` the one it named, if
   /// any; subclasses give them ids with set_specials() once their vocabulary is known.
-  TokenizerBase(std::string name, std::vector<std::string> special_texts, std::optional<std::string> eos);
+  TokenizerBase(std::string name, std::vector<std::string> special_texts,
+                std::optional<std::string> eos);
 
   /// Appends the ids of text that holds no special token.
   virtual void encode_ordinary(std::string_view text, std::vector<int32_t>& out) const = 0;

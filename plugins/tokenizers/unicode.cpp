@@ -41,7 +41,9 @@ CharClass astral_class(char32_t c) {
 
 }  // namespace detail
 
-const char* unicode_version() { return kUnicodeVersion; }
+const char* unicode_version() {
+  return kUnicodeVersion;
+}
 
 void append_utf8(std::string& out, char32_t cp) {
   if (cp < 0x80) {
@@ -70,8 +72,8 @@ std::string code_point_str(char32_t cp) {
 std::string describe_char(char32_t cp) {
   // Control characters and whitespace other than the space would be invisible or break the
   // message's line: name them by code point alone.
-  if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0) || (cp != ' ' && char_class(cp) == kSpace) ||
-      (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+  if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0) ||
+      (cp != ' ' && char_class(cp) == kSpace) || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
     return code_point_str(cp);
   std::string s = "'";
   append_utf8(s, cp);

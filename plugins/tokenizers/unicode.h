@@ -44,7 +44,9 @@ inline Utf8Char decode_utf8(std::string_view s, size_t i) {
   const auto b0 = static_cast<unsigned char>(s[i]);
   if (b0 < 0x80) return {b0, 1, true};
   const size_t left = s.size() - i;
-  auto cont = [&](size_t k) { return k < left && (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80; };
+  auto cont = [&](size_t k) {
+    return k < left && (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+  };
   auto byte = [&](size_t k) { return char32_t(static_cast<unsigned char>(s[i + k]) & 0x3F); };
   if (b0 >= 0xC2 && b0 <= 0xDF && cont(1)) return {char32_t(b0 & 0x1F) << 6 | byte(1), 2, true};
   if (b0 >= 0xE0 && b0 <= 0xEF && cont(1) && cont(2)) {

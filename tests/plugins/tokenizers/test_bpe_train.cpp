@@ -22,7 +22,9 @@ using testing::shared_data;
 using testing::slurp;
 
 // The learned tokens after the 256 bytes, as strings.
-std::vector<std::string> learned(const BpeTrainResult& r) { return {r.tokens.begin() + 256, r.tokens.end()}; }
+std::vector<std::string> learned(const BpeTrainResult& r) {
+  return {r.tokens.begin() + 256, r.tokens.end()};
+}
 
 TEST(BpeTraining, SmallCaseWorkedByHand) {
   // Pieces: "ab", " ab", " ab", " ac". Pair counts: (a,b) 3, (" ",a) 3, (a,c) 1. The tie goes to
@@ -35,7 +37,8 @@ TEST(BpeTraining, SmallCaseWorkedByHand) {
   EXPECT_EQ(two.merges[0], (BytePairEncoder::Merge{' ', 'a'}));
   EXPECT_EQ(two.merges[1], (BytePairEncoder::Merge{256, 'b'}));
   // With min_frequency 1 the two singletons follow, " a" < "a" first.
-  EXPECT_EQ(learned(train_bpe(corpus, 1000, 1, {})), (std::vector<std::string>{" a", " ab", " ac", "ab"}));
+  EXPECT_EQ(learned(train_bpe(corpus, 1000, 1, {})),
+            (std::vector<std::string>{" a", " ab", " ac", "ab"}));
   // The vocabulary size bounds the merges.
   EXPECT_EQ(learned(train_bpe(corpus, 257, 1, {})), (std::vector<std::string>{" a"}));
 }
@@ -47,7 +50,8 @@ TEST(BpeTraining, OverlappingPairs) {
 }
 
 // The plain algorithm: count every pair of every word at each step.
-BpeTrainResult reference_train(const std::vector<std::string_view>& corpus, size_t max_tokens, int64_t min_freq) {
+BpeTrainResult reference_train(const std::vector<std::string_view>& corpus, size_t max_tokens,
+                               int64_t min_freq) {
   std::map<std::string, int64_t> counts;
   for (auto doc : corpus)
     for (std::string_view p : gpt2_pretokenize(doc)) ++counts[std::string(p)];
@@ -66,8 +70,11 @@ BpeTrainResult reference_train(const std::vector<std::string_view>& corpus, size
     if (pairs.empty()) break;
     auto best = pairs.begin();
     for (auto it = pairs.begin(); it != pairs.end(); ++it) {
-      auto key = [&](const auto& e) { return std::make_pair(r.tokens[size_t(e.first.first)], r.tokens[size_t(e.first.second)]); };
-      if (it->second > best->second || (it->second == best->second && key(*it) < key(*best))) best = it;
+      auto key = [&](const auto& e) {
+        return std::make_pair(r.tokens[size_t(e.first.first)], r.tokens[size_t(e.first.second)]);
+      };
+      if (it->second > best->second || (it->second == best->second && key(*it) < key(*best)))
+        best = it;
     }
     if (best->second < min_freq) break;
     const auto [a, b] = best->first;
@@ -137,7 +144,8 @@ TEST(BpeTokenizer, RoundTripsArbitraryBytes) {
   EXPECT_EQ(tok->vocab_size(), 500);
   EXPECT_EQ(tok->eos_id(), std::optional<int32_t>(499));
   for (int i = 0; i < 200; ++i) {
-    const std::string s = i % 2 ? testing::random_bytes(rng, rng() % 300) : testing::random_text(rng, rng() % 100);
+    const std::string s =
+        i % 2 ? testing::random_bytes(rng, rng() % 300) : testing::random_text(rng, rng() % 100);
     const std::vector<int32_t> ids = tok->encode(s);
     EXPECT_EQ(tok->decode(ids), s);
     for (int32_t id : ids) ASSERT_TRUE(id >= 0 && id < 499);
@@ -152,7 +160,8 @@ TEST(BpeTokenizer, SpecialTokensAreNeverLearned) {
   auto tok = BpeTokenizer::trainable(300, 2, {"<|endoftext|>"}, std::nullopt);
   tok->fit({text});
   for (int32_t id = 256; id < tok->vocab_size() - 1; ++id)
-    EXPECT_EQ(tok->token_bytes(id).find('|'), std::string::npos) << "token " << id << " " << tok->token_bytes(id);
+    EXPECT_EQ(tok->token_bytes(id).find('|'), std::string::npos)
+        << "token " << id << " " << tok->token_bytes(id);
   const std::vector<int32_t> ids = tok->encode("cat<|endoftext|>", true);
   EXPECT_EQ(ids.back(), tok->vocab_size() - 1);
   EXPECT_EQ(tok->decode(ids), "cat<|endoftext|>");
@@ -166,7 +175,8 @@ TEST(BpeTokenizer, TrainingStopsWhenPairsRunOut) {
     BpeTokenizer::trainable(256, 2, {"<|endoftext|>"}, std::nullopt);
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("vocab_size = 256 leaves no room"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("vocab_size = 256 leaves no room"), std::string::npos)
+        << e.what();
   }
   auto untrained = BpeTokenizer::trainable(300, 2, {}, std::nullopt);
   EXPECT_THROW(untrained->encode("a"), Error);

@@ -51,7 +51,8 @@ TEST(CharTokenizer, UnicodeCharactersInCodePointOrder) {
   CharTokenizer tok;
   tok.fit({"żółw", "ab€😀a"});
   // a b w ó ż € 😀 by code point: 0x61 0x62 0x77 0xF3 0x17C 0x20AC 0x1F600 (ł is 0x142).
-  EXPECT_EQ(tok.chars(), (std::vector<char32_t>{0x61, 0x62, 0x77, 0xF3, 0x142, 0x17C, 0x20AC, 0x1F600}));
+  EXPECT_EQ(tok.chars(),
+            (std::vector<char32_t>{0x61, 0x62, 0x77, 0xF3, 0x142, 0x17C, 0x20AC, 0x1F600}));
   EXPECT_EQ(tok.encode("😀ża"), (std::vector<int32_t>{7, 5, 0}));
   EXPECT_EQ(tok.decode({7, 5, 0}), "😀ża");
   EXPECT_EQ(tok.eos_id(), std::nullopt);
@@ -84,7 +85,8 @@ TEST(CharTokenizer, SpecialTokensFollowTheCharacters) {
   CharTokenizer tok({"<|endoftext|>", "<pad>"});
   tok.fit({"ba"});
   EXPECT_EQ(tok.vocab_size(), 4);
-  EXPECT_EQ(tok.special_tokens(), (std::map<std::string, int32_t>{{"<|endoftext|>", 2}, {"<pad>", 3}}));
+  EXPECT_EQ(tok.special_tokens(),
+            (std::map<std::string, int32_t>{{"<|endoftext|>", 2}, {"<pad>", 3}}));
   EXPECT_EQ(tok.eos_id(), std::optional<int32_t>(2));
   EXPECT_EQ(tok.encode("ab<|endoftext|>b<pad>", true), (std::vector<int32_t>{0, 1, 2, 1, 3}));
   EXPECT_EQ(tok.decode({0, 2, 3}), "a<|endoftext|><pad>");
@@ -119,8 +121,9 @@ TEST(CharTokenizer, SaveLoadRoundTrip) {
   const std::string msg = error_of([&] { restored.load(other.str()); });
   EXPECT_NE(msg.find("a byte tokenizer, not the char tokenizer"), std::string::npos) << msg;
   EXPECT_EQ(restored.chars(), tok.chars());  // unchanged by the failed load
-  EXPECT_NE(error_of([&] { restored.load("/nonexistent/run"); }).find("/nonexistent/run/tokenizer.json"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { restored.load("/nonexistent/run"); }).find("/nonexistent/run/tokenizer.json"),
+      std::string::npos);
 }
 
 TEST(ByteTokenizer, BytesAreIds) {
@@ -153,9 +156,14 @@ TEST(ByteTokenizer, SpecialTokensFrom256) {
 }
 
 TEST(ByteTokenizer, BadSpecialTokensAreErrors) {
-  EXPECT_NE(error_of([] { ByteTokenizer({"<s>", "<s>"}); }).find("\"<s>\" is listed twice"), std::string::npos);
+  EXPECT_NE(error_of([] {
+              ByteTokenizer({"<s>", "<s>"});
+            }).find("\"<s>\" is listed twice"),
+            std::string::npos);
   EXPECT_NE(error_of([] { ByteTokenizer({""}); }).find("empty"), std::string::npos);
-  EXPECT_NE(error_of([] { ByteTokenizer({"<s>"}, std::string("</s>")); }).find("eos = \"</s>\" is not one of"),
+  EXPECT_NE(error_of([] {
+              ByteTokenizer({"<s>"}, std::string("</s>"));
+            }).find("eos = \"</s>\" is not one of"),
             std::string::npos);
 }
 

@@ -7,6 +7,7 @@
 #include <climits>
 #include <map>
 #include <random>
+#include <thread>
 
 #include "core/base/error.h"
 #include "core/base/threads.h"
@@ -24,9 +25,9 @@ using testing::slurp;
 const std::string kEncoder = shared_data("gpt2-bpe/encoder.json");
 const std::string kVocab = shared_data("gpt2-bpe/vocab.bpe");
 
-#define REQUIRE_GPT2_FILES()                                                                      \
-  if (!exists(kEncoder) || !exists(kVocab))                                                       \
-  GTEST_SKIP() << "GPT-2's encoder.json and vocab.bpe are not in " << shared_data("gpt2-bpe")      \
+#define REQUIRE_GPT2_FILES()                                                                  \
+  if (!exists(kEncoder) || !exists(kVocab))                                                   \
+  GTEST_SKIP() << "GPT-2's encoder.json and vocab.bpe are not in " << shared_data("gpt2-bpe") \
                << " (see shared/data/README.md)"
 
 std::shared_ptr<BpeTokenizer> gpt2(std::vector<std::string> specials = {"<|endoftext|>"}) {
@@ -136,7 +137,8 @@ struct Reference {
     for (size_t i = 0; i < bs.size(); ++i) {
       std::string s;
       const int c = cs[i];
-      if (c < 0x80) s += char(c);
+      if (c < 0x80)
+        s += char(c);
       else {
         s += char(0xC0 | (c >> 6));
         s += char(0x80 | (c & 0x3F));
@@ -204,13 +206,15 @@ TEST(Gpt2Bpe, MergeLoopMatchesGpt2sBpeFunction) {
   const BytePairEncoder& enc = tok->encoder();
   const Reference ref;
   std::mt19937 rng(3);
-  std::vector<std::string> pieces = {std::string(300, 'a'), std::string(130, ' '), std::string(100, '7'),
-                                     "Supercalifragilisticexpialidocious", std::string(70, '!')};
+  std::vector<std::string> pieces = {std::string(300, 'a'), std::string(130, ' '),
+                                     std::string(100, '7'), "Supercalifragilisticexpialidocious",
+                                     std::string(70, '!')};
   for (int i = 0; i < 300; ++i) {
     // Short and long (> 64 bytes: the heap path) pieces of text, and raw bytes.
     const std::string t = testing::random_text(rng, size_t(1 + rng() % 60));
     for (std::string_view p : gpt2_pretokenize(t)) pieces.emplace_back(p);
-    pieces.push_back(i % 3 ? testing::random_text(rng, 40) : testing::random_bytes(rng, 1 + rng() % 150));
+    pieces.push_back(i % 3 ? testing::random_text(rng, 40)
+                           : testing::random_bytes(rng, 1 + rng() % 150));
   }
   std::string letters;
   for (int i = 0; i < 500; ++i) letters += char('a' + rng() % 26);
@@ -240,12 +244,36 @@ TEST(Gpt2Bpe, ParallelEncodingEqualsSerial) {
   EXPECT_EQ(parallel->decode(parallel->encode(text)), text);
 }
 
+TEST(Gpt2Bpe, ThreadsEncodingAtOnceAgree) {
+  REQUIRE_GPT2_FILES();
+  auto tok = gpt2();
+  std::mt19937 rng(8);
+  std::vector<std::string> texts;
+  for (int i = 0; i < 64; ++i) texts.push_back(testing::random_text(rng, 400));
+  std::vector<std::vector<int32_t>> want;
+  {
+    auto fresh = gpt2();
+    for (const auto& t : texts) want.push_back(fresh->encode(t));
+  }
+  // Four threads share one tokenizer (its first use loads the files, and its piece cache fills).
+  std::vector<std::vector<std::vector<int32_t>>> got(4);
+  std::vector<std::thread> threads;
+  for (size_t k = 0; k < got.size(); ++k)
+    threads.emplace_back([&, k] {
+      for (size_t i = 0; i < texts.size(); ++i) got[k].push_back(tok->encode(texts[(i + k * 16) % texts.size()]));
+    });
+  for (auto& t : threads) t.join();
+  for (size_t k = 0; k < got.size(); ++k)
+    for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(got[k][i], want[(i + k * 16) % texts.size()]);
+}
+
 TEST(Gpt2Bpe, SaveAndLoadWithoutTheOriginalFiles) {
   REQUIRE_GPT2_FILES();
   testing::TempDir dir;
   auto tok = gpt2({"<|endoftext|>", "<|pad|>"});
   tok->save(dir.str());
-  auto restored = BpeTokenizer::gpt2("/nonexistent/encoder.json", "/nonexistent/vocab.bpe", {}, std::nullopt);
+  auto restored =
+      BpeTokenizer::gpt2("/nonexistent/encoder.json", "/nonexistent/vocab.bpe", {}, std::nullopt);
   restored->load(dir.str());
   EXPECT_EQ(restored->vocab_size(), 50258);
   EXPECT_EQ(restored->special_tokens(), tok->special_tokens());
@@ -272,14 +300,16 @@ TEST(Gpt2Bpe, SaveAndLoadWithoutTheOriginalFiles) {
 }
 
 TEST(Gpt2Bpe, MissingFilesAreNamed) {
-  auto tok = BpeTokenizer::gpt2("/nonexistent/encoder.json", "/nonexistent/vocab.bpe", {"<|endoftext|>"},
-                                std::nullopt, "spec.lua:3: data.tokenizer: ");
+  auto tok = BpeTokenizer::gpt2("/nonexistent/encoder.json", "/nonexistent/vocab.bpe",
+                                {"<|endoftext|>"}, std::nullopt, "spec.lua:3: data.tokenizer: ");
   try {
     tok->encode("hi");
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("spec.lua:3: data.tokenizer: "), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("/nonexistent/encoder.json"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("spec.lua:3: data.tokenizer: "), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/encoder.json"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -296,7 +326,8 @@ TEST(Gpt2Bpe, BadFilesAreNamedWithTheLine) {
     tok->vocab_size();
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(vocab + ":3: expected two tokens"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(vocab + ":3: expected two tokens"), std::string::npos)
+        << e.what();
   }
   const std::string encoder = dir.str() + "/encoder.json";
   {
@@ -318,7 +349,8 @@ TEST(Gpt2Bpe, DecodeRejectsIdsOutsideTheVocabulary) {
     tok->decode({15496, 50257});
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("id 50257 is outside the vocabulary [0, 50257)"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("id 50257 is outside the vocabulary [0, 50257)"),
+              std::string::npos)
         << e.what();
   }
   EXPECT_THROW(tok->decode({-1}), Error);

@@ -30,7 +30,8 @@ TEST(Pretokenize, WordsKeepTheirLeadingSpace) {
 
 TEST(Pretokenize, Contractions) {
   EXPECT_EQ(split("I'm can't we'll they're I've he'd it's"),
-            (Pieces{"I", "'m", " can", "'t", " we", "'ll", " they", "'re", " I", "'ve", " he", "'d", " it", "'s"}));
+            (Pieces{"I", "'m", " can", "'t", " we", "'ll", " they", "'re", " I", "'ve", " he", "'d",
+                    " it", "'s"}));
   // Case-sensitive: "'S" is no contraction, so the apostrophe is punctuation of its own.
   EXPECT_EQ(split("IT'S"), (Pieces{"IT", "'", "S"}));
   EXPECT_EQ(split("y'all'd've"), (Pieces{"y", "'", "all", "'d", "'ve"}));
@@ -57,7 +58,7 @@ TEST(Pretokenize, WhitespaceRuns) {
   EXPECT_EQ(split("a   b"), (Pieces{"a", "  ", " b"}));
   EXPECT_EQ(split("a\n\nb"), (Pieces{"a", "\n", "\n", "b"}));
   EXPECT_EQ(split("a \n b"), (Pieces{"a", " \n", " b"}));
-  EXPECT_EQ(split("a  "), (Pieces{"a", "  "}));          // a run that ends the text stays whole
+  EXPECT_EQ(split("a  "), (Pieces{"a", "  "}));  // a run that ends the text stays whole
   EXPECT_EQ(split("a\n\n\n"), (Pieces{"a", "\n\n\n"}));
   EXPECT_EQ(split("   a"), (Pieces{"  ", " a"}));
   EXPECT_EQ(split("\t\ta"), (Pieces{"\t", "\t", "a"}));
@@ -85,8 +86,10 @@ TEST(Pretokenize, Emoji) {
 }
 
 TEST(Pretokenize, InvalidUtf8IsOtherCharacters) {
-  EXPECT_EQ(split("a\xFF\xFE" "b"), (Pieces{"a", "\xFF\xFE", "b"}));
-  EXPECT_EQ(split(" \xC3"), (Pieces{" \xC3"}));            // truncated sequence
+  EXPECT_EQ(split("a\xFF\xFE"
+                  "b"),
+            (Pieces{"a", "\xFF\xFE", "b"}));
+  EXPECT_EQ(split(" \xC3"), (Pieces{" \xC3"}));                      // truncated sequence
   EXPECT_EQ(split("\xED\xA0\x80x"), (Pieces{"\xED\xA0\x80", "x"}));  // an encoded surrogate
 }
 
@@ -106,7 +109,8 @@ TEST(Pretokenize, MatchesPythonRegexOnRandomText) {
     d.Parse(line.data(), line.size());
     ASSERT_FALSE(d.HasParseError()) << path << ":" << lines + 1;
     Pieces want;
-    for (const auto& p : d["pieces"].GetArray()) want.emplace_back(p.GetString(), p.GetStringLength());
+    for (const auto& p : d["pieces"].GetArray())
+      want.emplace_back(p.GetString(), p.GetStringLength());
     EXPECT_EQ(split(std::string(d["text"].GetString(), d["text"].GetStringLength())), want)
         << path << ":" << lines + 1 << ": " << line;
     ++lines;
@@ -120,10 +124,10 @@ TEST(Pretokenize, UnicodeClasses) {
   EXPECT_EQ(char_class(' '), kSpace);
   EXPECT_EQ(char_class(0x0B), kSpace);
   EXPECT_EQ(char_class(0x85), kSpace);
-  EXPECT_EQ(char_class(0x1C), kOther);     // a separator to str.isspace(), not White_Space
+  EXPECT_EQ(char_class(0x1C), kOther);  // a separator to str.isspace(), not White_Space
   EXPECT_EQ(char_class(0x3000), kSpace);
   EXPECT_EQ(char_class(0x2028), kSpace);
-  EXPECT_EQ(char_class(0x200B), kOther);   // zero-width space is Cf
+  EXPECT_EQ(char_class(0x200B), kOther);  // zero-width space is Cf
   EXPECT_EQ(char_class(0xFEFF), kOther);
   EXPECT_EQ(char_class(0x180E), kOther);
   EXPECT_EQ(char_class(0x0301), kOther);
@@ -139,7 +143,8 @@ TEST(Pretokenize, UnicodeClasses) {
 TEST(Pretokenize, PiecesConcatenateToTheText) {
   std::mt19937 rng(7);
   for (int trial = 0; trial < 200; ++trial) {
-    const std::string text = trial % 2 ? testing::random_text(rng, 50) : testing::random_bytes(rng, 60);
+    const std::string text =
+        trial % 2 ? testing::random_text(rng, 50) : testing::random_bytes(rng, 60);
     std::string joined;
     for (std::string_view p : gpt2_pretokenize(text)) {
       ASSERT_FALSE(p.empty());
@@ -153,14 +158,16 @@ TEST(Pretokenize, ChunksSplitLikeTheWholeText) {
   std::mt19937 rng(11);
   for (int trial = 0; trial < 50; ++trial) {
     std::string text;
-    for (int line = 0; line < 40; ++line) text += testing::random_text(rng, 12) + (line % 3 ? ".\nx" : "\n");
+    for (int line = 0; line < 40; ++line)
+      text += testing::random_text(rng, 12) + (line % 3 ? ".\nx" : "\n");
     const std::vector<size_t> bounds = pretokenize_chunks(text, 17);
     ASSERT_GE(bounds.size(), 3u);
     EXPECT_EQ(bounds.front(), 0u);
     EXPECT_EQ(bounds.back(), text.size());
     std::vector<std::string_view> chunked;
     for (size_t i = 0; i + 1 < bounds.size(); ++i) {
-      for (std::string_view p : gpt2_pretokenize(std::string_view(text).substr(bounds[i], bounds[i + 1] - bounds[i])))
+      for (std::string_view p :
+           gpt2_pretokenize(std::string_view(text).substr(bounds[i], bounds[i + 1] - bounds[i])))
         chunked.push_back(p);
     }
     EXPECT_EQ(chunked, gpt2_pretokenize(text));

@@ -38,7 +38,8 @@ TEST(TokenizerComponents, AreRegistered) {
 }
 
 TEST(TokenizerComponents, BuildFromConfigs) {
-  auto byte = make(component("byte", {{"special_tokens", Config::list({Config("<|endoftext|>")})}}));
+  auto byte =
+      make(component("byte", {{"special_tokens", Config::list({Config("<|endoftext|>")})}}));
   EXPECT_EQ(byte->vocab_size(), 257);
   EXPECT_EQ(byte->eos_id(), std::optional<int32_t>(256));
 
@@ -58,10 +59,12 @@ TEST(TokenizerComponents, BuildFromConfigs) {
 
 TEST(TokenizerComponents, Gpt2FromDirAndFromKilnSharedData) {
   const std::string dir = testing::shared_data("gpt2-bpe");
-  if (!testing::exists(dir + "/encoder.json")) GTEST_SKIP() << dir << " is absent (see shared/data/README.md)";
+  if (!testing::exists(dir + "/encoder.json"))
+    GTEST_SKIP() << dir << " is absent (see shared/data/README.md)";
   auto tok = make(component("gpt2", {{"dir", Config(dir)}}));
   EXPECT_EQ(tok->vocab_size(), 50257);
-  EXPECT_EQ(tok->encode("Hello, world!"), (std::vector<int32_t>{15496, 11, 995, 0}));  // golden.jsonl
+  EXPECT_EQ(tok->encode("Hello, world!"),
+            (std::vector<int32_t>{15496, 11, 995, 0}));  // golden.jsonl
   ::setenv("KILN_SHARED_DATA", KILN_SHARED_DATA, 1);
   auto by_env = make(component("gpt2"));
   EXPECT_EQ(by_env->eos_id(), std::optional<int32_t>(50256));
@@ -75,7 +78,9 @@ TEST(TokenizerComponents, ErrorsNameTheSpecNode) {
   } catch (const Error& e) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("spec.lua:3: data.tokenizer: "), std::string::npos) << msg;
-    EXPECT_NE(msg.find("eos = \"</s>\" is not one of the special tokens (there are none)"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("eos = \"</s>\" is not one of the special tokens (there are none)"),
+              std::string::npos)
+        << msg;
   }
   try {
     make(component("bpe", {{"vocab_size", Config(100)}}));
