@@ -48,8 +48,10 @@ void CharTokenizer::set_vocabulary(std::vector<char32_t> chars) {
   utf8_.assign(chars_.size(), std::string());
   ascii_.fill(-1);
   other_.clear();
+  byte_of_.assign(chars_.size(), -1);
   for (size_t i = 0; i < chars_.size(); ++i) {
     append_utf8(utf8_[i], chars_[i]);
+    if (chars_[i] < 128) byte_of_[i] = int16_t(chars_[i]);
     if (chars_[i] < 128)
       ascii_[chars_[i]] = int32_t(i);
     else
@@ -127,6 +129,21 @@ void CharTokenizer::encode_ordinary(std::string_view text, std::vector<int32_t>&
     out.push_back(it->second);
     i += ch.len;
   }
+}
+
+std::string CharTokenizer::decode(const std::vector<int32_t>& ids) const {
+  ensure_ready();
+  std::string out;
+  out.reserve(ids.size());
+  for (int32_t id : ids) {
+    if (size_t(id) < byte_of_.size() && byte_of_[size_t(id)] >= 0)
+      out.push_back(char(byte_of_[size_t(id)]));
+    else if (is_special(id))
+      out += *specials_.text_of(id);
+    else
+      append_ordinary(id, out);
+  }
+  return out;
 }
 
 void CharTokenizer::append_ordinary(int32_t id, std::string& out) const {

@@ -19,6 +19,8 @@ class CharTokenizer final : public TokenizerBase {
                          std::optional<std::string> chars = std::nullopt);
 
   int64_t vocab_size() const override;
+  /// As TokenizerBase's, with ASCII characters appended as bytes (nearly every id of English).
+  std::string decode(const std::vector<int32_t>& ids) const override;
   bool needs_fit() const override { return !ready_; }
   /// Learns the vocabulary: every distinct character of the corpus. Throws on invalid UTF-8,
   /// naming the document and the position.
@@ -42,6 +44,7 @@ class CharTokenizer final : public TokenizerBase {
   std::vector<char32_t> chars_;
   std::vector<std::string> utf8_;                // by id
   std::array<int32_t, 128> ascii_{};             // ASCII character -> id, -1 if absent
+  std::vector<int16_t> byte_of_;                 // id -> its character if ASCII, else -1
   std::unordered_map<char32_t, int32_t> other_;  // non-ASCII character -> id
 };
 
