@@ -15,11 +15,14 @@
 
 namespace kiln::data {
 
-static_assert(std::endian::native == std::endian::little, "shards are little-endian and read in place");
+static_assert(std::endian::native == std::endian::little,
+              "shards are little-endian and read in place");
 
 namespace {
 
-std::string sys_error() { return std::strerror(errno); }
+std::string sys_error() {
+  return std::strerror(errno);
+}
 
 struct Fd {
   int fd = -1;
@@ -52,12 +55,14 @@ T get(const unsigned char* at) {
 
 }  // namespace
 
-int shard_token_bytes(int64_t vocab_size) { return vocab_size <= 65536 ? 2 : 4; }
+int shard_token_bytes(int64_t vocab_size) {
+  return vocab_size <= 65536 ? 2 : 4;
+}
 
 void write_shard(const std::string& path, std::span<const int32_t> tokens, int64_t vocab_size,
                  std::optional<int32_t> eos) {
-  KILN_CHECK(vocab_size > 0 && vocab_size <= int64_t(1) << 32, "shard ", path, ": vocabulary size ", vocab_size,
-             " is outside [1, 2^32]");
+  KILN_CHECK(vocab_size > 0 && vocab_size <= int64_t(1) << 32, "shard ", path, ": vocabulary size ",
+             vocab_size, " is outside [1, 2^32]");
   const int width = shard_token_bytes(vocab_size);
   unsigned char header[kShardHeaderBytes] = {};
   std::memcpy(header, kShardMagic, 8);
@@ -83,16 +88,18 @@ void write_shard(const std::string& path, std::span<const int32_t> tokens, int64
         int32_t t = tokens[b + i];
         KILN_CHECK(t >= 0 && t < vocab_size, "shard ", path, ": token ", b + i, " is ", t,
                    ", outside the vocabulary [0, ", vocab_size, ")");
-        if (width == 2) put<uint16_t>(&buf[i * 2], uint16_t(t));
-        else put<uint32_t>(&buf[i * 4], uint32_t(t));
+        if (width == 2)
+          put<uint16_t>(&buf[i * 2], uint16_t(t));
+        else
+          put<uint32_t>(&buf[i * 4], uint32_t(t));
       }
       write_all(f.fd, buf.data(), n * size_t(width), path);
     }
     int fd = f.fd;
     f.fd = -1;
     KILN_CHECK(::close(fd) == 0, "shard ", path, ": close failed: ", sys_error());
-    KILN_CHECK(::rename(tmp.c_str(), path.c_str()) == 0, "shard ", path, ": cannot rename ", tmp, ": ",
-               sys_error());
+    KILN_CHECK(::rename(tmp.c_str(), path.c_str()) == 0, "shard ", path, ": cannot rename ", tmp,
+               ": ", sys_error());
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;
@@ -108,12 +115,13 @@ ShardFile::ShardFile(const std::string& path) : path_(path) {
   KILN_CHECK(::fstat(f.fd, &st) == 0, where, ": cannot stat: ", sys_error());
   KILN_CHECK(S_ISREG(st.st_mode), where, ": not a regular file");
   const uint64_t size = uint64_t(st.st_size);
-  KILN_CHECK(size >= kShardHeaderBytes, where, ": file too short (", size, " bytes) for the ", kShardHeaderBytes,
-             "-byte shard header; not a kiln token shard, or truncated");
+  KILN_CHECK(size >= kShardHeaderBytes, where, ": file too short (", size, " bytes) for the ",
+             kShardHeaderBytes, "-byte shard header; not a kiln token shard, or truncated");
 
   void* base = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, f.fd, 0);
   KILN_CHECK(base != MAP_FAILED, where, ": mmap failed: ", sys_error());
-  mapping_ = std::shared_ptr<const void>(base, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
+  mapping_ = std::shared_ptr<const void>(
+      base, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
   const auto* h = static_cast<const unsigned char*>(base);
 
   KILN_CHECK(std::memcmp(h, kShardMagic, 8) == 0, where,
@@ -127,16 +135,17 @@ ShardFile::ShardFile(const std::string& path) : path_(path) {
   info_.token_bytes = int(width);
   uint64_t count = get<uint64_t>(h + 16), vocab = get<uint64_t>(h + 24);
   int64_t eos = get<int64_t>(h + 32);
-  KILN_CHECK(vocab >= 1 && vocab <= uint64_t(1) << 32, where, ": corrupt header: vocabulary size ", vocab);
+  KILN_CHECK(vocab >= 1 && vocab <= uint64_t(1) << 32, where, ": corrupt header: vocabulary size ",
+             vocab);
   KILN_CHECK(int(width) == shard_token_bytes(int64_t(vocab)), where, ": corrupt header: ", width,
              " bytes per token for a vocabulary of ", vocab);
   KILN_CHECK(eos >= -1 && eos < int64_t(vocab), where, ": corrupt header: end-of-text id ", eos,
              " outside the vocabulary of ", vocab);
   const uint64_t data_bytes = size - kShardHeaderBytes;
   const bool truncated = count > data_bytes / width;
-  KILN_CHECK(!truncated && count * width == data_bytes, where, ": the header says ", count, " tokens of ", width,
-             " bytes but the file holds ", data_bytes, " bytes after the header",
-             truncated ? " (truncated)" : " (trailing bytes)");
+  KILN_CHECK(!truncated && count * width == data_bytes, where, ": the header says ", count,
+             " tokens of ", width, " bytes but the file holds ", data_bytes,
+             " bytes after the header", truncated ? " (truncated)" : " (trailing bytes)");
   info_.count = int64_t(count);
   info_.vocab_size = int64_t(vocab);
   if (eos >= 0) info_.eos = int32_t(eos);
@@ -144,9 +153,11 @@ ShardFile::ShardFile(const std::string& path) : path_(path) {
 }
 
 int32_t ShardFile::at(int64_t i) const {
-  KILN_CHECK(i >= 0 && i < info_.count, "shard ", path_, ": token index ", i, " outside [0, ", info_.count, ")");
+  KILN_CHECK(i >= 0 && i < info_.count, "shard ", path_, ": token index ", i, " outside [0, ",
+             info_.count, ")");
   const auto* p = static_cast<const unsigned char*>(tokens_);
-  return info_.token_bytes == 2 ? int32_t(get<uint16_t>(p + i * 2)) : int32_t(get<uint32_t>(p + i * 4));
+  return info_.token_bytes == 2 ? int32_t(get<uint16_t>(p + i * 2))
+                                : int32_t(get<uint32_t>(p + i * 4));
 }
 
 }  // namespace kiln::data

@@ -29,7 +29,8 @@ void add_sampling(Schema& s) {
   s.choice("sampling", {"random", "packed"}, "random",
            "random: windows at uniform random offsets (nanoGPT's get_batch); packed: documents "
            "concatenated into rows, each token a target once an epoch");
-  s.boolean("shuffle", true, "packed: shuffle the order of the train documents every epoch (by the run's seed)");
+  s.boolean("shuffle", true,
+            "packed: shuffle the order of the train documents every epoch (by the run's seed)");
   s.boolean("document_mask", false,
             "give segment ids and per-document positions, so attention can stay within a document");
 }
@@ -37,7 +38,7 @@ void add_sampling(Schema& s) {
 DatasetCommon read_common(const Config& c, const std::string& name) {
   DatasetCommon d;
   d.sampling.mode = c.get<std::string>("sampling") == "packed" ? SamplingOptions::Mode::packed
-                                                                : SamplingOptions::Mode::random;
+                                                               : SamplingOptions::Mode::random;
   d.sampling.shuffle = c.get<bool>("shuffle");
   d.sampling.document_mask = c.get<bool>("document_mask");
   d.train_where = where_of(c.at("path"), name + ".path");
@@ -46,14 +47,16 @@ DatasetCommon read_common(const Config& c, const std::string& name) {
 }
 
 // split = { val = fraction } or { val = files }; the node's val field names the errors.
-void read_text_split(const Config& c, const std::string& name, DatasetCommon& common, TextOptions& o) {
+void read_text_split(const Config& c, const std::string& name, DatasetCommon& common,
+                     TextOptions& o) {
   const Config& split = c.at("split");
   if (split.is_list() && split.size() == 0) {  // Lua's {} reads as an empty list
     o.val_fraction = 0;
     return;
   }
   for (const std::string& k : split.keys())
-    if (k != "val") split.fail("unknown key \"" + k + "\" (a split is { val = fraction } or { val = files })");
+    if (k != "val")
+      split.fail("unknown key \"" + k + "\" (a split is { val = fraction } or { val = files })");
   const Config* val = split.find("val");
   if (!val || val->is_null()) {
     o.val_fraction = 0;
@@ -63,7 +66,8 @@ void read_text_split(const Config& c, const std::string& name, DatasetCommon& co
   if (val->is_number()) {
     o.val_fraction = val->as_number();
     if (!(o.val_fraction >= 0 && o.val_fraction < 1))
-      val->fail("expected a fraction in [0, 1) (or files of the val split), got " + std::to_string(o.val_fraction));
+      val->fail("expected a fraction in [0, 1) (or files of the val split), got " +
+                std::to_string(o.val_fraction));
   } else {
     o.val_paths = path_patterns(*val);
   }
@@ -80,15 +84,20 @@ Config default_split() {
 }
 
 void register_text(Registry& r) {
-  Schema s("text files and globs: each file one document (or split at `separator`), each document "
-           "after the tokenizer's end-of-text; nanoGPT's train/val split");
+  Schema s(
+      "text files and globs: each file one document (or split at `separator`), each document "
+      "after the tokenizer's end-of-text; nanoGPT's train/val split");
   add_path(s, "a file, a glob (data/*.txt), or a list of them; *.gz files are decompressed");
-  s.component("tokenizer", "tokenizer", std::nullopt, "the tokenizer (fitted on the text first when it learns its vocabulary)");
-  s.optional("separator", ParamType::string(), "splits each file into documents at this string (default: a file is one document)");
+  s.component("tokenizer", "tokenizer", std::nullopt,
+              "the tokenizer (fitted on the text first when it learns its vocabulary)");
+  s.optional("separator", ParamType::string(),
+             "splits each file into documents at this string (default: a file is one document)");
   s.table("split", default_split(),
-          "{ val = fraction }: the last fraction of the text validates (nanoGPT: 0.1); { val = files }: "
+          "{ val = fraction }: the last fraction of the text validates (nanoGPT: 0.1); { val = "
+          "files }: "
           "files of their own; { } or { val = 0 }: no val split");
-  s.choice("fit", {"all", "train"}, "all", "the text a tokenizer that learns its vocabulary is fitted on (nanoGPT: all)");
+  s.choice("fit", {"all", "train"}, "all",
+           "the text a tokenizer that learns its vocabulary is fitted on (nanoGPT: all)");
   add_sampling(s);
   r.add<data::Dataset>("dataset", "text", s, [](const Config& c) {
     DatasetCommon common = read_common(c, "text");
@@ -105,15 +114,19 @@ void register_text(Registry& r) {
 }
 
 void register_jsonl(Registry& r) {
-  Schema s("JSON lines: a string field of each record is a document, after the tokenizer's end-of-text; "
-           "train/val split as text");
+  Schema s(
+      "JSON lines: a string field of each record is a document, after the tokenizer's end-of-text; "
+      "train/val split as text");
   add_path(s, "a .jsonl file, a glob, or a list of them; *.gz files are decompressed");
   s.string("field", std::string("text"), "the field of each record that holds the document");
-  s.component("tokenizer", "tokenizer", std::nullopt, "the tokenizer (fitted on the text first when it learns its vocabulary)");
+  s.component("tokenizer", "tokenizer", std::nullopt,
+              "the tokenizer (fitted on the text first when it learns its vocabulary)");
   s.table("split", default_split(),
-          "{ val = fraction }: the last fraction of the text validates; { val = files }: files of their own; "
+          "{ val = fraction }: the last fraction of the text validates; { val = files }: files of "
+          "their own; "
           "{ } or { val = 0 }: no val split");
-  s.choice("fit", {"all", "train"}, "all", "the text a tokenizer that learns its vocabulary is fitted on");
+  s.choice("fit", {"all", "train"}, "all",
+           "the text a tokenizer that learns its vocabulary is fitted on");
   add_sampling(s);
   r.add<data::Dataset>("dataset", "jsonl", s, [](const Config& c) {
     DatasetCommon common = read_common(c, "jsonl");
@@ -128,12 +141,18 @@ void register_jsonl(Registry& r) {
 }
 
 void register_shards(Registry& r) {
-  Schema s("pre-tokenised shards (`kiln data tokenize` writes them), memory-mapped and read as one stream");
-  add_path(s, "the folder kiln data tokenize wrote (train_*.bin, val_*.bin, tokenizer), or shard files and globs");
-  s.optional("tokenizer", ParamType::component("tokenizer"),
-             "the tokenizer (default: the one saved beside the shards); its vocabulary must match theirs");
+  Schema s(
+      "pre-tokenised shards (`kiln data tokenize` writes them), memory-mapped and read as one "
+      "stream");
+  add_path(s,
+           "the folder kiln data tokenize wrote (train_*.bin, val_*.bin, tokenizer), or shard "
+           "files and globs");
+  s.optional(
+      "tokenizer", ParamType::component("tokenizer"),
+      "the tokenizer (default: the one saved beside the shards); its vocabulary must match theirs");
   s.optional("split", ParamType::table(),
-             "{ val = fraction }: the last fraction of the stream validates (default: the folder's val_*.bin, "
+             "{ val = fraction }: the last fraction of the stream validates (default: the folder's "
+             "val_*.bin, "
              "else 0.1)");
   add_sampling(s);
   r.add<data::Dataset>("dataset", "shards", s, [](const Config& c) {
@@ -144,10 +163,12 @@ void register_shards(Registry& r) {
       o.val_fraction = 0.0;  // Lua's {} reads as an empty list
     } else if (split && !split->is_null()) {
       for (const std::string& k : split->keys())
-        if (k != "val") split->fail("unknown key \"" + k + "\" (a split of shards is { val = fraction })");
+        if (k != "val")
+          split->fail("unknown key \"" + k + "\" (a split of shards is { val = fraction })");
       if (const Config* val = split->find("val"); val && !val->is_null()) {
         common.val_where = where_of(*val, "shards.split.val");
-        if (!val->is_number()) val->fail("expected a fraction in [0, 1), got a " + val->type_name());
+        if (!val->is_number())
+          val->fail("expected a fraction in [0, 1), got a " + val->type_name());
         o.val_fraction = val->as_number();
         if (!(*o.val_fraction >= 0 && *o.val_fraction < 1))
           val->fail("expected a fraction in [0, 1), got " + std::to_string(*o.val_fraction));

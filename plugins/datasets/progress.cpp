@@ -27,9 +27,12 @@ std::string megabytes(double bytes) {
 
 std::string duration(double s) {
   char buf[32];
-  if (s < 60) std::snprintf(buf, sizeof buf, "%.0f s", s);
-  else if (s < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s / 60), int(s) % 60);
-  else std::snprintf(buf, sizeof buf, "%dh%02dm", int(s / 3600), int(s / 60) % 60);
+  if (s < 60)
+    std::snprintf(buf, sizeof buf, "%.0f s", s);
+  else if (s < 3600)
+    std::snprintf(buf, sizeof buf, "%dm%02ds", int(s / 60), int(s) % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%dh%02dm", int(s / 3600), int(s / 60) % 60);
   return buf;
 }
 
@@ -39,7 +42,8 @@ std::string format_progress(const std::string& label, int64_t done_bytes, int64_
                             int64_t tokens, double elapsed_s, bool final) {
   double rate = elapsed_s > 0 ? double(done_bytes) / elapsed_s : 0.0;
   char pct[16];
-  std::snprintf(pct, sizeof pct, "%.1f%%", total_bytes > 0 ? 100.0 * double(done_bytes) / double(total_bytes) : 100.0);
+  std::snprintf(pct, sizeof pct, "%.1f%%",
+                total_bytes > 0 ? 100.0 * double(done_bytes) / double(total_bytes) : 100.0);
   std::string line = "tokenizing " + label + ": ";
   if (final) {
     line += megabytes(double(done_bytes)) + " in " + duration(elapsed_s);
@@ -47,7 +51,8 @@ std::string format_progress(const std::string& label, int64_t done_bytes, int64_
     line += std::string(pct) + " of " + megabytes(double(total_bytes));
   }
   line += ", " + megabytes(rate) + "/s, " + with_commas(tokens) + " tokens";
-  if (!final && rate > 0) line += ", " + duration(double(total_bytes - done_bytes) / rate) + " left";
+  if (!final && rate > 0)
+    line += ", " + duration(double(total_bytes - done_bytes) / rate) + " left";
   return line;
 }
 
@@ -89,8 +94,10 @@ void Progress::finish() {
 
 void Progress::print(bool final) {
   std::string line = format_progress(label_, done_, total_, tokens_, now() - start_, final);
-  if (terminal_) std::fprintf(opt_.out, "\r%s\033[K%s", line.c_str(), final ? "\n" : "");
-  else std::fprintf(opt_.out, "%s\n", line.c_str());
+  if (terminal_)
+    std::fprintf(opt_.out, "\r%s\033[K%s", line.c_str(), final ? "\n" : "");
+  else
+    std::fprintf(opt_.out, "%s\n", line.c_str());
   std::fflush(opt_.out);
   printed_ = true;
 }

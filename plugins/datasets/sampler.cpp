@@ -22,7 +22,9 @@ uint64_t bounded(const std::array<uint32_t, 4>& w, uint64_t range) {
   return uint64_t((unsigned __int128)x * range >> 64);
 }
 
-std::array<uint32_t, 2> key(uint64_t seed) { return {uint32_t(seed), uint32_t(seed >> 32)}; }
+std::array<uint32_t, 2> key(uint64_t seed) {
+  return {uint32_t(seed), uint32_t(seed >> 32)};
+}
 
 }  // namespace
 
@@ -38,7 +40,8 @@ Sampler::Sampler(const SplitTokens* split, SamplingOptions options, uint64_t see
 int64_t Sampler::window_start(uint64_t seed, uint32_t stream_id, uint64_t r, int64_t n,
                               int64_t seq_len) {
   KILN_CHECK(n > seq_len, "window_start: ", n, " tokens hold no window of ", seq_len, " + 1");
-  auto w = cpu::philox4x32_10({uint32_t(r), uint32_t(r >> 32), 0, kWindowTag + stream_id}, key(seed));
+  auto w =
+      cpu::philox4x32_10({uint32_t(r), uint32_t(r >> 32), 0, kWindowTag + stream_id}, key(seed));
   return int64_t(bounded(w, uint64_t(n - seq_len)));
 }
 
@@ -49,9 +52,9 @@ std::vector<int64_t> Sampler::epoch_order(uint64_t seed, uint32_t stream_id, int
   if (!shuffle) return order;
   // Fisher-Yates from the back; draw i depends only on (seed, epoch, i).
   for (int64_t i = n_docs - 1; i > 0; --i) {
-    auto w = cpu::philox4x32_10({uint32_t(i), uint32_t(uint64_t(i) >> 32), uint32_t(epoch),
-                                 kShuffleTag + stream_id},
-                                key(seed));
+    auto w = cpu::philox4x32_10(
+        {uint32_t(i), uint32_t(uint64_t(i) >> 32), uint32_t(epoch), kShuffleTag + stream_id},
+        key(seed));
     std::swap(order[size_t(i)], order[bounded(w, uint64_t(i) + 1)]);
   }
   return order;
@@ -103,8 +106,8 @@ data::Batch Sampler::next(int64_t batch, int64_t seq_len) {
   KILN_CHECK(batch >= 1 && seq_len >= 1, "Dataset::next: batch ", batch, " and seq_len ", seq_len,
              " must be at least 1");
   const int64_t n = split_->size(), T = seq_len;
-  KILN_CHECK(n >= T + 1, "Dataset::next: the split has ", n, " tokens, fewer than seq_len + 1 = ",
-             T + 1);
+  KILN_CHECK(n >= T + 1, "Dataset::next: the split has ", n,
+             " tokens, fewer than seq_len + 1 = ", T + 1);
   const bool mask = options_.document_mask;
   std::vector<int64_t> inputs(size_t(batch * T)), targets(size_t(batch * T));
   std::vector<int64_t> segments, positions;

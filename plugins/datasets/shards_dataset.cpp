@@ -28,8 +28,8 @@ ShardsDataset::ShardsDataset(DatasetCommon common, ShardsOptions shards,
     : TokenDataset(std::move(common)), options_(std::move(shards)) {
   tokenizer_ = std::move(tokenizer);
   if (options_.val_fraction)
-    KILN_CHECK(*options_.val_fraction >= 0 && *options_.val_fraction < 1, common_.val_where, "val fraction ",
-               *options_.val_fraction, " must lie in [0, 1)");
+    KILN_CHECK(*options_.val_fraction >= 0 && *options_.val_fraction < 1, common_.val_where,
+               "val fraction ", *options_.val_fraction, " must lie in [0, 1)");
 }
 
 void ShardsDataset::find_documents(SplitTokens& split, std::optional<int32_t> eos) const {
@@ -53,7 +53,8 @@ void ShardsDataset::prepare(const data::PrepareOptions& options) {
                "\" holds no train_*.bin shards (`kiln data tokenize SPEC --out DIR` writes them)");
     if (!val_files.empty() && options_.val_fraction)
       KILN_FAIL(common_.val_where, "the folder \"", dir,
-                "\" holds its own val split (val_*.bin); leave split out, or name the train shards alone");
+                "\" holds its own val split (val_*.bin); leave split out, or name the train shards "
+                "alone");
   } else {
     train_files = expand_paths(options_.paths, where);
     const fs::path parent = fs::path(train_files.front()).parent_path();
@@ -65,24 +66,28 @@ void ShardsDataset::prepare(const data::PrepareOptions& options) {
   for (const auto& f : val_files) shards_.emplace_back(f);
   const data::ShardInfo& first = shards_.front().info();
   for (const data::ShardFile& s : shards_) {
-    KILN_CHECK(s.info().vocab_size == first.vocab_size && s.info().eos == first.eos, where, "shard ", s.path(),
-               " was written with a vocabulary of ", s.info().vocab_size, " (end-of-text ",
-               s.info().eos ? std::to_string(*s.info().eos) : "none", "), but shard ", shards_.front().path(),
-               " with ", first.vocab_size, " (end-of-text ", first.eos ? std::to_string(*first.eos) : "none",
+    KILN_CHECK(s.info().vocab_size == first.vocab_size && s.info().eos == first.eos, where,
+               "shard ", s.path(), " was written with a vocabulary of ", s.info().vocab_size,
+               " (end-of-text ", s.info().eos ? std::to_string(*s.info().eos) : "none",
+               "), but shard ", shards_.front().path(), " with ", first.vocab_size,
+               " (end-of-text ", first.eos ? std::to_string(*first.eos) : "none",
                "); shards of one dataset share their tokenizer");
   }
 
   if (!tokenizer_) {
     tokenizer_ = load_saved_tokenizer(dir);
-    KILN_CHECK(tokenizer_, where, "no tokenizer: give tokenizer = ... or keep the tokenizer.json that `kiln data "
-               "tokenize` writes beside the shards (looked in \"", dir, "\")");
+    KILN_CHECK(tokenizer_, where,
+               "no tokenizer: give tokenizer = ... or keep the tokenizer.json that `kiln data "
+               "tokenize` writes beside the shards (looked in \"",
+               dir, "\")");
   }
   KILN_CHECK(tokenizer_->vocab_size() == first.vocab_size, where, "shard ", shards_.front().path(),
              " holds ids of a vocabulary of ", first.vocab_size, ", but the tokenizer has ",
              tokenizer_->vocab_size());
   KILN_CHECK(tokenizer_->eos_id() == first.eos, where, "shard ", shards_.front().path(),
-             " separates documents with end-of-text ", first.eos ? std::to_string(*first.eos) : "none",
-             ", but the tokenizer's is ", tokenizer_->eos_id() ? std::to_string(*tokenizer_->eos_id()) : "none");
+             " separates documents with end-of-text ",
+             first.eos ? std::to_string(*first.eos) : "none", ", but the tokenizer's is ",
+             tokenizer_->eos_id() ? std::to_string(*tokenizer_->eos_id()) : "none");
 
   stream_ = TokenStream();
   int64_t n_train = 0;

@@ -22,7 +22,8 @@ struct ShardsOptions {
 class ShardsDataset : public TokenDataset {
  public:
   /// tokenizer may be null: the one saved beside the shards (tokenizer.json) is loaded.
-  ShardsDataset(DatasetCommon common, ShardsOptions shards, std::shared_ptr<data::Tokenizer> tokenizer);
+  ShardsDataset(DatasetCommon common, ShardsOptions shards,
+                std::shared_ptr<data::Tokenizer> tokenizer);
   void prepare(const data::PrepareOptions& options) override;
   /// Converted to int32 on first use and kept (the shards hold uint16 or uint32).
   std::span<const int32_t> tokens(data::Split split) const override;

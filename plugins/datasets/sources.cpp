@@ -54,8 +54,9 @@ std::vector<std::string> expand_paths(const std::vector<std::string>& patterns,
       files.insert(files.end(), matches.begin(), matches.end());
     } else {
       std::error_code ec;
-      KILN_CHECK(fs::exists(p, ec), where, "\"", p, "\": no such file",
-                 fs::path(p).is_relative() ? " (relative to " + fs::current_path(ec).string() + ")" : "");
+      KILN_CHECK(
+          fs::exists(p, ec), where, "\"", p, "\": no such file",
+          fs::path(p).is_relative() ? " (relative to " + fs::current_path(ec).string() + ")" : "");
       KILN_CHECK(!fs::is_directory(p, ec), where, "\"", p,
                  "\" is a folder; name its files, or a glob such as \"", p, "/*.txt\"");
       files.push_back(p);

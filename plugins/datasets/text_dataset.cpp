@@ -11,7 +11,8 @@ namespace kiln::datasets {
 
 using data::Split;
 
-TextDataset::TextDataset(DatasetCommon common, TextOptions text, std::shared_ptr<data::Tokenizer> tokenizer)
+TextDataset::TextDataset(DatasetCommon common, TextOptions text,
+                         std::shared_ptr<data::Tokenizer> tokenizer)
     : TokenDataset(std::move(common)), text_(std::move(text)) {
   tokenizer_ = std::move(tokenizer);
   KILN_CHECK(tokenizer_, common_.train_where, "a text dataset needs a tokenizer");
@@ -19,7 +20,8 @@ TextDataset::TextDataset(DatasetCommon common, TextOptions text, std::shared_ptr
              text_.val_fraction, " must lie in [0, 1)");
 }
 
-std::vector<TextDataset::Document> TextDataset::documents_of(const std::string& file, std::string content,
+std::vector<TextDataset::Document> TextDataset::documents_of(const std::string& file,
+                                                             std::string content,
                                                              const std::string& where) const {
   if (text_.field) return jsonl_documents(content, file, *text_.field, where);
   std::vector<Document> docs;
@@ -36,7 +38,8 @@ std::vector<TextDataset::Document> TextDataset::documents_of(const std::string& 
     if (at == std::string::npos) break;
     pos = at + sep.size();
   }
-  KILN_CHECK(!docs.empty(), where, "\"", file, "\": no documents between the separators \"", sep, "\"");
+  KILN_CHECK(!docs.empty(), where, "\"", file, "\": no documents between the separators \"", sep,
+             "\"");
   return docs;
 }
 

@@ -55,14 +55,17 @@ class TextDataset : public TokenDataset {
   std::vector<Piece> pieces_[2];
   std::vector<int32_t> tokens_;  // the train split's tokens, then the val split's
 
-  std::vector<Document> load(const std::vector<std::string>& patterns, const std::string& where) const;
+  std::vector<Document> load(const std::vector<std::string>& patterns,
+                             const std::string& where) const;
   void cut(size_t n_train_docs);
   void encode(bool progress);
 };
 
 /// The documents of a JSON-lines text: the string `field` of each non-blank line. Errors name
 /// "file:line": invalid JSON, a record that is not an object, a missing or non-string field.
-std::vector<TextDataset::Document> jsonl_documents(std::string_view content, const std::string& file,
-                                                   const std::string& field, const std::string& where);
+std::vector<TextDataset::Document> jsonl_documents(std::string_view content,
+                                                   const std::string& file,
+                                                   const std::string& field,
+                                                   const std::string& where);
 
 }  // namespace kiln::datasets

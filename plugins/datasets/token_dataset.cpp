@@ -53,8 +53,9 @@ void TokenDataset::check_window(Split s, int64_t seq_len) const {
               " tokens; use more data or a shorter sequence");
   if (n == 0)
     KILN_FAIL(common_.val_where, "there is no val split to draw from (give split = { val = 0.1 })");
-  KILN_FAIL(common_.val_where, "the val split has ", n, " tokens, fewer than one window of seq_len + 1 = ",
-            seq_len + 1, " tokens; raise split.val or use a shorter sequence");
+  KILN_FAIL(common_.val_where, "the val split has ", n,
+            " tokens, fewer than one window of seq_len + 1 = ", seq_len + 1,
+            " tokens; raise split.val or use a shorter sequence");
 }
 
 data::Batch TokenDataset::next(Split split, int64_t batch, int64_t seq_len) {
@@ -85,21 +86,24 @@ void TokenDataset::load_state(const Config& state) {
   check_prepared("load_state");
   const std::string mode = state.get<std::string>("sampling");
   if (mode != mode_name(common_.sampling.mode))
-    state.at("sampling").fail("the data state was saved with sampling = \"" + mode + "\", but this dataset uses \"" +
-                              mode_name(common_.sampling.mode) + "\"");
+    state.at("sampling")
+        .fail("the data state was saved with sampling = \"" + mode +
+              "\", but this dataset uses \"" + mode_name(common_.sampling.mode) + "\"");
   const int64_t seed = state.get<int64_t>("seed");
   if (uint64_t(seed) != seed_)
-    state.at("seed").fail("the data state was saved with seed " + std::to_string(seed) + ", but this run's seed is " +
-                          std::to_string(seed_));
+    state.at("seed").fail("the data state was saved with seed " + std::to_string(seed) +
+                          ", but this run's seed is " + std::to_string(seed_));
   SamplerState loaded[2];
   for (int s = 0; s < 2; ++s) {
     const Config& t = state.at(data::split_name(Split(s)));
     int64_t tokens = t.get<int64_t>("tokens");
     if (tokens != splits_[s].size())
-      t.at("tokens").fail(str_cat("the data changed since the state was saved: the ", data::split_name(Split(s)),
-                                  " split had ", tokens, " tokens and now has ", splits_[s].size()));
+      t.at("tokens").fail(str_cat("the data changed since the state was saved: the ",
+                                  data::split_name(Split(s)), " split had ", tokens,
+                                  " tokens and now has ", splits_[s].size()));
     loaded[s] = {t.get<int64_t>("rows"), t.get<int64_t>("epoch"), t.get<int64_t>("offset")};
-    if (loaded[s].rows < 0 || loaded[s].epoch < 0 || loaded[s].offset < 0 || loaded[s].offset > tokens)
+    if (loaded[s].rows < 0 || loaded[s].epoch < 0 || loaded[s].offset < 0 ||
+        loaded[s].offset > tokens)
       t.fail("rows, epoch and offset must be non-negative (offset at most tokens)");
   }
   for (int s = 0; s < 2; ++s) samplers_[s]->set_state(loaded[s]);

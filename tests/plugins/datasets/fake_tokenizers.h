@@ -35,7 +35,9 @@ class FakeCharTokenizer final : public data::Tokenizer {
     for (int32_t i : ids) s += chars_.at(size_t(i));
     return s;
   }
-  std::string token_bytes(int32_t id) const override { return std::string(1, chars_.at(size_t(id))); }
+  std::string token_bytes(int32_t id) const override {
+    return std::string(1, chars_.at(size_t(id)));
+  }
   int64_t vocab_size() const override { return int64_t(chars_.size()); }
   bool needs_fit() const override { return true; }
   void fit(const std::vector<std::string_view>& corpus) override {
@@ -44,7 +46,9 @@ class FakeCharTokenizer final : public data::Tokenizer {
     chars_.assign(seen.begin(), seen.end());
     ++fits;
   }
-  void save(const std::string& dir) const override { std::ofstream(dir + "/test_char.vocab", std::ios::binary) << chars_; }
+  void save(const std::string& dir) const override {
+    std::ofstream(dir + "/test_char.vocab", std::ios::binary) << chars_;
+  }
   void load(const std::string& dir) override {
     std::ifstream in(dir + "/test_char.vocab", std::ios::binary);
     KILN_CHECK(in, "test_char: no ", dir, "/test_char.vocab");
@@ -71,7 +75,9 @@ class FakeByteTokenizer final : public data::Tokenizer {
     return id == kEos ? std::string("<|endoftext|>") : std::string(1, char(id));
   }
   int64_t vocab_size() const override { return 257; }
-  std::map<std::string, int32_t> special_tokens() const override { return {{"<|endoftext|>", kEos}}; }
+  std::map<std::string, int32_t> special_tokens() const override {
+    return {{"<|endoftext|>", kEos}};
+  }
   std::optional<int32_t> eos_id() const override { return kEos; }
   void save(const std::string&) const override {}
   void load(const std::string&) override {}

@@ -63,9 +63,12 @@ TEST(Progress, OneLinePerIntervalOffATerminal) {
   std::string s = out.text();
   EXPECT_EQ(count(s, "\n"), 7u) << s;
   EXPECT_EQ(count(s, "\r"), 0u) << s;
-  EXPECT_NE(s.find("tokenizing in.txt: 3.3% of 60.0 MB, 1.0 MB/s, 400,000 tokens, 58 s left\n"), std::string::npos)
+  EXPECT_NE(s.find("tokenizing in.txt: 3.3% of 60.0 MB, 1.0 MB/s, 400,000 tokens, 58 s left\n"),
+            std::string::npos)
       << s;
-  EXPECT_NE(s.find("tokenizing in.txt: 60.0 MB in 1m00s, 1.0 MB/s, 12,000,000 tokens\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("tokenizing in.txt: 60.0 MB in 1m00s, 1.0 MB/s, 12,000,000 tokens\n"),
+            std::string::npos)
+      << s;
 }
 
 TEST(Progress, RewritesOneLineOnATerminal) {

@@ -46,7 +46,8 @@ TEST(Sampling, WindowStartsStayInRangeAndReachEveryOffset) {
 TEST(Sampling, WindowOffsetsAreRoughlyUniform) {
   const int64_t n = 110, T = 10, draws = 100000;
   std::vector<int64_t> count(size_t(n - T));
-  for (int64_t r = 0; r < draws; ++r) ++count[size_t(Sampler::window_start(3, 0, uint64_t(r), n, T))];
+  for (int64_t r = 0; r < draws; ++r)
+    ++count[size_t(Sampler::window_start(3, 0, uint64_t(r), n, T))];
   // 1000 expected per offset; 5 standard deviations is about 160.
   for (int64_t c : count) EXPECT_NEAR(double(c), 1000.0, 160.0);
 }
@@ -192,7 +193,9 @@ TEST(Sampling, RandomWindowsCarryDocumentSegmentsToo) {
     auto doc = [&](int64_t x) { return x >= 27 ? 2 : x >= 13 ? 1 : 0; };
     for (int64_t t = 0; t < 12; ++t) {
       EXPECT_EQ(seg[size_t(t)], doc(in[size_t(t)]) - doc(in[0]));
-      int64_t doc_start = std::max(in[0], doc(in[size_t(t)]) == 2 ? int64_t(27) : doc(in[size_t(t)]) == 1 ? 13 : 0);
+      int64_t doc_start = std::max(in[0], doc(in[size_t(t)]) == 2   ? int64_t(27)
+                                          : doc(in[size_t(t)]) == 1 ? 13
+                                                                    : 0);
       EXPECT_EQ(pos[size_t(t)], in[size_t(t)] - doc_start);
     }
   }

@@ -73,8 +73,10 @@ TEST_F(Shards, Uint32WhenTheVocabularyDoesNotFit) {
 
 TEST_F(Shards, ATokenOutsideTheVocabularyIsNotWritten) {
   std::string p = path("c.bin");
-  EXPECT_ERROR_HAS(error_of([&] { write_shard(p, std::vector<int32_t>{1, 2, 65}, 65, std::nullopt); }), "c.bin",
-                   "token 2 is 65", "[0, 65)");
+  EXPECT_ERROR_HAS(error_of([&] {
+                     write_shard(p, std::vector<int32_t>{1, 2, 65}, 65, std::nullopt);
+                   }),
+                   "c.bin", "token 2 is 65", "[0, 65)");
   EXPECT_FALSE(fs::exists(p));
   for (const auto& e : fs::directory_iterator(dir_)) ADD_FAILURE() << "left behind: " << e.path();
 }
@@ -98,7 +100,8 @@ TEST_F(Shards, BadFilesAreRefusedNamingTheFile) {
   p = write("width.bin", content);
   uint32_t w = 3;
   overwrite(p, 12, &w, 4);
-  EXPECT_ERROR_HAS(error_of([&] { ShardFile f(p); }), "width.bin", "corrupt header", "3 bytes per token");
+  EXPECT_ERROR_HAS(error_of([&] { ShardFile f(p); }), "width.bin", "corrupt header",
+                   "3 bytes per token");
 
   p = write("count.bin", content);
   uint64_t huge = uint64_t(1) << 62;
@@ -106,8 +109,8 @@ TEST_F(Shards, BadFilesAreRefusedNamingTheFile) {
   EXPECT_ERROR_HAS(error_of([&] { ShardFile f(p); }), "count.bin", "truncated");
 
   p = write("truncated.bin", content.substr(0, content.size() - 11));
-  EXPECT_ERROR_HAS(error_of([&] { ShardFile f(p); }), "truncated.bin", "says 100 tokens", "189 bytes",
-                   "truncated");
+  EXPECT_ERROR_HAS(error_of([&] { ShardFile f(p); }), "truncated.bin", "says 100 tokens",
+                   "189 bytes", "truncated");
 
   p = write("short.bin", content.substr(0, 30));
   EXPECT_ERROR_HAS(error_of([&] { ShardFile f(p); }), "short.bin", "too short");
@@ -121,9 +124,10 @@ TEST_F(Shards, SeveralShardsReadAsOneStream) {
   for (size_t i = 0; i < all.size(); ++i) all[i] = int32_t((i * 7919) % 1000 % 256);
   fs::create_directories(path("s"));
   for (int k = 0; k < 3; ++k)
-    write_shard(path("s/part_" + std::to_string(k) + ".bin"), std::span(all).subspan(size_t(k) * 1000, 1000), 257,
-                256);
-  auto d = dataset("shards { path = " + lua(path("s/part_*.bin")) + ", tokenizer = test_bytes {} }");
+    write_shard(path("s/part_" + std::to_string(k) + ".bin"),
+                std::span(all).subspan(size_t(k) * 1000, 1000), 257, 256);
+  auto d =
+      dataset("shards { path = " + lua(path("s/part_*.bin")) + ", tokenizer = test_bytes {} }");
   prepare(*d, 3);
   // Default split: the last 10% of the stream.
   std::vector<int32_t> train(d->tokens(Split::train).begin(), d->tokens(Split::train).end());
@@ -153,7 +157,8 @@ TEST_F(Shards, FolderWithItsOwnValSplitAndDocuments) {
   write_shard(path("f/train_000001.bin"), std::span(train).subspan(5), 257, 256);
   write_shard(path("f/val_000000.bin"), val, 257, 256);
   auto d = dataset("shards { path = " + lua(path("f")) +
-                   ", tokenizer = test_bytes {}, sampling = \"packed\", shuffle = false, document_mask = true }");
+                   ", tokenizer = test_bytes {}, sampling = \"packed\", shuffle = false, "
+                   "document_mask = true }");
   prepare(*d);
   EXPECT_EQ(d->tokens(Split::train).size(), 9u);
   EXPECT_EQ(d->tokens(Split::val).size(), 4u);
@@ -164,7 +169,8 @@ TEST_F(Shards, FolderWithItsOwnValSplitAndDocuments) {
   b = d->next(Split::val, 1, 3);
   EXPECT_EQ(values(b.inputs), (std::vector<int64_t>{256, 7, 8}));
 
-  auto with_split = dataset("shards { path = " + lua(path("f")) + ", tokenizer = test_bytes {}, split = { val = 0.5 } }");
+  auto with_split = dataset("shards { path = " + lua(path("f")) +
+                            ", tokenizer = test_bytes {}, split = { val = 0.5 } }");
   EXPECT_ERROR_HAS(error_of([&] { prepare(*with_split); }), "data.split.val", "val_*.bin");
 }
 
@@ -173,7 +179,8 @@ TEST_F(Shards, AVocabularyMismatchNamesTheShard) {
   fs::create_directories(path("w"));
   write_shard(path("v/train_000000.bin"), std::vector<int32_t>{1, 2, 3}, 65, std::nullopt);
   auto d = dataset("shards { path = " + lua(path("v")) + ", tokenizer = test_bytes {} }");
-  EXPECT_ERROR_HAS(error_of([&] { prepare(*d); }), "train_000000.bin", "vocabulary of 65", "tokenizer has 257");
+  EXPECT_ERROR_HAS(error_of([&] { prepare(*d); }), "train_000000.bin", "vocabulary of 65",
+                   "tokenizer has 257");
 
   write_shard(path("w/a.bin"), std::vector<int32_t>{1, 2, 3}, 257, 256);
   write_shard(path("w/b.bin"), std::vector<int32_t>{1, 2, 3}, 300, std::nullopt);
@@ -188,7 +195,8 @@ TEST_F(Shards, EmptyFolderAndCorruptShardNameTheirPaths) {
   fs::create_directories(path("empty"));
   auto d = dataset("shards { path = " + lua(path("empty")) + ", tokenizer = test_bytes {} }");
   EXPECT_ERROR_HAS(error_of([&] { prepare(*d); }), "data.path", "holds no train_*.bin");
-  write("bad/train_000000.bin", "this is not a shard at all, just some text that is long enough for a header");
+  write("bad/train_000000.bin",
+        "this is not a shard at all, just some text that is long enough for a header");
   auto bad = dataset("shards { path = " + lua(path("bad")) + ", tokenizer = test_bytes {} }");
   EXPECT_ERROR_HAS(error_of([&] { prepare(*bad); }), "bad/train_000000.bin", "wrong magic");
 }

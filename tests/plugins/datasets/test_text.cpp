@@ -36,7 +36,9 @@ std::vector<int32_t> char_ids(const std::string& vocab_text, const std::string& 
   return ids;
 }
 
-std::vector<int32_t> span_vec(std::span<const int32_t> s) { return {s.begin(), s.end()}; }
+std::vector<int32_t> span_vec(std::span<const int32_t> s) {
+  return {s.begin(), s.end()};
+}
 
 void write_gzip(const std::string& path, const std::string& content) {
   gzFile f = gzopen(path.c_str(), "wb");
@@ -69,7 +71,8 @@ TEST_F(Text, CutMovesForwardToACharacterBoundary) {
 
 TEST_F(Text, DocumentsStartWithEndOfText) {
   std::string a = write("docs/a.txt", "hello"), b = write("docs/b.txt", "world!");
-  auto d = dataset("text { path = " + lua(path("docs/*.txt")) + ", tokenizer = test_bytes {}, split = { val = 0 } }");
+  auto d = dataset("text { path = " + lua(path("docs/*.txt")) +
+                   ", tokenizer = test_bytes {}, split = { val = 0 } }");
   prepare(*d);
   std::vector<int32_t> want = {256, 'h', 'e', 'l', 'l', 'o', 256, 'w', 'o', 'r', 'l', 'd', '!'};
   EXPECT_EQ(span_vec(d->tokens(Split::train)), want);
@@ -79,8 +82,9 @@ TEST_F(Text, DocumentsStartWithEndOfText) {
 
 TEST_F(Text, SeparatorSplitsAFileIntoDocuments) {
   write("s.txt", "one<|endoftext|>two<|endoftext|><|endoftext|>three<|endoftext|>");
-  auto d = dataset("text { path = " + lua(path("s.txt")) +
-                   ", tokenizer = test_bytes {}, separator = \"<|endoftext|>\", split = { val = 0 } }");
+  auto d =
+      dataset("text { path = " + lua(path("s.txt")) +
+              ", tokenizer = test_bytes {}, separator = \"<|endoftext|>\", split = { val = 0 } }");
   prepare(*d);
   auto tokens = span_vec(d->tokens(Split::train));
   EXPECT_EQ(std::count(tokens.begin(), tokens.end(), 256), 3);  // empty documents are skipped
@@ -104,8 +108,8 @@ TEST_F(Text, TextOfASplitDecodesItsTokens) {
 TEST_F(Text, ValFilesOfTheirOwn) {
   write("train.txt", "abcabc");
   write("val.txt", "cab");
-  auto d = dataset("text { path = " + lua(path("train.txt")) + ", tokenizer = test_char {}, split = { val = " +
-                   lua(path("val.txt")) + " } }");
+  auto d = dataset("text { path = " + lua(path("train.txt")) +
+                   ", tokenizer = test_char {}, split = { val = " + lua(path("val.txt")) + " } }");
   prepare(*d);
   EXPECT_EQ(d->text(Split::train), "abcabc");
   EXPECT_EQ(d->text(Split::val), "cab");
@@ -117,14 +121,16 @@ TEST_F(Text, CharVocabularyFitsTheWholeTextByDefaultOrTrainOnly) {
   auto all = dataset("text { path = " + lua(path("in.txt")) + ", tokenizer = test_char {} }");
   prepare(*all);
   EXPECT_EQ(all->tokenizer()->vocab_size(), 2);
-  auto train = dataset("text { path = " + lua(path("in.txt")) + ", tokenizer = test_char {}, fit = \"train\" }");
+  auto train = dataset("text { path = " + lua(path("in.txt")) +
+                       ", tokenizer = test_char {}, fit = \"train\" }");
   EXPECT_ERROR_HAS(error_of([&] { prepare(*train); }), "in.txt", "'z' is not in the vocabulary");
 }
 
 TEST_F(Text, GzippedFilesAreRead) {
   const std::string text = sample_text(2000, 5);
   write_gzip(path("in.txt.gz"), text);
-  auto d = dataset("text { path = " + lua(path("in.txt.gz")) + ", tokenizer = test_char {}, split = { val = 0 } }");
+  auto d = dataset("text { path = " + lua(path("in.txt.gz")) +
+                   ", tokenizer = test_char {}, split = { val = 0 } }");
   prepare(*d);
   EXPECT_EQ(d->text(Split::train), text);
 }
@@ -132,8 +138,8 @@ TEST_F(Text, GzippedFilesAreRead) {
 TEST_F(Text, StateResumesExactlyThroughTheDatasetInterface) {
   write("in.txt", sample_text(5000, 7));
   for (const char* sampling : {"random", "packed"}) {
-    std::string spec = "text { path = " + lua(path("in.txt")) + ", tokenizer = test_char {}, sampling = \"" +
-                       sampling + "\" }";
+    std::string spec = "text { path = " + lua(path("in.txt")) +
+                       ", tokenizer = test_char {}, sampling = \"" + sampling + "\" }";
     auto a = dataset(spec);
     prepare(*a, 42);
     for (int i = 0; i < 3; ++i) a->next(Split::train, 4, 32);
@@ -146,7 +152,8 @@ TEST_F(Text, StateResumesExactlyThroughTheDatasetInterface) {
     auto b = dataset(spec);
     prepare(*b, 42);
     b->load_state(saved);
-    for (int i = 0; i < 4; ++i) EXPECT_EQ(values(b->next(Split::train, 4, 32).inputs), want[size_t(i)]) << sampling;
+    for (int i = 0; i < 4; ++i)
+      EXPECT_EQ(values(b->next(Split::train, 4, 32).inputs), want[size_t(i)]) << sampling;
     EXPECT_EQ(values(b->next(Split::val, 2, 32).inputs), want[4]) << sampling;
   }
 }
@@ -160,7 +167,8 @@ TEST_F(Text, StateFromOtherDataOrSettingsIsRefused) {
   auto other = dataset("text { path = " + lua(path("other.txt")) + ", tokenizer = test_char {} }");
   prepare(*other, 1);
   EXPECT_ERROR_HAS(error_of([&] { other->load_state(saved); }), "the data changed", "4500", "3600");
-  auto packed = dataset("text { path = " + lua(path("in.txt")) + ", tokenizer = test_char {}, sampling = \"packed\" }");
+  auto packed = dataset("text { path = " + lua(path("in.txt")) +
+                        ", tokenizer = test_char {}, sampling = \"packed\" }");
   prepare(*packed, 1);
   EXPECT_ERROR_HAS(error_of([&] { packed->load_state(saved); }), "sampling = \"random\"");
   auto reseeded = dataset("text { path = " + lua(path("in.txt")) + ", tokenizer = test_char {} }");
@@ -171,14 +179,17 @@ TEST_F(Text, StateFromOtherDataOrSettingsIsRefused) {
 TEST_F(Text, PackedDocumentMaskThroughTheSpec) {
   write("d/1.txt", "aaaa");
   write("d/2.txt", "bbbbbb");
-  auto d = dataset("text { path = " + lua(path("d/*.txt")) +
-                   ", tokenizer = test_bytes {}, sampling = \"packed\", shuffle = false, document_mask = true, "
-                   "split = { val = 0 } }");
+  auto d = dataset(
+      "text { path = " + lua(path("d/*.txt")) +
+      ", tokenizer = test_bytes {}, sampling = \"packed\", shuffle = false, document_mask = true, "
+      "split = { val = 0 } }");
   prepare(*d);
   data::Batch b = d->next(Split::train, 1, 10);
   // Stream: E a a a a E b b b b b b; one row of 11 tokens.
-  EXPECT_EQ(values(b.inputs), (std::vector<int64_t>{256, 'a', 'a', 'a', 'a', 256, 'b', 'b', 'b', 'b'}));
-  EXPECT_EQ(values(b.targets), (std::vector<int64_t>{'a', 'a', 'a', 'a', 256, 'b', 'b', 'b', 'b', 'b'}));
+  EXPECT_EQ(values(b.inputs),
+            (std::vector<int64_t>{256, 'a', 'a', 'a', 'a', 256, 'b', 'b', 'b', 'b'}));
+  EXPECT_EQ(values(b.targets),
+            (std::vector<int64_t>{'a', 'a', 'a', 'a', 256, 'b', 'b', 'b', 'b', 'b'}));
   EXPECT_EQ(values(b.segment_ids), (std::vector<int64_t>{0, 0, 0, 0, 0, 1, 1, 1, 1, 1}));
   EXPECT_EQ(values(b.positions), (std::vector<int64_t>{0, 1, 2, 3, 4, 0, 1, 2, 3, 4}));
 }
@@ -188,15 +199,19 @@ TEST_F(Text, PackedDocumentMaskThroughTheSpec) {
 using Jsonl = DatasetsTest;
 
 TEST_F(Jsonl, TheNamedFieldOfEachRecordIsADocument) {
-  write("r.jsonl", "{\"id\": 1, \"body\": \"first\"}\n\n{\"body\": \"sec\\nond\", \"x\": [1,2]}\r\n{\"body\": \"\"}\n");
-  auto d = dataset("jsonl { path = " + lua(path("r.jsonl")) + ", field = \"body\", tokenizer = test_bytes {}, split = {} }");
+  write("r.jsonl",
+        "{\"id\": 1, \"body\": \"first\"}\n\n{\"body\": \"sec\\nond\", \"x\": [1,2]}\r\n{\"body\": "
+        "\"\"}\n");
+  auto d = dataset("jsonl { path = " + lua(path("r.jsonl")) +
+                   ", field = \"body\", tokenizer = test_bytes {}, split = {} }");
   prepare(*d);
   EXPECT_EQ(d->text(Split::train), "<|endoftext|>first<|endoftext|>sec\nond");
 }
 
 TEST_F(Jsonl, GzippedJsonLines) {
   write_gzip(path("r.jsonl.gz"), "{\"text\": \"abc\"}\n{\"text\": \"de\"}\n");
-  auto d = dataset("jsonl { path = " + lua(path("*.jsonl.gz")) + ", tokenizer = test_bytes {}, split = { val = 0 } }");
+  auto d = dataset("jsonl { path = " + lua(path("*.jsonl.gz")) +
+                   ", tokenizer = test_bytes {}, split = { val = 0 } }");
   prepare(*d);
   EXPECT_EQ(d->text(Split::train), "<|endoftext|>abc<|endoftext|>de");
 }
@@ -204,8 +219,8 @@ TEST_F(Jsonl, GzippedJsonLines) {
 TEST_F(Jsonl, MissingFieldNamesTheFileAndLine) {
   write("r.jsonl", "{\"text\": \"ok\"}\n{\"txt\": \"typo\", \"id\": 3}\n");
   auto d = dataset("jsonl { path = " + lua(path("r.jsonl")) + ", tokenizer = test_bytes {} }");
-  EXPECT_ERROR_HAS(error_of([&] { prepare(*d); }), "r.jsonl:2:", "no field \"text\"", "\"txt\", \"id\"",
-                   "data.path");
+  EXPECT_ERROR_HAS(error_of([&] { prepare(*d); }), "r.jsonl:2:", "no field \"text\"",
+                   "\"txt\", \"id\"", "data.path");
 }
 
 TEST_F(Jsonl, BadRecordsNameTheFileAndLine) {
@@ -237,7 +252,8 @@ TEST_F(Text, TinyShakespeareCharSplitAsNanoGpt) {
   const std::string text((std::istreambuf_iterator<char>(in)), {});
   for (const std::string& tok : tokenizers) {
     SCOPED_TRACE(tok);
-    auto d = dataset("text { path = " + lua(file) + ", tokenizer = " + tok + " {}, split = { val = 0.1 } }");
+    auto d = dataset("text { path = " + lua(file) + ", tokenizer = " + tok +
+                     " {}, split = { val = 0.1 } }");
     prepare(*d, 1337, 64);
     // nanoGPT's shakespeare_char/prepare.py: 65 characters; train 1,003,854 and val 111,540.
     EXPECT_EQ(d->tokenizer()->vocab_size(), 65);

@@ -33,7 +33,8 @@ Result kiln(const std::string& args) {
 
 std::string text_of(size_t n) {
   std::string s;
-  for (size_t i = 0; s.size() < n; ++i) s += "line " + std::to_string(i * 37 % 101) + ": to be or not\n";
+  for (size_t i = 0; s.size() < n; ++i)
+    s += "line " + std::to_string(i * 37 % 101) + ": to be or not\n";
   return s.substr(0, n);
 }
 
@@ -41,17 +42,23 @@ using Tokenize = DatasetsTest;
 
 TEST_F(Tokenize, WritesShardsThatTheShardsDatasetReadsBack) {
   const std::string text = text_of(1000);
-  const std::string data = "text { path = " + lua(write("in.txt", text)) + ", tokenizer = test_char {} }";
-  write("spec.lua", "return { plugins = { " + lua(KILN_TEST_TOKENIZER_PLUGIN) + " }, data = " + data + " }\n");
+  const std::string data =
+      "text { path = " + lua(write("in.txt", text)) + ", tokenizer = test_char {} }";
+  write("tokenize.lua",
+        "return { plugins = { " + lua(KILN_TEST_TOKENIZER_PLUGIN) + " }, data = " + data + " }\n");
   const std::string out = path("shards");
-  Result r = kiln("data tokenize " + path("spec.lua") + " --out " + out + " --shard-tokens 300");
+  write("shards/NOTES", "a folder that exists keeps its other files");
+  Result r = kiln("data tokenize " + path("tokenize.lua") + " --out " + out + " --shard-tokens 300");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("train: 900 tokens in 3 shards of uint16"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("val: 100 tokens in 1 shard of uint16"), std::string::npos) << r.out;
-  for (const char* f : {"train_000000.bin", "train_000001.bin", "train_000002.bin", "val_000000.bin", "tokenizer.json",
-                        "test_char.vocab"})
+  for (const char* f : {"train_000000.bin", "train_000001.bin", "train_000002.bin",
+                        "val_000000.bin", "tokenizer.json", "test_char.vocab"})
     EXPECT_TRUE(fs::exists(fs::path(out) / f)) << f;
   EXPECT_FALSE(fs::exists(fs::path(out) / "train_000003.bin"));
+  EXPECT_TRUE(fs::exists(fs::path(out) / "NOTES"));
+  for (const auto& e : fs::directory_iterator(dir_))  // the temporary folder is gone
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
 
   // The same data prepared in this process, and the shards with the saved tokenizer.
   auto direct = dataset(data);
@@ -66,20 +73,28 @@ TEST_F(Tokenize, WritesShardsThatTheShardsDatasetReadsBack) {
   auto train = shards->tokens(Split::train);
   EXPECT_EQ(shards->tokenizer()->decode({train.begin(), train.end()}), text.substr(0, 900));
 
+  // A folder that does not exist yet, quietly.
+  Result quiet = kiln("data tokenize " + path("tokenize.lua") + " --out " + path("a/b/c/") + " -q");
+  EXPECT_EQ(quiet.code, 0) << quiet.out;
+  EXPECT_EQ(quiet.out, "");
+  EXPECT_TRUE(fs::exists(path("a/b/c/train_000000.bin")));
+  EXPECT_TRUE(fs::exists(path("a/b/c/tokenizer.json")));
+
   // Nothing is overwritten.
   auto before = fs::last_write_time(fs::path(out) / "train_000000.bin");
-  Result again = kiln("data tokenize " + path("spec.lua") + " --out " + out);
+  Result again = kiln("data tokenize " + path("tokenize.lua") + " --out " + out);
   EXPECT_EQ(again.code, 1) << again.out;
   EXPECT_NE(again.out.find("already holds shards"), std::string::npos) << again.out;
   EXPECT_EQ(fs::last_write_time(fs::path(out) / "train_000000.bin"), before);
 }
 
 TEST_F(Tokenize, BadDataFailsWithExitCode1AndWritesNothing) {
-  write("spec.lua", "return { plugins = { " + lua(KILN_TEST_TOKENIZER_PLUGIN) + " },\n  data = text { path = " +
-                        lua(path("missing.txt")) + ", tokenizer = test_char {} } }\n");
-  Result r = kiln("data tokenize " + path("spec.lua") + " --out " + path("out"));
+  write("tokenize.lua", "return { plugins = { " + lua(KILN_TEST_TOKENIZER_PLUGIN) +
+                        " },\n  data = text { path = " + lua(path("missing.txt")) +
+                        ", tokenizer = test_char {} } }\n");
+  Result r = kiln("data tokenize " + path("tokenize.lua") + " --out " + path("out"));
   EXPECT_EQ(r.code, 1) << r.out;
-  EXPECT_NE(r.out.find("spec.lua:2: data.path: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tokenize.lua:2: data.path: "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("missing.txt\": no such file"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(path("out")));
 
@@ -88,10 +103,10 @@ TEST_F(Tokenize, BadDataFailsWithExitCode1AndWritesNothing) {
   EXPECT_EQ(n.code, 1) << n.out;
   EXPECT_NE(n.out.find("no data section"), std::string::npos) << n.out;
 
-  Result o = kiln("data tokenize " + path("spec.lua"));
+  Result o = kiln("data tokenize " + path("tokenize.lua"));
   EXPECT_EQ(o.code, 1) << o.out;
   EXPECT_NE(o.out.find("--out"), std::string::npos) << o.out;
-  Result a = kiln("data shuffle " + path("spec.lua"));
+  Result a = kiln("data shuffle " + path("tokenize.lua"));
   EXPECT_EQ(a.code, 1) << a.out;
   EXPECT_NE(a.out.find("unknown action \"shuffle\""), std::string::npos) << a.out;
 }

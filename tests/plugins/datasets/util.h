@@ -42,10 +42,12 @@ std::string error_of(F&& f) {
   return "(no error)";
 }
 
-#define EXPECT_ERROR_HAS(message, ...)                                                           \
-  do {                                                                                           \
-    std::string msg_ = (message);                                                                \
-    for (const char* part_ : {__VA_ARGS__}) EXPECT_NE(msg_.find(part_), std::string::npos) << "missing \"" << part_ << "\" in: " << msg_; \
+#define EXPECT_ERROR_HAS(message, ...)                   \
+  do {                                                   \
+    std::string msg_ = (message);                        \
+    for (const char* part_ : {__VA_ARGS__})              \
+      EXPECT_NE(msg_.find(part_), std::string::npos)     \
+          << "missing \"" << part_ << "\" in: " << msg_; \
   } while (0)
 
 class DatasetsTest : public ::testing::Test {
@@ -53,8 +55,8 @@ class DatasetsTest : public ::testing::Test {
   void SetUp() override {
     ensure_components();
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           (std::string("kiln_datasets_") + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name());
+    dir_ = fs::temp_directory_path() / (std::string("kiln_datasets_") + std::to_string(::getpid()) +
+                                        "_" + info->test_suite_name() + "_" + info->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -91,6 +93,8 @@ inline void prepare(data::Dataset& d, uint64_t seed = 0, int64_t seq_len = 0) {
   d.prepare(o);
 }
 
-inline std::vector<int64_t> values(const Tensor& t) { return t.to_vector<int64_t>(); }
+inline std::vector<int64_t> values(const Tensor& t) {
+  return t.to_vector<int64_t>();
+}
 
 }  // namespace kiln::testing
