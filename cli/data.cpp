@@ -1,6 +1,7 @@
 // kiln data tokenize SPEC --out DIR: tokenises a spec's data once and writes it as shards
 // (core/data/shard.h) that the shards dataset memory-maps: DIR/train_000000.bin ...,
-// DIR/val_000000.bin ..., and the tokenizer (its files, and tokenizer.json naming the component).
+// DIR/val_000000.bin ..., and the tokenizer (its files, and tokenizer_spec.json naming the
+// component).
 #include <unistd.h>
 
 #include <cstdio>
@@ -38,7 +39,7 @@ std::string existing_output(const fs::path& dir) {
     std::string name = e.path().filename().string();
     bool shard = (name.rfind("train_", 0) == 0 || name.rfind("val_", 0) == 0) &&
                  e.path().extension() == ".bin";
-    if (shard || name == "tokenizer.json") return e.path().string();
+    if (shard || name == data::kShardTokenizerSpec) return e.path().string();
   }
   return "";
 }
@@ -66,9 +67,9 @@ void write_outputs(data::Dataset& dataset, const Config& data_node, const fs::pa
   }
   tok->save(into.string());
   if (const Config* t = data_node.find("tokenizer"); t && t->is_component()) {
-    std::ofstream f(into / "tokenizer.json");
+    std::ofstream f(into / data::kShardTokenizerSpec);
     f << t->to_json(true) << "\n";
-    KILN_CHECK(f, "cannot write ", (into / "tokenizer.json").string());
+    KILN_CHECK(f, "cannot write ", (into / data::kShardTokenizerSpec).string());
     if (!quiet)
       std::cout << "tokenizer: " << t->component_name() << ", vocabulary " << with_commas(vocab)
                 << "\n";

@@ -27,6 +27,9 @@ namespace kiln::data {
 inline constexpr char kShardMagic[8] = {'K', 'I', 'L', 'N', 'T', 'O', 'K', '\0'};
 inline constexpr uint32_t kShardVersion = 1;
 inline constexpr size_t kShardHeaderBytes = 64;
+/// Beside the shards, the spec of the tokenizer that wrote them (a component as JSON); the
+/// tokenizer's own files (its save()) lie beside it.
+inline constexpr char kShardTokenizerSpec[] = "tokenizer_spec.json";
 
 struct ShardInfo {
   uint32_t version = kShardVersion;

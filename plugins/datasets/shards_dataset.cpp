@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 using data::Split;
 
 std::shared_ptr<data::Tokenizer> load_saved_tokenizer(const std::string& dir) {
-  const fs::path file = fs::path(dir) / "tokenizer.json";
+  const fs::path file = fs::path(dir) / data::kShardTokenizerSpec;
   if (!fs::exists(file)) return nullptr;
   Config c = Config::from_json(read_file(file.string(), ""), file.string());
   KILN_CHECK(c.is_component() && c.component_kind() == "tokenizer", file.string(),
@@ -77,7 +77,7 @@ void ShardsDataset::prepare(const data::PrepareOptions& options) {
   if (!tokenizer_) {
     tokenizer_ = load_saved_tokenizer(dir);
     KILN_CHECK(tokenizer_, where,
-               "no tokenizer: give tokenizer = ... or keep the tokenizer.json that `kiln data "
+               "no tokenizer: give tokenizer = ... or keep the tokenizer_spec.json that `kiln data "
                "tokenize` writes beside the shards (looked in \"",
                dir, "\")");
   }

@@ -21,7 +21,7 @@ struct ShardsOptions {
 
 class ShardsDataset : public TokenDataset {
  public:
-  /// tokenizer may be null: the one saved beside the shards (tokenizer.json) is loaded.
+  /// tokenizer may be null: the one saved beside the shards is loaded.
   ShardsDataset(DatasetCommon common, ShardsOptions shards,
                 std::shared_ptr<data::Tokenizer> tokenizer);
   void prepare(const data::PrepareOptions& options) override;
@@ -40,8 +40,8 @@ class ShardsDataset : public TokenDataset {
   void find_documents(SplitTokens& split, std::optional<int32_t> eos) const;
 };
 
-/// Reads the tokenizer `kiln data tokenize` saved in dir (tokenizer.json names the component;
-/// its files lie beside it); null when dir has no tokenizer.json.
+/// Reads the tokenizer `kiln data tokenize` saved in dir (tokenizer_spec.json names the
+/// component; its files lie beside it); null when dir has no tokenizer_spec.json.
 std::shared_ptr<data::Tokenizer> load_saved_tokenizer(const std::string& dir);
 
 }  // namespace kiln::datasets

@@ -1,6 +1,7 @@
 // Two tiny tokenizers for the datasets tests (the real ones live in another plugin):
 //   test_char   nanoGPT's char vocabulary: the sorted distinct bytes of the text it is fitted
-//               on; no end-of-text; an unknown byte is an error.
+//               on; no end-of-text; an unknown byte is an error. It saves to tokenizer.json,
+//               the name the real tokenizers use, so a clash with the shards' files shows.
 //   test_bytes  ids 0..255 are bytes, 256 is "<|endoftext|>" (the end-of-text id).
 #pragma once
 
@@ -47,11 +48,11 @@ class FakeCharTokenizer final : public data::Tokenizer {
     ++fits;
   }
   void save(const std::string& dir) const override {
-    std::ofstream(dir + "/test_char.vocab", std::ios::binary) << chars_;
+    std::ofstream(dir + "/tokenizer.json", std::ios::binary) << chars_;
   }
   void load(const std::string& dir) override {
-    std::ifstream in(dir + "/test_char.vocab", std::ios::binary);
-    KILN_CHECK(in, "test_char: no ", dir, "/test_char.vocab");
+    std::ifstream in(dir + "/tokenizer.json", std::ios::binary);
+    KILN_CHECK(in, "test_char: no ", dir, "/tokenizer.json");
     chars_.assign(std::istreambuf_iterator<char>(in), {});
   }
   std::string chars_;

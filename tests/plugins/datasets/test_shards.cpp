@@ -188,7 +188,7 @@ TEST_F(Shards, AVocabularyMismatchNamesTheShard) {
   EXPECT_ERROR_HAS(error_of([&] { prepare(*mixed); }), "b.bin", "a.bin", "share their tokenizer");
 
   auto none = dataset("shards { path = " + lua(path("w/a.bin")) + " }");
-  EXPECT_ERROR_HAS(error_of([&] { prepare(*none); }), "no tokenizer", "tokenizer.json");
+  EXPECT_ERROR_HAS(error_of([&] { prepare(*none); }), "no tokenizer", "tokenizer_spec.json");
 }
 
 TEST_F(Shards, EmptyFolderAndCorruptShardNameTheirPaths) {

@@ -269,5 +269,21 @@ TEST_F(Text, TinyShakespeareCharSplitAsNanoGpt) {
   }
 }
 
+TEST_F(Text, ChunkedEncodingEqualsWholeEncodingWithGpt2) {
+  // Files over 1 MiB are encoded in chunks cut after a newline that a non-space follows; GPT-2's
+  // pre-tokenisation never joins across such a cut, so the ids are those of the whole text.
+  const std::string file = std::string(KILN_SHARED_DATA) + "/tinyshakespeare/input.txt";
+  if (!fs::exists(file)) GTEST_SKIP() << "no " << file;
+  if (!Registry::global().find("tokenizer", "gpt2"))
+    GTEST_SKIP() << "no gpt2 tokenizer (the tokenizers plugin)";
+  std::ifstream in(file, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  auto d = dataset("text { path = " + lua(file) + ", tokenizer = gpt2 {}, split = { val = 0 } }");
+  prepare(*d);
+  std::vector<int32_t> whole = d->tokenizer()->encode(text);
+  whole.insert(whole.begin(), *d->tokenizer()->eos_id());
+  EXPECT_EQ(span_vec(d->tokens(Split::train)), whole);
+}
+
 }  // namespace
 }  // namespace kiln::testing

@@ -48,12 +48,13 @@ TEST_F(Tokenize, WritesShardsThatTheShardsDatasetReadsBack) {
         "return { plugins = { " + lua(KILN_TEST_TOKENIZER_PLUGIN) + " }, data = " + data + " }\n");
   const std::string out = path("shards");
   write("shards/NOTES", "a folder that exists keeps its other files");
-  Result r = kiln("data tokenize " + path("tokenize.lua") + " --out " + out + " --shard-tokens 300");
+  Result r =
+      kiln("data tokenize " + path("tokenize.lua") + " --out " + out + " --shard-tokens 300");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("train: 900 tokens in 3 shards of uint16"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("val: 100 tokens in 1 shard of uint16"), std::string::npos) << r.out;
   for (const char* f : {"train_000000.bin", "train_000001.bin", "train_000002.bin",
-                        "val_000000.bin", "tokenizer.json", "test_char.vocab"})
+                        "val_000000.bin", "tokenizer_spec.json", "tokenizer.json"})
     EXPECT_TRUE(fs::exists(fs::path(out) / f)) << f;
   EXPECT_FALSE(fs::exists(fs::path(out) / "train_000003.bin"));
   EXPECT_TRUE(fs::exists(fs::path(out) / "NOTES"));
@@ -78,7 +79,7 @@ TEST_F(Tokenize, WritesShardsThatTheShardsDatasetReadsBack) {
   EXPECT_EQ(quiet.code, 0) << quiet.out;
   EXPECT_EQ(quiet.out, "");
   EXPECT_TRUE(fs::exists(path("a/b/c/train_000000.bin")));
-  EXPECT_TRUE(fs::exists(path("a/b/c/tokenizer.json")));
+  EXPECT_TRUE(fs::exists(path("a/b/c/tokenizer_spec.json")));
 
   // Nothing is overwritten.
   auto before = fs::last_write_time(fs::path(out) / "train_000000.bin");
@@ -90,8 +91,8 @@ TEST_F(Tokenize, WritesShardsThatTheShardsDatasetReadsBack) {
 
 TEST_F(Tokenize, BadDataFailsWithExitCode1AndWritesNothing) {
   write("tokenize.lua", "return { plugins = { " + lua(KILN_TEST_TOKENIZER_PLUGIN) +
-                        " },\n  data = text { path = " + lua(path("missing.txt")) +
-                        ", tokenizer = test_char {} } }\n");
+                            " },\n  data = text { path = " + lua(path("missing.txt")) +
+                            ", tokenizer = test_char {} } }\n");
   Result r = kiln("data tokenize " + path("tokenize.lua") + " --out " + path("out"));
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("tokenize.lua:2: data.path: "), std::string::npos) << r.out;
