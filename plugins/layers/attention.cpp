@@ -48,6 +48,11 @@ Attention::Attention(const AttentionConfig& config, std::shared_ptr<Positions> p
   hook_attn_scores_ = &register_hook("hook_attn_scores");
   hook_pattern_ = &register_hook("hook_pattern");
   hook_z_ = &register_hook("hook_z");
+  inner_hooks_ = {hook_q_, hook_k_, hook_v_, hook_attn_scores_, hook_pattern_};
+  if (hook_rot_q_) inner_hooks_.insert(inner_hooks_.end(), {hook_rot_q_, hook_rot_k_});
+  for (const auto& norm : {q_norm, k_norm})
+    if (norm)
+      for (const auto& [name, h] : norm->named_hook_points()) inner_hooks_.push_back(h);
   init_weights(current_init());
 }
 
@@ -98,13 +103,47 @@ Tensor Attention::masks(const nn::ForwardState& st, int64_t B, int64_t T, int64_
 }
 
 Tensor Attention::forward(const Tensor& x, nn::ForwardState& st) {
-  const int64_t H = c_.n_heads, Hkv = c_.n_kv_heads, D = c_.head_dim;
+  const int64_t H = c_.n_heads, D = c_.head_dim;
   KILN_CHECK(x.dim() == 3 && x.size(2) == c_.d_model, "attention: expected input [B, T, ", c_.d_model,
              "], got ", x.shape());
   const int64_t B = x.size(0), T = x.size(1);
+  Tensor qkv = c_attn->forward(x);  // one GEMM for q, k and v
+  bool hooked = false;
+  for (const nn::HookPoint* h : inner_hooks_) hooked |= h->active();
+  // [B, T, H, D]
+  Tensor z = !st.cache && !hooked && autograd::needs_grad(qkv) ? heads_fused(qkv, st) : heads(qkv, st);
+  z = (*hook_z_)(z);
+  return c_proj->forward(z.reshape({B, T, H * D}));
+}
 
-  // One GEMM for q, k and v; the heads are views of its output.
-  Tensor qkv = c_attn->forward(x);
+// What attention needs besides q, k, v: where the rows sit, the key mask and the score bias.
+Attention::Context Attention::context(const nn::ForwardState& st, int64_t B, int64_t T, DType dtype) {
+  Context ctx;
+  ctx.where.positions = st.positions;
+  ctx.where.offset = st.cache ? st.cache->length : 0;
+  ctx.where.T = T;
+  const int64_t S = ctx.where.offset + T;
+  ctx.mask = masks(st, B, T, S);
+  if (pos_) ctx.bias = pos_->attention_bias(c_.n_heads, T, S, dtype);
+  return ctx;
+}
+
+ops::AttentionOptions Attention::options(const Context& ctx, nn::ForwardState& st) const {
+  ops::AttentionOptions o;
+  o.causal = c_.causal;
+  o.window = c_.window;
+  o.mask = ctx.mask;
+  o.bias = ctx.bias;
+  o.dropout = is_training() ? c_.dropout : 0.0;
+  o.generator = st.generator;
+  if (c_.scale > 0) o.scale = c_.scale;
+  return o;
+}
+
+// The heads from the ops as they are, with every hook point and the KV cache.
+Tensor Attention::heads(const Tensor& qkv, nn::ForwardState& st) {
+  const int64_t H = c_.n_heads, Hkv = c_.n_kv_heads, D = c_.head_dim;
+  const int64_t B = qkv.size(0), T = qkv.size(1);
   Tensor q = qkv.narrow(2, 0, H * D).view({B, T, H, D});
   Tensor k = qkv.narrow(2, H * D, Hkv * D).view({B, T, Hkv, D});
   Tensor v = qkv.narrow(2, (H + Hkv) * D, Hkv * D).view({B, T, Hkv, D});
@@ -116,13 +155,10 @@ Tensor Attention::forward(const Tensor& x, nn::ForwardState& st) {
   k = (*hook_k_)(k).permute({0, 2, 1, 3}).contiguous();
   v = (*hook_v_)(v).permute({0, 2, 1, 3}).contiguous();
 
-  PositionInfo where;
-  where.positions = st.positions;
-  where.offset = st.cache ? st.cache->length : 0;
-  where.T = T;
+  const Context ctx = context(st, B, T, qkv.dtype());
   if (pos_) {
-    q = pos_->rotate(q, where);
-    k = pos_->rotate(k, where);
+    q = pos_->rotate(q, ctx.where);
+    k = pos_->rotate(k, ctx.where);
     if (hook_rot_q_ && hook_rot_q_->active())
       q = (*hook_rot_q_)(q.permute({0, 2, 1, 3})).permute({0, 2, 1, 3}).contiguous();
     if (hook_rot_k_ && hook_rot_k_->active())
@@ -134,11 +170,11 @@ Tensor Attention::forward(const Tensor& x, nn::ForwardState& st) {
                slot_, " but the KV cache has ", st.cache->layers.size(),
                " entries (make the cache with the model's make_cache)");
     nn::KVCache::Entry& e = st.cache->layers[size_t(slot_)];
-    const int64_t L = st.cache->length, cap = e.k.size(2);
+    const int64_t L = st.cache->length;
     KILN_CHECK(e.k.dim() == 4 && e.k.size(0) == B && e.k.size(1) == Hkv && e.k.size(3) == D,
                "attention: KV cache entry of shape ", e.k.shape(), " does not fit [B, Hkv, capacity, D] = [", B,
                ", ", Hkv, ", capacity, ", D, "]");
-    KILN_CHECK(L + T <= cap, "attention: the KV cache holds ", cap, " positions; ", L,
+    KILN_CHECK(L + T <= e.k.size(2), "attention: the KV cache holds ", e.k.size(2), " positions; ", L,
                " are filled and this forward adds ", T);
     {
       autograd::NoGrad no_grad;
@@ -153,26 +189,71 @@ Tensor Attention::forward(const Tensor& x, nn::ForwardState& st) {
       v = e.v.narrow(2, 0, L + T);
     }
   }
-  const int64_t S = k.size(2);
-  Tensor mask = masks(st, B, T, S);
-  Tensor bias = pos_ ? pos_->attention_bias(H, T, S, q.dtype()) : Tensor();
 
   Tensor z;  // [B, H, T, D]
-  if (hook_attn_scores_->active() || hook_pattern_->active()) {
-    z = unfused(q, k, v, mask, bias, st);
-  } else {
-    ops::AttentionOptions o;
-    o.causal = c_.causal;
-    o.window = c_.window;
-    o.mask = mask;
-    o.bias = bias;
-    o.dropout = is_training() ? c_.dropout : 0.0;
-    o.generator = st.generator;
-    if (c_.scale > 0) o.scale = c_.scale;
-    z = ops::scaled_dot_product_attention(q, k, v, o);
+  if (hook_attn_scores_->active() || hook_pattern_->active())
+    z = unfused(q, k, v, ctx.mask, ctx.bias, st);
+  else
+    z = ops::scaled_dot_product_attention(q, k, v, options(ctx, st));
+  return z.permute({0, 2, 1, 3}).contiguous();
+}
+
+// The same function as heads() for training without hooks, recorded as one node from qkv to
+// z, so that backward writes the gradients of q, k and v straight into one dqkv. Recorded
+// view by view, each of the three slices of qkv would get a zero-filled gradient of qkv's
+// full size that autograd then sums. The ops between the heads and z (qk-norm, RoPE, the fused
+// attention) are taped on leaves q, k, v and run backward from inside this node's backward,
+// as gradient checkpointing does.
+Tensor Attention::heads_fused(const Tensor& qkv, nn::ForwardState& st) {
+  const int64_t H = c_.n_heads, Hkv = c_.n_kv_heads, D = c_.head_dim;
+  const int64_t B = qkv.size(0), T = qkv.size(1);
+  Tensor q, k, v;
+  {
+    autograd::NoGrad no_grad;
+    Tensor d = qkv.detach();
+    q = d.narrow(2, 0, H * D).view({B, T, H, D}).permute({0, 2, 1, 3}).contiguous();
+    k = d.narrow(2, H * D, Hkv * D).view({B, T, Hkv, D}).permute({0, 2, 1, 3}).contiguous();
+    v = d.narrow(2, (H + Hkv) * D, Hkv * D).view({B, T, Hkv, D}).permute({0, 2, 1, 3}).contiguous();
   }
-  z = (*hook_z_)(z.permute({0, 2, 1, 3}));  // [B, T, H, D]
-  return c_proj->forward(z.reshape({B, T, H * D}));
+  q.requires_grad_();
+  k.requires_grad_();
+  v.requires_grad_();
+  Tensor qi = q, ki = k;
+  if (q_norm) {
+    qi = q_norm->forward(qi, st);
+    ki = k_norm->forward(ki, st);
+  }
+  const Context ctx = context(st, B, T, qkv.dtype());
+  if (pos_) {
+    qi = pos_->rotate(qi, ctx.where);
+    ki = pos_->rotate(ki, ctx.where);
+  }
+  Tensor out = ops::scaled_dot_product_attention(qi, ki, v, options(ctx, st));  // [B, H, T, D]
+  Tensor z;
+  {
+    autograd::NoGrad no_grad;
+    z = out.detach().permute({0, 2, 1, 3}).contiguous();  // [B, T, H, D]
+  }
+  const Shape qkv_shape = qkv.shape();
+  autograd::record("attention_heads", {qkv}, z,
+                   [q, k, v, out, qkv_shape, H, Hkv, D](const Tensor& g, const autograd::NeedsGrad&) {
+                     const int64_t B = qkv_shape[0], T = qkv_shape[1];
+                     out.backward(g.permute({0, 2, 1, 3}).contiguous());
+                     Tensor dqkv = empty(qkv_shape, g.dtype(), g.device());
+                     auto put = [&](const Tensor& leaf, int64_t col, int64_t heads) {
+                       Tensor dst = dqkv.narrow(2, col, heads * D).view({B, T, heads, D});
+                       Tensor grad = leaf.grad();
+                       if (grad.defined())
+                         dst.copy_(grad.permute({0, 2, 1, 3}));
+                       else
+                         dst.zero_();
+                     };
+                     put(q, 0, H);
+                     put(k, H * D, Hkv);
+                     put(v, (H + Hkv) * D, Hkv);
+                     return std::vector<Tensor>{dqkv};
+                   });
+  return z;
 }
 
 // The scores and pattern formed explicitly, for hooks that read or replace them. The same

@@ -17,8 +17,10 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "core/nn/layer.h"
+#include "core/ops/attention.h"
 #include "plugins/layers/common.h"
 #include "plugins/layers/norm.h"
 #include "plugins/layers/positions.h"
@@ -61,6 +63,15 @@ class Attention : public nn::Layer, public Initializable {
   std::shared_ptr<RMSNorm> q_norm, k_norm;
 
  private:
+  struct Context {
+    PositionInfo where;
+    Tensor mask, bias;
+  };
+  Context context(const nn::ForwardState& state, int64_t B, int64_t T, DType dtype);
+  ops::AttentionOptions options(const Context& ctx, nn::ForwardState& state) const;
+  /// qkv [B, T, (H + 2 Hkv) D] -> z [B, T, H, D] (contiguous).
+  Tensor heads(const Tensor& qkv, nn::ForwardState& state);
+  Tensor heads_fused(const Tensor& qkv, nn::ForwardState& state);
   Tensor masks(const nn::ForwardState& state, int64_t B, int64_t T, int64_t S);
   Tensor unfused(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
                  const Tensor& bias, nn::ForwardState& state);
@@ -72,6 +83,7 @@ class Attention : public nn::Layer, public Initializable {
   Tensor seg_ids_, seg_mask_;
   nn::HookPoint *hook_q_, *hook_k_, *hook_v_, *hook_attn_scores_, *hook_pattern_, *hook_z_;
   nn::HookPoint *hook_rot_q_ = nullptr, *hook_rot_k_ = nullptr;  // with RoPE only
+  std::vector<nn::HookPoint*> inner_hooks_;  // between qkv and z: set, they need the taped ops
 };
 
 }  // namespace kiln::layers

@@ -13,9 +13,10 @@ namespace {
 
 using nn::Layer;
 
-// Doc of a parameter that a parent normally fills in.
-std::string from_parent(const std::string& what, const std::string& parent = "the model") {
-  return what + " (default: " + parent + "'s)";
+// Doc of a parameter that a parent normally fills in, and its value when no parent does.
+std::string from_parent(const std::string& what, const std::string& parent = "the model",
+                        const std::string& otherwise = "") {
+  return what + " (default: " + parent + "'s" + (otherwise.empty() ? "" : ", else " + otherwise) + ")";
 }
 
 // Copies the keys present in `c` into a table that children inherit from.
@@ -82,7 +83,7 @@ void register_positions(Registry& r) {
 void register_norms(Registry& r) {
   Schema ln("LayerNorm (Ba et al. 2016): (x - mean) / sqrt(var + eps) * weight + bias over d_model");
   ln.number("eps", 1e-5, "added to the variance").min(0);
-  ln.optional("bias", ParamType::boolean(), from_parent("whether to learn a bias", "the model") + "; true alone");
+  ln.optional("bias", ParamType::boolean(), from_parent("whether to learn a bias", "the model", "true"));
   ln.optional("d_model", ParamType::integer(), from_parent("normalised width"));
   r.add<Layer>("layer", "layer_norm", ln, [](const Config& c) {
     double eps = c.get<double>("eps");
@@ -107,15 +108,15 @@ void register_attention(Registry& r) {
   s.optional("n_kv_heads", ParamType::integer(),
              from_parent("key/value heads: n_heads for multi-head, 1 for multi-query, a divisor of n_heads for "
                          "grouped-query attention",
-                         "the block"));
+                         "the block", "n_heads"));
   s.optional("head_dim", ParamType::integer(), "dims of each head (default: d_model / n_heads)");
   s.boolean("causal", true, "each token attends only to itself and earlier tokens");
   s.integer("window", 0, "sliding window: attend only to the last `window` tokens, itself included (0: all)")
       .min(0);
-  s.optional("dropout", ParamType::number(), from_parent("dropout on the attention probabilities", "the block"));
+  s.optional("dropout", ParamType::number(), from_parent("dropout on the attention probabilities", "the block", "0"));
   s.boolean("qk_norm", false, "RMSNorm of each head's queries and keys (weights [head_dim]) before RoPE");
   s.number("qk_norm_eps", 1e-6, "eps of the qk-norm").min(0);
-  s.optional("bias", ParamType::boolean(), from_parent("biases in the projections", "the block") + "; true alone");
+  s.optional("bias", ParamType::boolean(), from_parent("biases in the projections", "the block", "true"));
   s.optional("scale", ParamType::number(), "score scale (default: 1 / sqrt(head_dim))");
   s.optional("pos", ParamType::component("layer"), from_parent("relative position scheme: rope{} or alibi{}"));
   s.optional("d_model", ParamType::integer(), from_parent("width of the residual stream", "the block"));
@@ -161,10 +162,9 @@ void register_attention(Registry& r) {
   m.optional("activation", ParamType::any(),
              from_parent("\"gelu\", \"gelu_tanh\", \"relu\", \"silu\", \"swiglu\", \"geglu\", or a layer "
                          "component applied elementwise",
-                         "the block") +
-                 "; gelu alone");
+                         "the block", "\"gelu\""));
   m.boolean("gated", false, "with an activation layer: act(gate(x)) * up(x) (the named gated ones imply it)");
-  m.optional("bias", ParamType::boolean(), from_parent("biases in the projections", "the block") + "; true alone");
+  m.optional("bias", ParamType::boolean(), from_parent("biases in the projections", "the block", "true"));
   m.optional("d_model", ParamType::integer(), from_parent("width of the residual stream", "the block"));
   r.add<Layer>("layer", "mlp", m, [](const Config& c) {
     MLPConfig o;
@@ -209,12 +209,14 @@ void register_block(Registry& r) {
   Schema s("a residual block: attention and MLP, each with a norm, pre-norm or post-norm");
   s.component("attn", "layer", component_config("layer", "attention"), "the attention layer");
   s.component("mlp", "layer", component_config("layer", "mlp"), "the feed-forward layer");
-  s.optional("norm", ParamType::component("layer"), from_parent("norm of ln1 and ln2") + "; layer_norm{} alone");
+  s.optional("norm", ParamType::component("layer"), from_parent("norm of ln1 and ln2", "the model", "layer_norm{}"));
   s.optional("norm_position", ParamType::choice({"pre", "post"}),
-             from_parent("\"pre\": x + f(norm(x)) (GPT-2); \"post\": norm(x + f(x)) (original Transformer)") +
-                 "; pre alone");
-  s.optional("dropout", ParamType::number(), from_parent("dropout on the attention and MLP outputs (and on the "
-                                                         "attention probabilities unless attn sets its own)"));
+             from_parent("\"pre\": x + f(norm(x)) (GPT-2); \"post\": norm(x + f(x)) (original Transformer)",
+                         "the model", "\"pre\""));
+  s.optional("dropout", ParamType::number(),
+             from_parent("dropout on the attention and MLP outputs (and on the attention probabilities unless attn "
+                         "sets its own)",
+                         "the model", "0"));
   s.optional("d_model", ParamType::integer(), from_parent("width of the residual stream"));
   s.optional("n_heads", ParamType::integer(), from_parent("query heads of the attention"));
   s.optional("n_kv_heads", ParamType::integer(), from_parent("key/value heads of the attention"));

@@ -230,6 +230,28 @@ TEST(AttentionLayer, UnfusedPathEqualsFusedWithItsGradients) {
   }
 }
 
+TEST(AttentionLayer, TapedHeadsEqualTheFusedNodeWithItsGradients) {
+  // A hook on hook_q sends training through the view-by-view path; without hooks the heads
+  // are one node (heads_fused). Both must give the same values and gradients.
+  for (const Case& k : cases()) {
+    SCOPED_TRACE(k.name);
+    auto a = build(k);
+    Tensor x = randn64({2, 5, k.c.d_model}, 18).requires_grad_();
+    Tensor w = randn64({2, 5, k.c.d_model}, 19);
+    nn::ForwardState st;
+    ops::sum(ops::mul(a->forward(x, st), w)).backward();
+    std::vector<Tensor> fused{x.grad()};
+    for (auto& [n, p] : a->named_parameters()) fused.push_back(p.grad());
+    x.set_grad(Tensor());
+    a->zero_grad();
+    nn::ScopedHook h(a->hook_point("hook_q"), [](const Tensor& t, const std::string&) { return t; });
+    ops::sum(ops::mul(a->forward(x, st), w)).backward();
+    std::vector<Tensor> taped{x.grad()};
+    for (auto& [n, p] : a->named_parameters()) taped.push_back(p.grad());
+    for (size_t i = 0; i < fused.size(); ++i) EXPECT_ALL_CLOSE(taped[i], fused[i], 1e-12, 1e-10) << i;
+  }
+}
+
 TEST(AttentionLayer, ReplacingThePatternChangesTheOutputAsPredicted) {
   // Each query attends only to itself: z = v of its own position (head h reads kv head
   // h / (H / Hkv)), so the output is c_proj(v of the query's group).
