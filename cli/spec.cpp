@@ -36,11 +36,13 @@ int run_spec(const std::vector<std::string>& args) {
   po::options_description opts("spec options");
   opts.add_options()("action", po::value<std::string>(), "check or dump")(
       "file", po::value<std::string>(), "the spec (.lua, or a .json a run wrote)")(
-      "set", po::value<std::vector<std::string>>()->composing(), "override a field: path=value (repeatable)");
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a field: path=value (repeatable)");
   po::positional_options_description pos;
   pos.add("action", 1).add("file", 1);
   po::variables_map vm;
-  if (parse(args, opts, pos, vm, "kiln spec check|dump FILE [--set path=value ...]", "kiln spec dump models/gpt2.lua --set model.n_layers=6"))
+  if (parse(args, opts, pos, vm, "kiln spec check|dump FILE [--set path=value ...]",
+            "kiln spec dump models/gpt2.lua --set model.n_layers=6"))
     return 0;
   if (!vm.count("action") || !vm.count("file"))
     throw po::error("expected an action (check or dump) and a spec file");

@@ -12,18 +12,22 @@ namespace kiln::generation {
 
 const char* finish_reason_name(FinishReason r) {
   switch (r) {
-    case FinishReason::length: return "length";
-    case FinishReason::stop: return "stop";
-    case FinishReason::stop_token: return "stop_token";
-    case FinishReason::context: return "context";
+    case FinishReason::length:
+      return "length";
+    case FinishReason::stop:
+      return "stop";
+    case FinishReason::stop_token:
+      return "stop_token";
+    case FinishReason::context:
+      return "context";
   }
   return "?";
 }
 
-std::vector<double> sampling_distribution(const std::vector<double>& logits, double temperature, int64_t top_k,
-                                          double top_p) {
-  KILN_CHECK(temperature > 0 && std::isfinite(temperature), "generate: temperature must be > 0 to sample, got ",
-             temperature);
+std::vector<double> sampling_distribution(const std::vector<double>& logits, double temperature,
+                                          int64_t top_k, double top_p) {
+  KILN_CHECK(temperature > 0 && std::isfinite(temperature),
+             "generate: temperature must be > 0 to sample, got ", temperature);
   const size_t V = logits.size();
   KILN_CHECK(V > 0, "generate: no logits to sample from");
   const double ninf = -std::numeric_limits<double>::infinity();
@@ -34,7 +38,8 @@ std::vector<double> sampling_distribution(const std::vector<double>& logits, dou
   // Hugging Face's TopKLogitsWarper).
   if (top_k > 0 && size_t(top_k) < V) {
     std::vector<double> sorted = z;
-    std::nth_element(sorted.begin(), sorted.begin() + (top_k - 1), sorted.end(), std::greater<double>());
+    std::nth_element(sorted.begin(), sorted.begin() + (top_k - 1), sorted.end(),
+                     std::greater<double>());
     const double kth = sorted[size_t(top_k - 1)];
     for (double& v : z)
       if (v < kth) v = ninf;
@@ -111,16 +116,18 @@ std::vector<Generation> generate(nn::Model& model, const std::vector<std::vector
   const int64_t B = int64_t(prompts.size());
   KILN_CHECK(B > 0, "generate: no prompts");
   KILN_CHECK(o.max_tokens >= 0, "generate: max_tokens must be >= 0, got ", o.max_tokens);
-  KILN_CHECK(o.temperature >= 0 && std::isfinite(o.temperature), "generate: temperature must be >= 0, got ",
-             o.temperature);
+  KILN_CHECK(o.temperature >= 0 && std::isfinite(o.temperature),
+             "generate: temperature must be >= 0, got ", o.temperature);
   KILN_CHECK(o.top_k >= 0, "generate: top_k must be >= 0 (0 = off), got ", o.top_k);
   KILN_CHECK(o.top_p > 0 && o.top_p <= 1, "generate: top_p must be in (0, 1], got ", o.top_p);
-  KILN_CHECK(o.stop.empty() || tokenizer, "generate: stop strings need a tokenizer to read the text");
+  KILN_CHECK(o.stop.empty() || tokenizer,
+             "generate: stop strings need a tokenizer to read the text");
   const int64_t V = model.vocab_size(), C = model.context_length();
   int64_t P = 0;
   for (int64_t b = 0; b < B; ++b) {
     const auto& p = prompts[size_t(b)];
-    KILN_CHECK(!p.empty(), "generate: prompt ", b, " is empty (give at least one token, e.g. the EOS token)");
+    KILN_CHECK(!p.empty(), "generate: prompt ", b,
+               " is empty (give at least one token, e.g. the EOS token)");
     KILN_CHECK(int64_t(p.size()) <= C, "generate: prompt ", b, " has ", p.size(),
                " tokens, more than the model's context of ", C);
     for (int32_t id : p)
@@ -140,7 +147,8 @@ std::vector<Generation> generate(nn::Model& model, const std::vector<std::vector
   const int64_t total = std::min(C, P + o.max_tokens);  // padded positions ever used
   std::vector<int64_t> pad(static_cast<size_t>(B));
   bool padded = false;
-  for (int64_t b = 0; b < B; ++b) padded |= (pad[size_t(b)] = P - int64_t(prompts[size_t(b)].size())) > 0;
+  for (int64_t b = 0; b < B; ++b)
+    padded |= (pad[size_t(b)] = P - int64_t(prompts[size_t(b)].size())) > 0;
   std::vector<int64_t> seq(size_t(B * total), 0);  // filler id 0, hidden by the key mask
   std::vector<bool> real(size_t(B * total), true);
   std::vector<int64_t> pos(size_t(B * total));
@@ -173,9 +181,10 @@ std::vector<Generation> generate(nn::Model& model, const std::vector<std::vector
       st.key_padding = key_padding.narrow(1, 0, to).contiguous();
     }
     Tensor logits = model.forward(in, st);
-    KILN_CHECK(logits.dim() == 3 && logits.size(0) == B && logits.size(1) == to - from && logits.size(2) == V,
-               "generate: the model returned logits of shape ", logits.shape(), " for input ", in.shape(),
-               " (expected [B, T, ", V, "])");
+    KILN_CHECK(logits.dim() == 3 && logits.size(0) == B && logits.size(1) == to - from &&
+                   logits.size(2) == V,
+               "generate: the model returned logits of shape ", logits.shape(), " for input ",
+               in.shape(), " (expected [B, T, ", V, "])");
     return logits.select(1, to - from - 1).to(DType::f64).contiguous().to_vector<double>();
   };
 
@@ -193,7 +202,8 @@ std::vector<Generation> generate(nn::Model& model, const std::vector<std::vector
         next = argmax(row, V);
       } else {
         std::vector<double> l(row, row + V);
-        next = sample_index(sampling_distribution(l, o.temperature, o.top_k, o.top_p), u[size_t(b)]);
+        next =
+            sample_index(sampling_distribution(l, o.temperature, o.top_k, o.top_p), u[size_t(b)]);
       }
       Generation& g = out[size_t(b)];
       g.tokens.push_back(next);
@@ -206,7 +216,8 @@ std::vector<Generation> generate(nn::Model& model, const std::vector<std::vector
       };
       if (std::find(o.stop_tokens.begin(), o.stop_tokens.end(), next) != o.stop_tokens.end()) {
         finish(FinishReason::stop_token);
-      } else if (!o.stop.empty() && first_stop(tokenizer->decode(g.tokens), o.stop) != std::string::npos) {
+      } else if (!o.stop.empty() &&
+                 first_stop(tokenizer->decode(g.tokens), o.stop) != std::string::npos) {
         finish(FinishReason::stop);
       } else if (int64_t(g.tokens.size()) == o.max_tokens) {
         finish(FinishReason::length);

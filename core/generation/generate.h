@@ -61,12 +61,13 @@ struct Generation {
 /// model's context; a row whose prompt plus new tokens would exceed it stops with
 /// FinishReason::context.
 std::vector<Generation> generate(nn::Model& model, const std::vector<std::vector<int32_t>>& prompts,
-                                 const GenerateOptions& options, const data::Tokenizer* tokenizer = nullptr);
+                                 const GenerateOptions& options,
+                                 const data::Tokenizer* tokenizer = nullptr);
 
 /// The probability distribution sampling draws from for one row of logits, after temperature,
 /// top-k and top-p (zeros where filtered out; sums to 1). temperature must be > 0.
-std::vector<double> sampling_distribution(const std::vector<double>& logits, double temperature, int64_t top_k,
-                                          double top_p);
+std::vector<double> sampling_distribution(const std::vector<double>& logits, double temperature,
+                                          int64_t top_k, double top_p);
 
 /// The token a uniform draw u in [0, 1) picks from a distribution (inverse CDF).
 int32_t sample_index(const std::vector<double>& probs, double u);

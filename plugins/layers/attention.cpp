@@ -30,9 +30,11 @@ Attention::Attention(const AttentionConfig& config, std::shared_ptr<Positions> p
   }
   KILN_CHECK(c.window >= 0, "attention: window must be >= 0, got ", c.window);
   KILN_CHECK(c.window == 0 || c.causal, "attention: a sliding window needs causal attention");
-  KILN_CHECK(c.dropout >= 0 && c.dropout < 1, "attention: dropout must be in [0, 1), got ", c.dropout);
+  KILN_CHECK(c.dropout >= 0 && c.dropout < 1, "attention: dropout must be in [0, 1), got ",
+             c.dropout);
   const int64_t H = c.n_heads, Hkv = c.n_kv_heads, D = c.head_dim;
-  c_attn = register_module("c_attn", std::make_shared<Linear>(c.d_model, (H + 2 * Hkv) * D, c.bias));
+  c_attn =
+      register_module("c_attn", std::make_shared<Linear>(c.d_model, (H + 2 * Hkv) * D, c.bias));
   c_proj = register_module("c_proj", std::make_shared<Linear>(H * D, c.d_model, c.bias));
   if (c.qk_norm) {
     q_norm = register_module("q_norm", std::make_shared<RMSNorm>(D, c.qk_norm_eps));
@@ -82,9 +84,11 @@ Tensor Attention::masks(const nn::ForwardState& st, int64_t B, int64_t T, int64_
   Tensor mask;
   if (st.segment_ids.defined()) {
     const Tensor& seg = st.segment_ids;
-    KILN_CHECK(!st.cache, "attention: segment_ids (packed documents) cannot be used with a KV cache");
-    KILN_CHECK(seg.dim() == 2 && seg.size(0) == B && seg.size(1) == T, "attention: segment_ids of shape ",
-               seg.shape(), " do not match the input's [B, T] = [", B, ", ", T, "]");
+    KILN_CHECK(!st.cache,
+               "attention: segment_ids (packed documents) cannot be used with a KV cache");
+    KILN_CHECK(seg.dim() == 2 && seg.size(0) == B && seg.size(1) == T,
+               "attention: segment_ids of shape ", seg.shape(),
+               " do not match the input's [B, T] = [", B, ", ", T, "]");
     if (!seg.is_same(seg_ids_)) {
       seg_mask_ = ops::eq(seg.view({B, 1, T, 1}), seg.view({B, 1, 1, T}));
       seg_ids_ = seg;
@@ -94,8 +98,8 @@ Tensor Attention::masks(const nn::ForwardState& st, int64_t B, int64_t T, int64_
   if (st.key_padding.defined()) {
     const Tensor& kp = st.key_padding;
     KILN_CHECK(kp.dtype() == DType::boolean && kp.dim() == 2 && kp.size(0) == B && kp.size(1) == S,
-               "attention: key_padding must be bool [B, S] = [", B, ", ", S, "] (S counts the cached ",
-               "keys), got ", dtype_name(kp.dtype()), " ", kp.shape());
+               "attention: key_padding must be bool [B, S] = [", B, ", ", S,
+               "] (S counts the cached ", "keys), got ", dtype_name(kp.dtype()), " ", kp.shape());
     Tensor kpm = kp.view({B, 1, 1, S});
     mask = mask.defined() ? ops::logical_and(mask, kpm) : kpm;
   }
@@ -104,20 +108,22 @@ Tensor Attention::masks(const nn::ForwardState& st, int64_t B, int64_t T, int64_
 
 Tensor Attention::forward(const Tensor& x, nn::ForwardState& st) {
   const int64_t H = c_.n_heads, D = c_.head_dim;
-  KILN_CHECK(x.dim() == 3 && x.size(2) == c_.d_model, "attention: expected input [B, T, ", c_.d_model,
-             "], got ", x.shape());
+  KILN_CHECK(x.dim() == 3 && x.size(2) == c_.d_model, "attention: expected input [B, T, ",
+             c_.d_model, "], got ", x.shape());
   const int64_t B = x.size(0), T = x.size(1);
   Tensor qkv = c_attn->forward(x);  // one GEMM for q, k and v
   bool hooked = false;
   for (const nn::HookPoint* h : inner_hooks_) hooked |= h->active();
   // [B, T, H, D]
-  Tensor z = !st.cache && !hooked && autograd::needs_grad(qkv) ? heads_fused(qkv, st) : heads(qkv, st);
+  Tensor z =
+      !st.cache && !hooked && autograd::needs_grad(qkv) ? heads_fused(qkv, st) : heads(qkv, st);
   z = (*hook_z_)(z);
   return c_proj->forward(z.reshape({B, T, H * D}));
 }
 
 // What attention needs besides q, k, v: where the rows sit, the key mask and the score bias.
-Attention::Context Attention::context(const nn::ForwardState& st, int64_t B, int64_t T, DType dtype) {
+Attention::Context Attention::context(const nn::ForwardState& st, int64_t B, int64_t T,
+                                      DType dtype) {
   Context ctx;
   ctx.where.positions = st.positions;
   ctx.where.offset = st.cache ? st.cache->length : 0;
@@ -166,16 +172,16 @@ Tensor Attention::heads(const Tensor& qkv, nn::ForwardState& st) {
   }
 
   if (st.cache) {
-    KILN_CHECK(slot_ >= 0 && slot_ < int64_t(st.cache->layers.size()), "attention: this layer has cache slot ",
-               slot_, " but the KV cache has ", st.cache->layers.size(),
-               " entries (make the cache with the model's make_cache)");
+    KILN_CHECK(slot_ >= 0 && slot_ < int64_t(st.cache->layers.size()),
+               "attention: this layer has cache slot ", slot_, " but the KV cache has ",
+               st.cache->layers.size(), " entries (make the cache with the model's make_cache)");
     nn::KVCache::Entry& e = st.cache->layers[size_t(slot_)];
     const int64_t L = st.cache->length;
     KILN_CHECK(e.k.dim() == 4 && e.k.size(0) == B && e.k.size(1) == Hkv && e.k.size(3) == D,
-               "attention: KV cache entry of shape ", e.k.shape(), " does not fit [B, Hkv, capacity, D] = [", B,
-               ", ", Hkv, ", capacity, ", D, "]");
-    KILN_CHECK(L + T <= e.k.size(2), "attention: the KV cache holds ", e.k.size(2), " positions; ", L,
-               " are filled and this forward adds ", T);
+               "attention: KV cache entry of shape ", e.k.shape(),
+               " does not fit [B, Hkv, capacity, D] = [", B, ", ", Hkv, ", capacity, ", D, "]");
+    KILN_CHECK(L + T <= e.k.size(2), "attention: the KV cache holds ", e.k.size(2), " positions; ",
+               L, " are filled and this forward adds ", T);
     {
       autograd::NoGrad no_grad;
       e.k.narrow(2, L, T).copy_(k);
@@ -235,24 +241,25 @@ Tensor Attention::heads_fused(const Tensor& qkv, nn::ForwardState& st) {
     z = out.detach().permute({0, 2, 1, 3}).contiguous();  // [B, T, H, D]
   }
   const Shape qkv_shape = qkv.shape();
-  autograd::record("attention_heads", {qkv}, z,
-                   [q, k, v, out, qkv_shape, H, Hkv, D](const Tensor& g, const autograd::NeedsGrad&) {
-                     const int64_t B = qkv_shape[0], T = qkv_shape[1];
-                     out.backward(g.permute({0, 2, 1, 3}).contiguous());
-                     Tensor dqkv = empty(qkv_shape, g.dtype(), g.device());
-                     auto put = [&](const Tensor& leaf, int64_t col, int64_t heads) {
-                       Tensor dst = dqkv.narrow(2, col, heads * D).view({B, T, heads, D});
-                       Tensor grad = leaf.grad();
-                       if (grad.defined())
-                         dst.copy_(grad.permute({0, 2, 1, 3}));
-                       else
-                         dst.zero_();
-                     };
-                     put(q, 0, H);
-                     put(k, H * D, Hkv);
-                     put(v, (H + Hkv) * D, Hkv);
-                     return std::vector<Tensor>{dqkv};
-                   });
+  autograd::record(
+      "attention_heads", {qkv}, z,
+      [q, k, v, out, qkv_shape, H, Hkv, D](const Tensor& g, const autograd::NeedsGrad&) {
+        const int64_t B = qkv_shape[0], T = qkv_shape[1];
+        out.backward(g.permute({0, 2, 1, 3}).contiguous());
+        Tensor dqkv = empty(qkv_shape, g.dtype(), g.device());
+        auto put = [&](const Tensor& leaf, int64_t col, int64_t heads) {
+          Tensor dst = dqkv.narrow(2, col, heads * D).view({B, T, heads, D});
+          Tensor grad = leaf.grad();
+          if (grad.defined())
+            dst.copy_(grad.permute({0, 2, 1, 3}));
+          else
+            dst.zero_();
+        };
+        put(q, 0, H);
+        put(k, H * D, Hkv);
+        put(v, (H + Hkv) * D, Hkv);
+        return std::vector<Tensor>{dqkv};
+      });
   return z;
 }
 
@@ -294,7 +301,8 @@ Tensor Attention::unfused(const Tensor& q, const Tensor& k, const Tensor& v, con
   Tensor pattern = ops::softmax(scores, -1);
   if (empty_row.defined()) pattern = ops::masked_fill(pattern, empty_row, 0.0);
   pattern = (*hook_pattern_)(pattern);
-  if (is_training() && c_.dropout > 0) pattern = ops::dropout(pattern, c_.dropout, true, st.generator);
+  if (is_training() && c_.dropout > 0)
+    pattern = ops::dropout(pattern, c_.dropout, true, st.generator);
   return ops::matmul(pattern, vh);
 }
 

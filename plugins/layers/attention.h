@@ -33,12 +33,12 @@ struct AttentionConfig {
   int64_t n_kv_heads = 0;  ///< 0 = n_heads (multi-head); 1 = multi-query
   int64_t head_dim = 0;    ///< 0 = d_model / n_heads
   bool causal = true;
-  int64_t window = 0;      ///< > 0: each query sees only the last `window` keys (itself included)
-  double dropout = 0.0;    ///< on the attention probabilities, in training
+  int64_t window = 0;    ///< > 0: each query sees only the last `window` keys (itself included)
+  double dropout = 0.0;  ///< on the attention probabilities, in training
   bool qk_norm = false;
   double qk_norm_eps = 1e-6;
   bool bias = true;
-  double scale = 0.0;      ///< 0 = 1 / sqrt(head_dim)
+  double scale = 0.0;  ///< 0 = 1 / sqrt(head_dim)
 };
 
 class Attention : public nn::Layer, public Initializable {

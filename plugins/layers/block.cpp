@@ -5,8 +5,9 @@
 
 namespace kiln::layers {
 
-Block::Block(std::shared_ptr<nn::Layer> ln1_, std::shared_ptr<nn::Layer> attn_, std::shared_ptr<nn::Layer> ln2_,
-             std::shared_ptr<nn::Layer> mlp_, bool pre_norm, double dropout)
+Block::Block(std::shared_ptr<nn::Layer> ln1_, std::shared_ptr<nn::Layer> attn_,
+             std::shared_ptr<nn::Layer> ln2_, std::shared_ptr<nn::Layer> mlp_, bool pre_norm,
+             double dropout)
     : pre_norm_(pre_norm), dropout_(dropout) {
   KILN_CHECK(dropout >= 0 && dropout < 1, "block: dropout must be in [0, 1), got ", dropout);
   hook_resid_pre_ = &register_hook("hook_resid_pre");

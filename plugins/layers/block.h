@@ -15,8 +15,9 @@ namespace kiln::layers {
 
 class Block : public nn::Layer {
  public:
-  Block(std::shared_ptr<nn::Layer> ln1, std::shared_ptr<nn::Layer> attn, std::shared_ptr<nn::Layer> ln2,
-        std::shared_ptr<nn::Layer> mlp, bool pre_norm, double dropout);
+  Block(std::shared_ptr<nn::Layer> ln1, std::shared_ptr<nn::Layer> attn,
+        std::shared_ptr<nn::Layer> ln2, std::shared_ptr<nn::Layer> mlp, bool pre_norm,
+        double dropout);
   /// x [B, T, d_model] -> [B, T, d_model].
   Tensor forward(const Tensor& x, nn::ForwardState& state) override;
   bool pre_norm() const { return pre_norm_; }
@@ -28,7 +29,8 @@ class Block : public nn::Layer {
 
   bool pre_norm_;
   double dropout_;
-  nn::HookPoint *hook_resid_pre_, *hook_attn_out_, *hook_resid_mid_, *hook_mlp_out_, *hook_resid_post_;
+  nn::HookPoint *hook_resid_pre_, *hook_attn_out_, *hook_resid_mid_, *hook_mlp_out_,
+      *hook_resid_post_;
 };
 
 }  // namespace kiln::layers

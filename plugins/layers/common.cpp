@@ -16,15 +16,21 @@ const InitOptions& current_init() {
   return t_init ? *t_init : defaults;
 }
 
-InitScope::InitScope(const InitOptions& o) : saved_(t_init) { t_init = &o; }
-InitScope::~InitScope() { t_init = saved_; }
+InitScope::InitScope(const InitOptions& o) : saved_(t_init) {
+  t_init = &o;
+}
+InitScope::~InitScope() {
+  t_init = saved_;
+}
 
 Linear::Linear(int64_t in, int64_t out, bool with_bias) {
   weight = register_parameter("weight", zeros({out, in}));
   if (with_bias) bias = register_parameter("bias", zeros({out}));
 }
 
-Tensor Linear::forward(const Tensor& x) const { return ops::linear(x, weight, bias); }
+Tensor Linear::forward(const Tensor& x) const {
+  return ops::linear(x, weight, bias);
+}
 
 void Linear::init_normal(double std, Generator* gen) {
   nn::init::normal_(weight, 0.0, std, gen);
@@ -33,7 +39,8 @@ void Linear::init_normal(double std, Generator* gen) {
 
 Config inherit(const Config& child, const Config& parent) {
   Config out = child;
-  const ComponentInfo* info = Registry::global().find(child.component_kind(), child.component_name());
+  const ComponentInfo* info =
+      Registry::global().find(child.component_kind(), child.component_name());
   if (!info) return out;  // an unknown component: creating it reports that
   for (const auto& [key, value] : parent.entries()) {
     if (value.is_null() || !info->schema.find(key)) continue;
@@ -65,7 +72,8 @@ Config component_config(const std::string& kind, const std::string& name) {
 int64_t inherited_int(const Config& c, const std::string& key) {
   const Config* v = c.find(key);
   if (!v || v->is_null())
-    c.fail("\"" + key + "\" is not set: give it here, or build this layer inside a model that sets it");
+    c.fail("\"" + key +
+           "\" is not set: give it here, or build this layer inside a model that sets it");
   return v->as_int();
 }
 

@@ -75,9 +75,9 @@ class Decoder : public nn::Model {
   const std::vector<Attention*>& attention_layers() const { return attention_; }
 
   std::shared_ptr<TokenEmbedding> wte;
-  std::shared_ptr<Positions> wpe;        // absolute positions only
-  std::shared_ptr<nn::Layer> ln_final;   // may be null
-  std::shared_ptr<Linear> lm_head;       // untied only
+  std::shared_ptr<Positions> wpe;       // absolute positions only
+  std::shared_ptr<nn::Layer> ln_final;  // may be null
+  std::shared_ptr<Linear> lm_head;      // untied only
 
  private:
   DecoderConfig c_;

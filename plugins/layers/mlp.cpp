@@ -7,7 +7,8 @@
 namespace kiln::layers {
 
 const std::vector<std::string>& activation_names() {
-  static const std::vector<std::string> names{"gelu", "gelu_tanh", "relu", "silu", "swiglu", "geglu"};
+  static const std::vector<std::string> names{"gelu", "gelu_tanh", "relu",
+                                              "silu", "swiglu",    "geglu"};
   return names;
 }
 
@@ -40,9 +41,11 @@ MLP::MLP(const MLPConfig& config, std::shared_ptr<nn::Layer> act_layer)
   }
   KILN_CHECK(c_.d_mlp >= 1, "mlp: d_mlp must be >= 1, got ", c_.d_mlp);
   if (gated_) {
-    gate_proj = register_module("gate_proj", std::make_shared<Linear>(c_.d_model, c_.d_mlp, c_.bias));
+    gate_proj =
+        register_module("gate_proj", std::make_shared<Linear>(c_.d_model, c_.d_mlp, c_.bias));
     up_proj = register_module("up_proj", std::make_shared<Linear>(c_.d_model, c_.d_mlp, c_.bias));
-    down_proj = register_module("down_proj", std::make_shared<Linear>(c_.d_mlp, c_.d_model, c_.bias));
+    down_proj =
+        register_module("down_proj", std::make_shared<Linear>(c_.d_mlp, c_.d_model, c_.bias));
   } else {
     c_fc = register_module("c_fc", std::make_shared<Linear>(c_.d_model, c_.d_mlp, c_.bias));
     c_proj = register_module("c_proj", std::make_shared<Linear>(c_.d_mlp, c_.d_model, c_.bias));
@@ -70,15 +73,19 @@ void MLP::init_weights(const InitOptions& o) {
 Tensor MLP::activate(const Tensor& x, nn::ForwardState& state) {
   switch (c_.activation) {
     case Activation::gelu:
-    case Activation::geglu: return ops::gelu(x, ops::GeluApprox::none);
-    case Activation::gelu_tanh: return ops::gelu(x, ops::GeluApprox::tanh);
-    case Activation::relu: return ops::relu(x);
+    case Activation::geglu:
+      return ops::gelu(x, ops::GeluApprox::none);
+    case Activation::gelu_tanh:
+      return ops::gelu(x, ops::GeluApprox::tanh);
+    case Activation::relu:
+      return ops::relu(x);
     case Activation::silu:
-    case Activation::swiglu: return ops::silu(x);
+    case Activation::swiglu:
+      return ops::silu(x);
     case Activation::layer: {
       Tensor y = act_->forward(x, state);
-      KILN_CHECK(y.shape() == x.shape(), "mlp: the activation layer turned shape ", x.shape(), " into ",
-                 y.shape(), "; an activation must keep the shape");
+      KILN_CHECK(y.shape() == x.shape(), "mlp: the activation layer turned shape ", x.shape(),
+                 " into ", y.shape(), "; an activation must keep the shape");
       return y;
     }
   }
@@ -86,8 +93,8 @@ Tensor MLP::activate(const Tensor& x, nn::ForwardState& state) {
 }
 
 Tensor MLP::forward(const Tensor& x, nn::ForwardState& state) {
-  KILN_CHECK(x.dim() >= 1 && x.size(-1) == c_.d_model, "mlp: expected input [..., ", c_.d_model, "], got ",
-             x.shape());
+  KILN_CHECK(x.dim() >= 1 && x.size(-1) == c_.d_model, "mlp: expected input [..., ", c_.d_model,
+             "], got ", x.shape());
   Tensor post;
   if (gated_) {
     Tensor pre = (*hook_pre_)(gate_proj->forward(x));

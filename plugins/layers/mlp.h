@@ -29,7 +29,8 @@ const std::vector<std::string>& activation_names();
 
 struct MLPConfig {
   int64_t d_model = 0;
-  int64_t d_mlp = 0;  ///< 0: 4 d_model, or for gated activations 8/3 d_model rounded up to multiple_of
+  int64_t d_mlp =
+      0;  ///< 0: 4 d_model, or for gated activations 8/3 d_model rounded up to multiple_of
   int64_t multiple_of = 1;
   Activation activation = Activation::gelu;
   /// With Activation::layer: whether the layer's output gates the up projection.
@@ -48,7 +49,7 @@ class MLP : public nn::Layer, public Initializable {
   const MLPConfig& config() const { return c_; }
   bool gated() const { return gated_; }
 
-  std::shared_ptr<Linear> c_fc, c_proj;              // plain
+  std::shared_ptr<Linear> c_fc, c_proj;                   // plain
   std::shared_ptr<Linear> gate_proj, up_proj, down_proj;  // gated
 
  private:

@@ -32,6 +32,8 @@ Tensor RMSNorm::forward(const Tensor& x, nn::ForwardState&) {
   return hook_normalized_(ops::rms_norm(x, weight, eps_));
 }
 
-void RMSNorm::init_weights(const InitOptions&) { nn::init::ones_(weight); }
+void RMSNorm::init_weights(const InitOptions&) {
+  nn::init::ones_(weight);
+}
 
 }  // namespace kiln::layers

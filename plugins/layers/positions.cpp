@@ -66,7 +66,9 @@ Tensor lookup(const char* scheme, const Tensor& table, const PositionInfo& where
 
 }  // namespace
 
-Tensor Positions::embed(const PositionInfo&) const { return Tensor(); }
+Tensor Positions::embed(const PositionInfo&) const {
+  return Tensor();
+}
 
 Tensor Positions::forward(const Tensor& x, nn::ForwardState& state) {
   if (!is_absolute()) return x;
@@ -76,8 +78,9 @@ Tensor Positions::forward(const Tensor& x, nn::ForwardState& state) {
 // ---- learned --------------------------------------------------------------------------------
 
 LearnedPositions::LearnedPositions(int64_t context, int64_t d_model) {
-  KILN_CHECK(context >= 1 && d_model >= 1, "learned positions: context and d_model must be >= 1, got ",
-             context, " and ", d_model);
+  KILN_CHECK(context >= 1 && d_model >= 1,
+             "learned positions: context and d_model must be >= 1, got ", context, " and ",
+             d_model);
   weight = register_parameter("weight", zeros({context, d_model}));
   init_weights(current_init());
 }
@@ -114,7 +117,8 @@ Tensor SinusoidalPositions::embed(const PositionInfo& where) const {
 
 // ---- rotary ---------------------------------------------------------------------------------
 
-RotaryPositions::RotaryPositions(double theta, double fraction) : theta_(theta), fraction_(fraction) {
+RotaryPositions::RotaryPositions(double theta, double fraction)
+    : theta_(theta), fraction_(fraction) {
   KILN_CHECK(std::isfinite(theta) && theta > 0, "rope: theta must be > 0, got ", theta);
   KILN_CHECK(fraction > 0 && fraction <= 1, "rope: fraction must be in (0, 1], got ", fraction);
 }

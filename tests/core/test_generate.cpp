@@ -88,8 +88,8 @@ TEST(Generate, GreedyFollowsTheTableWithOnePrefillAndOneTokenASteps) {
   // The short prompt is left-padded: its first two keys are hidden.
   ASSERT_TRUE(m.last_key_padding.defined());
   EXPECT_EQ(m.last_key_padding.to_vector<bool>(),
-            (std::vector<bool>{true, true, true, true, true, true, true, true, false, false, true, true, true, true,
-                               true, true}));
+            (std::vector<bool>{true, true, true, true, true, true, true, true, false, false, true,
+                               true, true, true, true, true}));
   ASSERT_EQ(streamed.size(), 12u);
   EXPECT_EQ(streamed[0], (std::pair<int64_t, int32_t>{0, 4}));
   EXPECT_EQ(streamed[1], (std::pair<int64_t, int32_t>{1, 9}));
@@ -141,8 +141,10 @@ TEST(Generate, BadInputIsAClearError) {
     return std::string("no error");
   };
   EXPECT_NE(message({{1}, {}}).find("prompt 1 is empty"), std::string::npos);
-  EXPECT_NE(message({{1, 10}}).find("token id 10, outside the model's vocabulary of 10"), std::string::npos);
-  EXPECT_NE(message({{1, 2, 3, 4, 5}}).find("5 tokens, more than the model's context of 4"), std::string::npos);
+  EXPECT_NE(message({{1, 10}}).find("token id 10, outside the model's vocabulary of 10"),
+            std::string::npos);
+  EXPECT_NE(message({{1, 2, 3, 4, 5}}).find("5 tokens, more than the model's context of 4"),
+            std::string::npos);
   o.top_p = 0;
   EXPECT_NE(message({{1}}).find("top_p must be in (0, 1]"), std::string::npos);
   o.top_p = 1;

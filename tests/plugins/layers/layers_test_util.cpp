@@ -39,7 +39,9 @@ std::shared_ptr<nn::Layer> make(const std::string& json) {
   return Registry::global().create<nn::Layer>(config(json));
 }
 
-Tensor token_ids(const std::vector<int64_t>& ids, const Shape& shape) { return from_vector(ids, shape); }
+Tensor token_ids(const std::vector<int64_t>& ids, const Shape& shape) {
+  return from_vector(ids, shape);
+}
 
 Tensor random_ids(int64_t vocab, const Shape& shape, uint64_t seed) {
   Generator g(seed);
@@ -116,8 +118,8 @@ void rms(double* v, int64_t D, const Vec& w, double eps) {
 
 }  // namespace
 
-Vec ref_attention_layer(const Vec& x, const Vec& w_qkv, const Vec& b_qkv, const Vec& w_o, const Vec& b_o,
-                        const RefAttention& a) {
+Vec ref_attention_layer(const Vec& x, const Vec& w_qkv, const Vec& b_qkv, const Vec& w_o,
+                        const Vec& b_o, const RefAttention& a) {
   const int64_t B = a.B, T = a.T, C = a.C, H = a.H, Hkv = a.Hkv, D = a.D;
   const int64_t W = (H + 2 * Hkv) * D;
   Vec qkv = ref_linear(x, w_qkv, b_qkv, B * T, C, W);
@@ -141,7 +143,8 @@ Vec ref_attention_layer(const Vec& x, const Vec& w_qkv, const Vec& b_qkv, const 
         double m = -INFINITY;
         for (int64_t j = 0; j < T; ++j) {
           bool visible = !a.causal || (j <= i && (a.window == 0 || j > i - a.window));
-          if (!a.segments.empty()) visible = visible && a.segments[size_t(b * T + i)] == a.segments[size_t(b * T + j)];
+          if (!a.segments.empty())
+            visible = visible && a.segments[size_t(b * T + i)] == a.segments[size_t(b * T + j)];
           if (!visible) continue;
           Vec k = head(j, H * D + g * D);
           if (!a.k_norm.empty()) rms(k.data(), D, a.k_norm, a.qk_eps);
@@ -156,7 +159,8 @@ Vec ref_attention_layer(const Vec& x, const Vec& w_qkv, const Vec& b_qkv, const 
         for (int64_t j = 0; j < T; ++j) {
           if (s[size_t(j)] == 0) continue;
           Vec v = head(j, (H + Hkv) * D + g * D);
-          for (int64_t d = 0; d < D; ++d) z[size_t(((b * T + i) * H + h) * D + d)] += s[size_t(j)] / sum * v[size_t(d)];
+          for (int64_t d = 0; d < D; ++d)
+            z[size_t(((b * T + i) * H + h) * D + d)] += s[size_t(j)] / sum * v[size_t(d)];
         }
       }
     }

@@ -41,7 +41,9 @@ Tensor token_ids(const std::vector<int64_t>& ids, const Shape& shape);
 Tensor random_ids(int64_t vocab, const Shape& shape, uint64_t seed);
 
 /// A tensor's values as doubles.
-inline Vec values(const Tensor& t) { return t.to_vector<double>(); }
+inline Vec values(const Tensor& t) {
+  return t.to_vector<double>();
+}
 /// x [N, in] @ w[out, in]^T + b[out] (b may be empty).
 Vec ref_linear(const Vec& x, const Vec& w, const Vec& b, int64_t N, int64_t in, int64_t out);
 /// Per row of d: (x - mean) / sqrt(var + eps) * w + b (b may be empty).
@@ -54,18 +56,18 @@ struct RefAttention {
   int64_t B = 1, T = 1, C = 1, H = 1, Hkv = 1, D = 1;
   bool causal = true;
   int64_t window = 0;
-  double scale = 0;           // 0: 1/sqrt(D)
-  double rope_theta = 0;      // > 0: rotary with this theta
+  double scale = 0;       // 0: 1/sqrt(D)
+  double rope_theta = 0;  // > 0: rotary with this theta
   double rope_fraction = 1;
   bool alibi = false;
-  Vec q_norm, k_norm;         // qk-norm weights [D] when not empty
+  Vec q_norm, k_norm;  // qk-norm weights [D] when not empty
   double qk_eps = 1e-6;
-  std::vector<int64_t> segments;  // [B, T] document ids when not empty
-  std::vector<int64_t> positions; // [B, T] positions when not empty (else 0..T-1)
+  std::vector<int64_t> segments;   // [B, T] document ids when not empty
+  std::vector<int64_t> positions;  // [B, T] positions when not empty (else 0..T-1)
 };
 /// Self-attention of x [B, T, C] with the given weights, as plain loops.
-Vec ref_attention_layer(const Vec& x, const Vec& w_qkv, const Vec& b_qkv, const Vec& w_o, const Vec& b_o,
-                        const RefAttention& a);
+Vec ref_attention_layer(const Vec& x, const Vec& w_qkv, const Vec& b_qkv, const Vec& w_o,
+                        const Vec& b_o, const RefAttention& a);
 
 /// ALiBi slopes by Press et al.'s recipe, written out independently of the plugin.
 Vec ref_alibi_slopes(int64_t H);

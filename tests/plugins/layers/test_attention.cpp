@@ -22,8 +22,10 @@ std::shared_ptr<Attention> build(const Case& k) {
   uint64_t seed = 100;
   for (auto& [n, p] : a->named_parameters()) {
     Tensor v = randn64(p.shape(), seed++);
-    if (n.find("norm") != std::string::npos) v = ops::add(ops::mul(v, 0.1), 1.0);
-    else v = ops::mul(v, 0.5);
+    if (n.find("norm") != std::string::npos)
+      v = ops::add(ops::mul(v, 0.1), 1.0);
+    else
+      v = ops::mul(v, 0.5);
     Tensor dst = p;
     dst.copy_(v);
   }
@@ -34,9 +36,14 @@ Vec reference(const Attention& a, const Vec& x, RefAttention r) {
   const auto& c = a.config();
   r.C = c.d_model, r.H = c.n_heads, r.Hkv = c.n_kv_heads, r.D = c.head_dim;
   r.causal = c.causal, r.window = c.window, r.scale = c.scale;
-  if (a.q_norm) r.q_norm = values(a.q_norm->weight), r.k_norm = values(a.k_norm->weight), r.qk_eps = c.qk_norm_eps;
-  auto b = [](const std::shared_ptr<Linear>& l) { return l->bias.defined() ? values(l->bias) : Vec(); };
-  return ref_attention_layer(x, values(a.c_attn->weight), b(a.c_attn), values(a.c_proj->weight), b(a.c_proj), r);
+  if (a.q_norm)
+    r.q_norm = values(a.q_norm->weight), r.k_norm = values(a.k_norm->weight),
+    r.qk_eps = c.qk_norm_eps;
+  auto b = [](const std::shared_ptr<Linear>& l) {
+    return l->bias.defined() ? values(l->bias) : Vec();
+  };
+  return ref_attention_layer(x, values(a.c_attn->weight), b(a.c_attn), values(a.c_proj->weight),
+                             b(a.c_proj), r);
 }
 
 AttentionConfig cfg(int64_t d, int64_t H, int64_t Hkv = 0) {
@@ -150,12 +157,14 @@ TEST(AttentionLayer, ShiftedRopePositionsMatchPlainLoop) {
   st.positions = from_vector(pos, {2, 4});
   RefAttention r;
   r.B = 2, r.T = 4, r.rope_theta = 10000.0, r.positions = pos;
-  EXPECT_ALL_CLOSE(a->forward(x, st), from_vector(reference(*a, values(x), r), {2, 4, 16}), 1e-12, 1e-10);
+  EXPECT_ALL_CLOSE(a->forward(x, st), from_vector(reference(*a, values(x), r), {2, 4, 16}), 1e-12,
+                   1e-10);
 }
 
 TEST(AttentionLayer, AlibiSlopesArePressEtAls) {
   // Powers of two: 2^(-8h/H), h = 1..H.
-  EXPECT_EQ(AlibiPositions::slopes(8), (Vec{0.5, 0.25, 0.125, 0.0625, 1. / 32, 1. / 64, 1. / 128, 1. / 256}));
+  EXPECT_EQ(AlibiPositions::slopes(8),
+            (Vec{0.5, 0.25, 0.125, 0.0625, 1. / 32, 1. / 64, 1. / 128, 1. / 256}));
   EXPECT_EQ(AlibiPositions::slopes(2), (Vec{1. / 16, 1. / 256}));
   // H = 6: the 4 slopes of 4 heads (2^-2, 2^-4, 2^-6, 2^-8), then every other slope of 8
   // heads (2^-1, 2^-3).
@@ -244,11 +253,13 @@ TEST(AttentionLayer, TapedHeadsEqualTheFusedNodeWithItsGradients) {
     for (auto& [n, p] : a->named_parameters()) fused.push_back(p.grad());
     x.set_grad(Tensor());
     a->zero_grad();
-    nn::ScopedHook h(a->hook_point("hook_q"), [](const Tensor& t, const std::string&) { return t; });
+    nn::ScopedHook h(a->hook_point("hook_q"),
+                     [](const Tensor& t, const std::string&) { return t; });
     ops::sum(ops::mul(a->forward(x, st), w)).backward();
     std::vector<Tensor> taped{x.grad()};
     for (auto& [n, p] : a->named_parameters()) taped.push_back(p.grad());
-    for (size_t i = 0; i < fused.size(); ++i) EXPECT_ALL_CLOSE(taped[i], fused[i], 1e-12, 1e-10) << i;
+    for (size_t i = 0; i < fused.size(); ++i)
+      EXPECT_ALL_CLOSE(taped[i], fused[i], 1e-12, 1e-10) << i;
   }
 }
 
@@ -274,7 +285,8 @@ TEST(AttentionLayer, ReplacingThePatternChangesTheOutputAsPredicted) {
   Vec v = values(v_seen), z(size_t(B * T * 4 * 4));
   for (int64_t bt = 0; bt < B * T; ++bt)
     for (int64_t h = 0; h < 4; ++h)
-      for (int64_t d = 0; d < 4; ++d) z[size_t((bt * 4 + h) * 4 + d)] = v[size_t((bt * 2 + h / 2) * 4 + d)];
+      for (int64_t d = 0; d < 4; ++d)
+        z[size_t((bt * 4 + h) * 4 + d)] = v[size_t((bt * 2 + h / 2) * 4 + d)];
   Vec want = ref_linear(z, values(a->c_proj->weight), values(a->c_proj->bias), B * T, 16, 16);
   EXPECT_ALL_CLOSE(y, from_vector(want, {B, T, 16}), 1e-12, 1e-12);
 }
@@ -310,7 +322,9 @@ TEST(AttentionLayer, ErrorsNameTheProblem) {
     Attention(cfg(8, 4, 3), nullptr);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("n_kv_heads (3) must divide n_heads (4)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("n_kv_heads (3) must divide n_heads (4)"),
+              std::string::npos)
+        << e.what();
   }
   Attention a(cfg(8, 2), nullptr);
   nn::ForwardState st;
@@ -318,7 +332,9 @@ TEST(AttentionLayer, ErrorsNameTheProblem) {
     a.forward(randn({2, 3, 6}), st);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("expected input [B, T, 8], got [2, 3, 6]"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("expected input [B, T, 8], got [2, 3, 6]"),
+              std::string::npos)
+        << e.what();
   }
   a.set_cache_slot(0);
   nn::KVCache cache;
@@ -328,15 +344,18 @@ TEST(AttentionLayer, ErrorsNameTheProblem) {
     a.forward(randn({1, 3, 8}), st);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("the KV cache holds 2 positions; 0 are filled and this forward adds 3"),
+    EXPECT_NE(std::string(e.what()).find(
+                  "the KV cache holds 2 positions; 0 are filled and this forward adds 3"),
               std::string::npos)
         << e.what();
   }
   try {
-    make(R"({"@component": "layer.attention", "d_model": 8, "n_heads": 2, "pos": {"@component": "layer.learned", "context": 8, "d_model": 8}})");
+    make(
+        R"({"@component": "layer.attention", "d_model": 8, "n_heads": 2, "pos": {"@component": "layer.learned", "context": 8, "d_model": 8}})");
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("give learned{} to the model"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("give learned{} to the model"), std::string::npos)
+        << e.what();
   }
 }
 

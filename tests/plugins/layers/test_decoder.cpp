@@ -37,10 +37,10 @@ TEST(Decoder, HookNamesAreTransformerLens) {
   std::vector<std::string> want{"hook_embed", "hook_pos_embed", "ln_final.hook_normalized"};
   for (int i = 0; i < 2; ++i) {
     std::string b = "blocks." + std::to_string(i) + ".";
-    for (const char* s : {"hook_resid_pre", "ln1.hook_normalized", "attn.hook_q", "attn.hook_k", "attn.hook_v",
-                          "attn.hook_attn_scores", "attn.hook_pattern", "attn.hook_z", "hook_attn_out",
-                          "hook_resid_mid", "ln2.hook_normalized", "mlp.hook_pre", "mlp.hook_post", "hook_mlp_out",
-                          "hook_resid_post"})
+    for (const char* s : {"hook_resid_pre", "ln1.hook_normalized", "attn.hook_q", "attn.hook_k",
+                          "attn.hook_v", "attn.hook_attn_scores", "attn.hook_pattern",
+                          "attn.hook_z", "hook_attn_out", "hook_resid_mid", "ln2.hook_normalized",
+                          "mlp.hook_pre", "mlp.hook_post", "hook_mlp_out", "hook_resid_post"})
       want.push_back(b + s);
   }
   for (const auto& w : want) EXPECT_TRUE(names.count(w)) << w;
@@ -67,9 +67,10 @@ TEST(Decoder, ParameterNames) {
   for (auto& [n, p] : m->named_parameters()) names.push_back(n);
   std::vector<std::string> want{"wte.weight", "wpe.weight"};
   for (int i = 0; i < 2; ++i)
-    for (const char* s : {"ln1.weight", "ln1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight",
-                          "attn.c_proj.bias", "ln2.weight", "ln2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias",
-                          "mlp.c_proj.weight", "mlp.c_proj.bias"})
+    for (const char* s :
+         {"ln1.weight", "ln1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight",
+          "attn.c_proj.bias", "ln2.weight", "ln2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias",
+          "mlp.c_proj.weight", "mlp.c_proj.bias"})
       want.push_back("blocks." + std::to_string(i) + "." + s);
   want.push_back("ln_final.weight");
   want.push_back("ln_final.bias");
@@ -103,20 +104,23 @@ TEST(Decoder, EmbeddingAndPositionsAreAdded) {
   auto m = decoder("");
   Tensor ids = token_ids({3, 1, 4, 1, 5, 9}, {2, 3});
   Tensor embed, pos;
-  nn::ScopedHook a(m->hook_point("hook_embed"), [&](const Tensor& t, const std::string&) { return embed = t; });
-  nn::ScopedHook b(m->hook_point("hook_pos_embed"), [&](const Tensor& t, const std::string&) { return pos = t; });
+  nn::ScopedHook a(m->hook_point("hook_embed"),
+                   [&](const Tensor& t, const std::string&) { return embed = t; });
+  nn::ScopedHook b(m->hook_point("hook_pos_embed"),
+                   [&](const Tensor& t, const std::string&) { return pos = t; });
   Tensor resid;
-  nn::ScopedHook c(m->hook_point("blocks.0.hook_resid_pre"), [&](const Tensor& t, const std::string&) {
-    return resid = t;
-  });
+  nn::ScopedHook c(m->hook_point("blocks.0.hook_resid_pre"),
+                   [&](const Tensor& t, const std::string&) { return resid = t; });
   nn::ForwardState st;
   m->forward(ids, st);
-  Vec wte = values(m->wte->weight), wpe = values(std::dynamic_pointer_cast<LearnedPositions>(m->wpe)->weight);
+  Vec wte = values(m->wte->weight),
+      wpe = values(std::dynamic_pointer_cast<LearnedPositions>(m->wpe)->weight);
   Vec want(2 * 3 * 16);
   std::vector<int64_t> id{3, 1, 4, 1, 5, 9};
   for (int64_t r = 0; r < 6; ++r)
     for (int64_t d = 0; d < 16; ++d)
-      want[size_t(r * 16 + d)] = wte[size_t(id[size_t(r)] * 16 + d)] + wpe[size_t((r % 3) * 16 + d)];
+      want[size_t(r * 16 + d)] =
+          wte[size_t(id[size_t(r)] * 16 + d)] + wpe[size_t((r % 3) * 16 + d)];
   EXPECT_ALL_CLOSE(resid, from_vector(want, {2, 3, 16}), 1e-15, 0);
   EXPECT_EQ(pos.shape(), (Shape{3, 16}));
 }
@@ -138,7 +142,8 @@ TEST(Decoder, PackedDocumentsEqualDocumentsAlone) {
   for (const char* pos : kPositions) {
     SCOPED_TRACE(pos);
     auto m = decoder(pos);
-    Tensor doc1 = random_ids(11, {1, 3}, 3), doc2 = random_ids(11, {1, 4}, 4), doc3 = random_ids(11, {1, 2}, 5);
+    Tensor doc1 = random_ids(11, {1, 3}, 3), doc2 = random_ids(11, {1, 4}, 4),
+           doc3 = random_ids(11, {1, 2}, 5);
     Tensor packed = ops::concat({doc1, doc2, doc3}, 1);
     nn::ForwardState st;
     st.segment_ids = token_ids({0, 0, 0, 1, 1, 1, 1, 2, 2}, {1, 9});
@@ -204,8 +209,10 @@ TEST(Decoder, BlocksMayDifferByLayer) {
     EXPECT_EQ(a->config().window, i % 2 == 0 ? 4 : 0);
     EXPECT_EQ(a->config().n_heads, i % 2 == 0 ? 4 : 2);
   }
-  EXPECT_THROW(decoder(R"(, "n_layers": 3, "blocks": [{"@component": "layer.block"}, {"@component": "layer.block"}])"),
-               Error);
+  EXPECT_THROW(
+      decoder(
+          R"(, "n_layers": 3, "blocks": [{"@component": "layer.block"}, {"@component": "layer.block"}])"),
+      Error);
 }
 
 TEST(Decoder, InitIsGpt2s) {
@@ -215,8 +222,8 @@ TEST(Decoder, InitIsGpt2s) {
       R"({"@component": "model.decoder", "vocab": 64, "d_model": 64, "n_layers": 8, "n_heads": 4})"));
   auto std_of = [](const Tensor& t) { return std::sqrt(ops::mean(ops::square(t)).item()); };
   EXPECT_NEAR(std_of(m->wte->weight), 0.02, 0.001);
-  auto b0 = std::dynamic_pointer_cast<Block>((*std::dynamic_pointer_cast<nn::ModuleList>(
-      m->named_children()[2].second))[0]);
+  auto b0 = std::dynamic_pointer_cast<Block>(
+      (*std::dynamic_pointer_cast<nn::ModuleList>(m->named_children()[2].second))[0]);
   ASSERT_TRUE(b0);
   auto attn = std::dynamic_pointer_cast<Attention>(b0->attn);
   auto mlp = std::dynamic_pointer_cast<MLP>(b0->mlp);
@@ -229,7 +236,8 @@ TEST(Decoder, InitIsGpt2s) {
 }
 
 TEST(Decoder, Gpt2SmallHas124439808Parameters) {
-  auto m = make_model(R"({"@component": "model.decoder", "vocab": 50257, "d_model": 768, "n_layers": 12,
+  auto m =
+      make_model(R"({"@component": "model.decoder", "vocab": 50257, "d_model": 768, "n_layers": 12,
                           "n_heads": 12, "context": 1024, "activation": "gelu_tanh"})");
   EXPECT_EQ(m->num_parameters(), 124439808);
   // PaLM's 6 N + 12 L H Q T, N without the position table (wte is the head's matmul).
@@ -239,7 +247,8 @@ TEST(Decoder, Gpt2SmallHas124439808Parameters) {
 
 TEST(Decoder, LlamaParameterCountFormula) {
   const int64_t V = 100, d = 64, L = 3, H = 4, Hkv = 2, D = d / H, m = 32;
-  auto model = make_model(R"({"@component": "model.decoder", "vocab": 100, "d_model": 64, "n_layers": 3,
+  auto model =
+      make_model(R"({"@component": "model.decoder", "vocab": 100, "d_model": 64, "n_layers": 3,
       "n_heads": 4, "n_kv_heads": 2, "activation": "swiglu", "bias": false, "tie_embeddings": false,
       "norm": {"@component": "layer.rms_norm"}, "pos": {"@component": "layer.rope"}, "init": "llama",
       "block": {"@component": "layer.block", "mlp": {"@component": "layer.mlp", "multiple_of": 32}}})");
@@ -248,7 +257,30 @@ TEST(Decoder, LlamaParameterCountFormula) {
   const int64_t per_layer = 2 * d + d * (H + 2 * Hkv) * D + H * D * d + 3 * d * F;
   EXPECT_EQ(model->num_parameters(), V * d + L * per_layer + d + V * d);
   // Untied: the input table is a lookup and leaves N; the head stays.
-  EXPECT_DOUBLE_EQ(model->train_flops_per_token(16), 6.0 * double(L * per_layer + d + V * d) + 12.0 * L * H * D * 16);
+  EXPECT_DOUBLE_EQ(model->train_flops_per_token(16),
+                   6.0 * double(L * per_layer + d + V * d) + 12.0 * L * H * D * 16);
+}
+
+TEST(Decoder, RunsInHalfPrecision) {
+  for (const char* pos : kPositions) {
+    for (DType half : {DType::bf16, DType::f16}) {
+      SCOPED_TRACE(std::string(pos) + " " + dtype_name(half));
+      auto m = decoder(std::string(pos) + R"(, "init_std": 0.2)", DType::f32);
+      Tensor ids = random_ids(11, {2, 6}, 10);
+      nn::ForwardState a;
+      Tensor want = m->forward(ids, a);
+      m->to(half);
+      nn::ForwardState b;
+      Tensor got = m->forward(ids, b);
+      EXPECT_EQ(got.dtype(), half);
+      EXPECT_TRUE(all_close(got.to(DType::f32), want, 0.1, 0.05));
+      ops::cross_entropy(got, random_ids(11, {2, 6}, 11)).backward();
+      for (auto& [n, p] : m->named_parameters()) {
+        ASSERT_TRUE(p.grad().defined()) << n;
+        EXPECT_TRUE(std::isfinite(ops::sum(ops::abs(p.grad().to(DType::f32))).item())) << n;
+      }
+    }
+  }
 }
 
 TEST(Decoder, DropoutOnlyInTraining) {
@@ -272,7 +304,9 @@ TEST(Decoder, ErrorsNameTheField) {
     m->forward(random_ids(11, {1, 33}, 9), st);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("33 tokens exceed the model's context of 32"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("33 tokens exceed the model's context of 32"),
+              std::string::npos)
+        << e.what();
   }
   try {
     make_model(R"({"@component": "model.decoder", "vocab": 11, "d_model": 16, "n_heads": 4})");
@@ -287,11 +321,13 @@ TEST(Decoder, ErrorsNameTheField) {
     EXPECT_NE(std::string(e.what()).find("\"n_heads\" is not set"), std::string::npos) << e.what();
   }
   try {
-    make_model(R"({"@component": "model.decoder", "vocab": 11, "d_model": 16, "n_layers": 1, "n_heads": 4,
+    make_model(
+        R"({"@component": "model.decoder", "vocab": 11, "d_model": 16, "n_layers": 1, "n_heads": 4,
                    "block": {"@component": "layer.block", "d_model": 8}})");
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("a layer cannot change it (got 8)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("a layer cannot change it (got 8)"), std::string::npos)
+        << e.what();
   }
   EXPECT_THROW(m->make_cache(1, 33), Error);
 }

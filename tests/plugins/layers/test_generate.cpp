@@ -71,7 +71,8 @@ TEST(GenerateDecoder, PaddedBatchEqualsEachPromptAlone) {
     auto batch = generation::generate(*m, prompts, o);
     EXPECT_NE(batch[0].tokens, batch[1].tokens);
     for (size_t i = 0; i < prompts.size(); ++i)
-      EXPECT_EQ(batch[i].tokens, generation::generate(*m, {prompts[i]}, o)[0].tokens) << "prompt " << i;
+      EXPECT_EQ(batch[i].tokens, generation::generate(*m, {prompts[i]}, o)[0].tokens)
+          << "prompt " << i;
     o.use_cache = false;
     auto recomputed = generation::generate(*m, prompts, o);
     for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(recomputed[i].tokens, batch[i].tokens);

@@ -6,7 +6,9 @@
 namespace kiln::layers::testing {
 namespace {
 
-nn::ForwardState no_state() { return {}; }
+nn::ForwardState no_state() {
+  return {};
+}
 
 TEST(LayerNormLayer, MatchesPlainLoopWithAndWithoutBias) {
   for (bool bias : {true, false}) {
@@ -20,7 +22,8 @@ TEST(LayerNormLayer, MatchesPlainLoopWithAndWithoutBias) {
     Tensor x = randn64({2, 3, 6}, 5);
     nn::ForwardState st;
     Tensor y = ln.forward(x, st);
-    Vec want = ref_layer_norm(values(x), values(ln.weight), bias ? values(ln.bias) : Vec(), 6, 1e-5);
+    Vec want =
+        ref_layer_norm(values(x), values(ln.weight), bias ? values(ln.bias) : Vec(), 6, 1e-5);
     EXPECT_ALL_CLOSE(y, from_vector(want, {2, 3, 6}), 1e-12, 1e-12);
     EXPECT_EQ(ln.named_parameters().size(), bias ? 2u : 1u);
   }
@@ -31,7 +34,12 @@ TEST(LayerNormLayer, Gradcheck) {
   ln.to(DType::f64);
   Tensor x = randn64({3, 5}, 7).requires_grad_();
   std::vector<Tensor> in{x, ln.weight, ln.bias};
-  EXPECT_GRADCHECK([&](const std::vector<Tensor>& v) { auto st = no_state(); return ln.forward(v[0], st); }, in);
+  EXPECT_GRADCHECK(
+      [&](const std::vector<Tensor>& v) {
+        auto st = no_state();
+        return ln.forward(v[0], st);
+      },
+      in);
 }
 
 TEST(RMSNormLayer, MatchesPlainLoopAndGradcheck) {
@@ -43,11 +51,16 @@ TEST(RMSNormLayer, MatchesPlainLoopAndGradcheck) {
   }
   Tensor x = randn64({4, 6}, 9);
   nn::ForwardState st;
-  EXPECT_ALL_CLOSE(n.forward(x, st), from_vector(ref_rms_norm(values(x), values(n.weight), 6, 1e-6), {4, 6}), 1e-12,
+  EXPECT_ALL_CLOSE(n.forward(x, st),
+                   from_vector(ref_rms_norm(values(x), values(n.weight), 6, 1e-6), {4, 6}), 1e-12,
                    1e-12);
   Tensor xg = x.clone().requires_grad_();
-  EXPECT_GRADCHECK([&](const std::vector<Tensor>& v) { auto s = no_state(); return n.forward(v[0], s); },
-                   {xg, n.weight});
+  EXPECT_GRADCHECK(
+      [&](const std::vector<Tensor>& v) {
+        auto s = no_state();
+        return n.forward(v[0], s);
+      },
+      {xg, n.weight});
 }
 
 TEST(NormLayers, HookNormalizedSeesTheOutput) {
@@ -67,7 +80,8 @@ TEST(NormLayers, HookNormalizedSeesTheOutput) {
 // The activations by their formulas.
 double act(const std::string& name, double x) {
   if (name == "gelu" || name == "geglu") return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
-  if (name == "gelu_tanh") return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+  if (name == "gelu_tanh")
+    return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
   if (name == "relu") return x > 0 ? x : 0;
   if (name == "silu" || name == "swiglu") return x / (1 + std::exp(-x));
   if (name == "square") return x * x;
@@ -78,7 +92,9 @@ double act(const std::string& name, double x) {
 // Plain MLP: c_proj(act(c_fc(x))); gated: down(act(gate(x)) * up(x)).
 Vec ref_mlp(const MLP& m, const Vec& x, int64_t N, const std::string& name) {
   const int64_t d = m.config().d_model, F = m.config().d_mlp;
-  auto b = [](const std::shared_ptr<Linear>& l) { return l->bias.defined() ? values(l->bias) : Vec(); };
+  auto b = [](const std::shared_ptr<Linear>& l) {
+    return l->bias.defined() ? values(l->bias) : Vec();
+  };
   if (m.gated()) {
     Vec g = ref_linear(x, values(m.gate_proj->weight), b(m.gate_proj), N, d, F);
     Vec u = ref_linear(x, values(m.up_proj->weight), b(m.up_proj), N, d, F);
@@ -108,7 +124,12 @@ TEST(MLPLayer, EveryActivationMatchesPlainLoopAndGradcheck) {
       EXPECT_ALL_CLOSE(y, from_vector(ref_mlp(m, values(x), 6, name), {2, 3, 4}), 1e-12, 1e-10);
       std::vector<Tensor> in{x.clone().requires_grad_()};
       for (auto& [n, p] : m.named_parameters()) in.push_back(p);
-      EXPECT_GRADCHECK([&](const std::vector<Tensor>& v) { auto s = no_state(); return m.forward(v[0], s); }, in);
+      EXPECT_GRADCHECK(
+          [&](const std::vector<Tensor>& v) {
+            auto s = no_state();
+            return m.forward(v[0], s);
+          },
+          in);
     }
   }
 }
@@ -119,7 +140,8 @@ TEST(MLPLayer, ParameterNamesFollowHuggingFace) {
   MLP plain(c, nullptr);
   std::vector<std::string> names;
   for (auto& [n, p] : plain.named_parameters()) names.push_back(n);
-  EXPECT_EQ(names, (std::vector<std::string>{"c_fc.weight", "c_fc.bias", "c_proj.weight", "c_proj.bias"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"c_fc.weight", "c_fc.bias", "c_proj.weight", "c_proj.bias"}));
   EXPECT_EQ(plain.config().d_mlp, 32);  // 4 d_model
   c.activation = Activation::swiglu;
   c.bias = false;
@@ -127,21 +149,24 @@ TEST(MLPLayer, ParameterNamesFollowHuggingFace) {
   MLP gated(c, nullptr);
   names.clear();
   for (auto& [n, p] : gated.named_parameters()) names.push_back(n);
-  EXPECT_EQ(names, (std::vector<std::string>{"gate_proj.weight", "up_proj.weight", "down_proj.weight"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"gate_proj.weight", "up_proj.weight", "down_proj.weight"}));
   EXPECT_EQ(gated.config().d_mlp, 32);  // 8 * 8 / 3 = 21, rounded up to 16s
 }
 
 TEST(MLPLayer, ActivationLayerFromAnotherPlugin) {
   for (bool gated : {false, true}) {
-    auto layer = make(std::string(R"({"@component": "layer.mlp", "d_model": 4, "d_mlp": 5, "gated": )") +
-                      (gated ? "true" : "false") + R"(, "activation": {"@component": "layer.test_square"}})");
+    auto layer = make(
+        std::string(R"({"@component": "layer.mlp", "d_model": 4, "d_mlp": 5, "gated": )") +
+        (gated ? "true" : "false") + R"(, "activation": {"@component": "layer.test_square"}})");
     auto m = std::dynamic_pointer_cast<MLP>(layer);
     ASSERT_TRUE(m);
     EXPECT_EQ(m->gated(), gated);
     m->to(DType::f64);
     Tensor x = randn64({3, 4}, 12);
     nn::ForwardState st;
-    EXPECT_ALL_CLOSE(m->forward(x, st), from_vector(ref_mlp(*m, values(x), 3, "square"), {3, 4}), 1e-12, 1e-10);
+    EXPECT_ALL_CLOSE(m->forward(x, st), from_vector(ref_mlp(*m, values(x), 3, "square"), {3, 4}),
+                     1e-12, 1e-10);
   }
 }
 
@@ -152,7 +177,9 @@ TEST(MLPLayer, BadActivationNamesTheChoices) {
   } catch (const Error& e) {
     std::string msg = e.what();
     EXPECT_NE(msg.find("model.activation"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("unknown activation \"swishglu\" (did you mean \"swiglu\"?)"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("unknown activation \"swishglu\" (did you mean \"swiglu\"?)"),
+              std::string::npos)
+        << msg;
   }
   EXPECT_THROW(make(R"({"@component": "layer.mlp", "d_model": 4, "gated": true})"), Error);
 }
@@ -160,8 +187,10 @@ TEST(MLPLayer, BadActivationNamesTheChoices) {
 TEST(BlockLayer, PreAndPostNormMatchTheirCompositions) {
   for (const char* position : {"pre", "post"}) {
     SCOPED_TRACE(position);
-    auto layer = make(std::string(R"({"@component": "layer.block", "d_model": 4, "n_heads": 2, "d_mlp": 4,
-                                       "norm_position": ")") + position + "\"}");
+    auto layer =
+        make(std::string(R"({"@component": "layer.block", "d_model": 4, "n_heads": 2, "d_mlp": 4,
+                                       "norm_position": ")") +
+             position + "\"}");
     auto b = std::dynamic_pointer_cast<Block>(layer);
     ASSERT_TRUE(b);
     b->to(DType::f64);
@@ -179,7 +208,12 @@ TEST(BlockLayer, PreAndPostNormMatchTheirCompositions) {
     EXPECT_ALL_CLOSE(y, want, 1e-14, 1e-12);
     std::vector<Tensor> in{x.clone().requires_grad_()};
     for (auto& [n, p] : b->named_parameters()) in.push_back(p);
-    EXPECT_GRADCHECK([&](const std::vector<Tensor>& v) { auto s = no_state(); return b->forward(v[0], s); }, in);
+    EXPECT_GRADCHECK(
+        [&](const std::vector<Tensor>& v) {
+          auto s = no_state();
+          return b->forward(v[0], s);
+        },
+        in);
   }
 }
 
