@@ -89,18 +89,14 @@ Tensor Attention::masks(const nn::ForwardState& st, int64_t B, int64_t T, int64_
     KILN_CHECK(seg.dim() == 2 && seg.size(0) == B && seg.size(1) == T,
                "attention: segment_ids of shape ", seg.shape(),
                " do not match the input's [B, T] = [", B, ", ", T, "]");
-    if (!seg.is_same(seg_ids_)) {
-      seg_mask_ = ops::eq(seg.view({B, 1, T, 1}), seg.view({B, 1, 1, T}));
-      seg_ids_ = seg;
-    }
-    mask = seg_mask_;
+    mask = ops::eq(seg.reshape({B, 1, T, 1}), seg.reshape({B, 1, 1, T}));
   }
   if (st.key_padding.defined()) {
     const Tensor& kp = st.key_padding;
     KILN_CHECK(kp.dtype() == DType::boolean && kp.dim() == 2 && kp.size(0) == B && kp.size(1) == S,
                "attention: key_padding must be bool [B, S] = [", B, ", ", S,
                "] (S counts the cached ", "keys), got ", dtype_name(kp.dtype()), " ", kp.shape());
-    Tensor kpm = kp.view({B, 1, 1, S});
+    Tensor kpm = kp.reshape({B, 1, 1, S});
     mask = mask.defined() ? ops::logical_and(mask, kpm) : kpm;
   }
   return mask;

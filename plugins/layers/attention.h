@@ -79,8 +79,6 @@ class Attention : public nn::Layer, public Initializable {
   AttentionConfig c_;
   std::shared_ptr<Positions> pos_;
   int64_t slot_ = -1;
-  // The document mask of the last segment_ids seen (the same tensor reaches every layer).
-  Tensor seg_ids_, seg_mask_;
   nn::HookPoint *hook_q_, *hook_k_, *hook_v_, *hook_attn_scores_, *hook_pattern_, *hook_z_;
   nn::HookPoint *hook_rot_q_ = nullptr, *hook_rot_k_ = nullptr;  // with RoPE only
   std::vector<nn::HookPoint*> inner_hooks_;  // between qkv and z: set, they need the taped ops
