@@ -51,7 +51,8 @@ Config inherit(const Config& child, const Config& parent) {
                   "; a layer cannot change it (got " + std::to_string(own->as_int()) + ")");
       continue;
     }
-    out.set(key, value);
+    // Errors in the value name where the spec wrote it (model.activation), not where it landed.
+    out.set(key, value).set_path(value.path());
   }
   return out;
 }

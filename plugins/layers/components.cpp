@@ -24,7 +24,7 @@ std::string from_parent(const std::string& what, const std::string& parent = "th
 Config settings(const Config& c, std::initializer_list<const char*> keys) {
   Config out = Config::table();
   for (const char* k : keys)
-    if (const Config* v = c.find(k); v && !v->is_null()) out.set(k, *v);
+    if (const Config* v = c.find(k); v && !v->is_null()) out.set(k, *v).set_path(v->path());
   return out;
 }
 
@@ -365,7 +365,7 @@ void register_decoder(Registry& r) {
     pos_settings.set("d_model", Config(d.d_model));
     pos_settings.set("context", Config(d.context));
     std::shared_ptr<Positions> pos = make_positions(inherit(c.at("pos"), pos_settings));
-    if (!pos->is_absolute()) base.set("pos", c.at("pos"));
+    if (!pos->is_absolute()) base.set("pos", c.at("pos")).set_path(c.at("pos").path());
 
     std::vector<std::shared_ptr<Layer>> blocks;
     for (int64_t i = 0; i < n_layers; ++i)
