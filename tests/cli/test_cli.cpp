@@ -134,6 +134,30 @@ TEST_F(Cli, DumpThenCheckTheJsonGivesTheSameSpec) {
   EXPECT_NE(a.out.find("\"eps\": 1e-8"), std::string::npos) << a.out;  // defaults filled
 }
 
+TEST_F(Cli, SpecCheckBuildsTheModelAndReportsItsParameters) {
+  const std::string gpt2 = std::string(KILN_SOURCE_DIR) + "/models/gpt2.lua";
+  Result r = kiln("spec check " + gpt2);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("model: 124,439,808 parameters"), std::string::npos) << r.out;  // GPT-2 small, tied
+  // A free size: V d + ctx d + L (12 d^2 + 13 d) + 2 d = 6400 + 2048 + 2 * 49984 + 128.
+  Result s = kiln("spec dump " + gpt2 +
+                  " --set model.vocab=100 --set model.n_layers=2 --set model.d_model=64 --set model.n_heads=4"
+                  " --set model.context=32");
+  ASSERT_EQ(s.code, 0) << s.out;
+  EXPECT_NE(s.out.find("model: 108,544 parameters"), std::string::npos) << s.out;
+  Result l = kiln("spec check " + std::string(KILN_SOURCE_DIR) + "/models/llama.lua --set model.n_layers=1");
+  ASSERT_EQ(l.code, 0) << l.out;
+  EXPECT_NE(l.out.find(" parameters"), std::string::npos) << l.out;
+}
+
+TEST_F(Cli, SpecCheckReportsAModelThatCannotBeBuilt) {
+  std::string p = write("bad.lua",
+                        "return { model = decoder { vocab = 10, d_model = 30, n_layers = 1, n_heads = 4 } }\n");
+  Result r = kiln("spec check " + p);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("d_model (30) is not a multiple of n_heads (4)"), std::string::npos) << r.out;
+}
+
 TEST_F(Cli, ComponentReferenceDocIsCurrent) {
   Result r = kiln("plugins describe --all --markdown");
   ASSERT_EQ(r.code, 0) << r.out;

@@ -1,0 +1,36 @@
+// A residual block: attention then MLP, each with a norm, either pre-norm (GPT-2, LLaMA):
+//   x = x + drop(attn(ln1(x)));  x = x + drop(mlp(ln2(x)))
+// or post-norm (the original Transformer):
+//   x = ln1(x + drop(attn(x)));  x = ln2(x + drop(mlp(x)))
+// Children: ln1, attn, ln2, mlp (any layer components). Hook points (TransformerLens):
+// hook_resid_pre, hook_attn_out, hook_resid_mid, hook_mlp_out, hook_resid_post.
+#pragma once
+
+#include <memory>
+
+#include "core/nn/layer.h"
+#include "plugins/layers/common.h"
+
+namespace kiln::layers {
+
+class Block : public nn::Layer {
+ public:
+  Block(std::shared_ptr<nn::Layer> ln1, std::shared_ptr<nn::Layer> attn,
+        std::shared_ptr<nn::Layer> ln2, std::shared_ptr<nn::Layer> mlp, bool pre_norm,
+        double dropout);
+  /// x [B, T, d_model] -> [B, T, d_model].
+  Tensor forward(const Tensor& x, nn::ForwardState& state) override;
+  bool pre_norm() const { return pre_norm_; }
+
+  std::shared_ptr<nn::Layer> ln1, attn, ln2, mlp;
+
+ private:
+  Tensor drop(const Tensor& x, nn::ForwardState& state) const;
+
+  bool pre_norm_;
+  double dropout_;
+  nn::HookPoint *hook_resid_pre_, *hook_attn_out_, *hook_resid_mid_, *hook_mlp_out_,
+      *hook_resid_post_;
+};
+
+}  // namespace kiln::layers
