@@ -29,6 +29,13 @@ LoadedRun load_run(const std::string& dir, const LoadRunOptions& options) {
   out.dataset = reg.create<data::Dataset>(out.spec.at("data"));
   out.tokenizer = out.dataset->tokenizer();
   KILN_CHECK(out.tokenizer, run.spec_path(), ": the dataset has no tokenizer");
+  if (options.prepare_data) {
+    data::PrepareOptions po;
+    po.seed = uint64_t(out.spec.get<int64_t>("seed", 0));
+    po.run_dir = dir;
+    po.progress = options.progress;
+    out.dataset->prepare(po);
+  }
   out.tokenizer->load(run.tokenizer_dir());
   KILN_CHECK(out.tokenizer->vocab_size() <= out.model->vocab_size(), dir,
              ": the run's tokenizer has ", out.tokenizer->vocab_size(),
