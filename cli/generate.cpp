@@ -34,12 +34,14 @@ int32_t sample(const std::vector<float>& logits, const SampleOptions& o, Generat
     return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
   std::vector<int32_t> order(static_cast<size_t>(V));
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return logits[size_t(a)] > logits[size_t(b)]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int32_t a, int32_t b) { return logits[size_t(a)] > logits[size_t(b)]; });
   int64_t keep = o.top_k > 0 ? std::min(o.top_k, V) : V;
   std::vector<double> p(static_cast<size_t>(keep));
   const double top = logits[size_t(order[0])];
   double z = 0;
-  for (int64_t i = 0; i < keep; ++i) z += p[size_t(i)] = std::exp((logits[size_t(order[size_t(i)])] - top) / o.temperature);
+  for (int64_t i = 0; i < keep; ++i)
+    z += p[size_t(i)] = std::exp((logits[size_t(order[size_t(i)])] - top) / o.temperature);
   if (o.top_p < 1.0) {
     double cum = 0;
     int64_t n = 0;
@@ -64,15 +66,19 @@ int run_generate(const std::vector<std::string>& args) {
       "prompt", po::value<std::string>()->default_value(""), "the text to continue")(
       "max-tokens", po::value<int64_t>()->default_value(200), "tokens to generate")(
       "temperature", po::value<double>()->default_value(1.0), "softmax temperature (0: greedy)")(
-      "top-k", po::value<int64_t>()->default_value(0), "sample among the k most likely tokens (0: all)")(
-      "top-p", po::value<double>()->default_value(1.0), "nucleus sampling: the smallest set with this probability")(
+      "top-k", po::value<int64_t>()->default_value(0),
+      "sample among the k most likely tokens (0: all)")(
+      "top-p", po::value<double>()->default_value(1.0),
+      "nucleus sampling: the smallest set with this probability")(
       "seed", po::value<uint64_t>()->default_value(0), "the seed of the draws")(
-      "step", po::value<int64_t>()->default_value(-1), "the checkpoint's step (default: the latest)");
+      "step", po::value<int64_t>()->default_value(-1),
+      "the checkpoint's step (default: the latest)");
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
   if (parse(args, opts, pos, vm,
-            "kiln generate RUN_DIR --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]",
+            "kiln generate RUN_DIR --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] "
+            "[--top-p P] [--seed S]",
             "kiln generate runs/a --prompt \"ROMEO:\" --max-tokens 200 --temperature 0.8"))
     return 0;
   if (!vm.count("run")) throw po::error("expected a run directory");
@@ -81,7 +87,8 @@ int run_generate(const std::vector<std::string>& args) {
   so.top_k = vm["top-k"].as<int64_t>();
   so.top_p = vm["top-p"].as<double>();
   const int64_t max_tokens = vm["max-tokens"].as<int64_t>();
-  KILN_CHECK(so.temperature >= 0 && std::isfinite(so.temperature), "--temperature must be >= 0, got ", so.temperature);
+  KILN_CHECK(so.temperature >= 0 && std::isfinite(so.temperature),
+             "--temperature must be >= 0, got ", so.temperature);
   KILN_CHECK(so.top_k >= 0, "--top-k must be >= 0, got ", so.top_k);
   KILN_CHECK(so.top_p > 0 && so.top_p <= 1, "--top-p must be in (0, 1], got ", so.top_p);
   KILN_CHECK(max_tokens >= 0, "--max-tokens must be >= 0, got ", max_tokens);

@@ -40,7 +40,8 @@ std::pair<std::string, std::string> run_dir_spec(const std::string& arg) {
   std::error_code ec;
   if (fs::is_directory(arg, ec)) {
     fs::path spec = fs::path(arg) / "spec.json";
-    KILN_CHECK(fs::is_regular_file(spec, ec), arg, ": a directory without spec.json is not a run to continue");
+    KILN_CHECK(fs::is_regular_file(spec, ec), arg,
+               ": a directory without spec.json is not a run to continue");
     return {spec.string(), arg};
   }
   fs::path p(arg);
@@ -53,9 +54,12 @@ std::pair<std::string, std::string> run_dir_spec(const std::string& arg) {
 
 int run_train(const std::vector<std::string>& args) {
   po::options_description opts("train options");
-  opts.add_options()("spec", po::value<std::string>(), "the spec (.lua or .json), or a run directory to continue")(
-      "set", po::value<std::vector<std::string>>()->composing(), "override a field: path=value (repeatable)")(
-      "out", po::value<std::string>(), "the run directory (default: the spec's `out`, else runs/<spec name>)")(
+  opts.add_options()("spec", po::value<std::string>(),
+                     "the spec (.lua or .json), or a run directory to continue")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a field: path=value (repeatable)")(
+      "out", po::value<std::string>(),
+      "the run directory (default: the spec's `out`, else runs/<spec name>)")(
       "resume", po::bool_switch(),
       "continue from the run directory's latest checkpoint (an error when it has none); a run "
       "directory with checkpoints is continued even without it");
@@ -74,10 +78,14 @@ int run_train(const std::vector<std::string>& args) {
   absolute_plugins(spec, spec_path);
 
   std::string out;
-  if (vm.count("out")) out = vm["out"].as<std::string>();
-  else if (const Config* o = spec.find("out"); o && o->type() == Config::Type::string) out = o->as_string();
-  else if (!run_dir.empty()) out = run_dir;
-  else out = (fs::path("runs") / fs::path(spec_path).stem()).string();
+  if (vm.count("out"))
+    out = vm["out"].as<std::string>();
+  else if (const Config* o = spec.find("out"); o && o->type() == Config::Type::string)
+    out = o->as_string();
+  else if (!run_dir.empty())
+    out = run_dir;
+  else
+    out = (fs::path("runs") / fs::path(spec_path).stem()).string();
   spec.set("out", Config(out));
 
   train::TrainerOptions to;

@@ -8,7 +8,9 @@ namespace {
 thread_local DType autocast_dtype_ = DType::f32;
 }
 
-DType autocast_dtype() { return autocast_dtype_; }
+DType autocast_dtype() {
+  return autocast_dtype_;
+}
 
 Autocast::Autocast(DType dtype) : saved_(autocast_dtype_) {
   KILN_CHECK(dtype == DType::f32 || dtype == DType::bf16 || dtype == DType::f16,
@@ -16,6 +18,8 @@ Autocast::Autocast(DType dtype) : saved_(autocast_dtype_) {
   autocast_dtype_ = dtype;
 }
 
-Autocast::~Autocast() { autocast_dtype_ = saved_; }
+Autocast::~Autocast() {
+  autocast_dtype_ = saved_;
+}
 
 }  // namespace kiln::ops

@@ -126,7 +126,8 @@ std::string write_checkpoint(const std::string& dir, int64_t step, const nn::Sta
     old = fs::path(dir) / str_cat(kOldPrefix, name, "-", ::getpid());
     fs::remove_all(old, ec);
     fs::rename(final_path, old, ec);
-    KILN_CHECK(!ec, "checkpoint: cannot move the old ", final_path.string(), " aside: ", ec.message());
+    KILN_CHECK(!ec, "checkpoint: cannot move the old ", final_path.string(),
+               " aside: ", ec.message());
   }
   fs::rename(tmp, final_path, ec);
   KILN_CHECK(!ec, "checkpoint: cannot rename ", tmp.string(), " to ", final_path.string(), ": ",
@@ -168,7 +169,8 @@ CheckpointData read_checkpoint(const std::string& path, bool with_optimizer) {
   d.state = Config::from_json(read_text(state_path), state_path);
   KILN_CHECK(d.state.is_table() && d.state.has("step") &&
                  d.state.at("step").type() == Config::Type::integer,
-             state_path, ": corrupt checkpoint state (expected an object with an integer \"step\")");
+             state_path,
+             ": corrupt checkpoint state (expected an object with an integer \"step\")");
   d.model = safetensors::read((fs::path(path) / "model.safetensors").string()).tensors;
   if (with_optimizer)
     d.optimizer = safetensors::read((fs::path(path) / "optimizer.safetensors").string()).tensors;

@@ -54,9 +54,12 @@ std::string format_progress(const ProgressInfo& p) {
 
 ProgressLine::ProgressLine(std::FILE* out) : ProgressLine(out, ::isatty(::fileno(out)) == 1) {}
 
-ProgressLine::ProgressLine(std::FILE* out, bool interactive) : out_(out), interactive_(interactive) {}
+ProgressLine::ProgressLine(std::FILE* out, bool interactive)
+    : out_(out), interactive_(interactive) {}
 
-ProgressLine::~ProgressLine() { finish(); }
+ProgressLine::~ProgressLine() {
+  finish();
+}
 
 void ProgressLine::update(const std::string& text, bool log_point) {
   if (!interactive_) {

@@ -25,12 +25,12 @@ struct LoadRunOptions {
 
 struct LoadedRun {
   std::string dir;
-  Config spec;                               ///< spec.json
-  std::shared_ptr<nn::Model> model;          ///< in eval mode, weights from the checkpoint
-  std::shared_ptr<data::Dataset> dataset;    ///< made from the spec (prepared if asked)
-  std::shared_ptr<data::Tokenizer> tokenizer;///< the dataset's, loaded from the run
-  int64_t step = 0;                          ///< the checkpoint's step
-  std::string checkpoint;                    ///< its directory
+  Config spec;                                 ///< spec.json
+  std::shared_ptr<nn::Model> model;            ///< in eval mode, weights from the checkpoint
+  std::shared_ptr<data::Dataset> dataset;      ///< made from the spec (prepared if asked)
+  std::shared_ptr<data::Tokenizer> tokenizer;  ///< the dataset's, loaded from the run
+  int64_t step = 0;                            ///< the checkpoint's step
+  std::string checkpoint;                      ///< its directory
 };
 
 /// Loads the plugins spec.json lists (and the default ones), builds the model and the dataset

@@ -38,8 +38,8 @@ void RunDir::write_spec(const Config& spec) const {
 
 Config RunDir::read_spec() const {
   std::ifstream in(spec_path(), std::ios::binary);
-  KILN_CHECK(in, spec_path(), ": cannot read the run's spec (", std::strerror(errno),
-             "); is ", root_, " a run directory written by kiln train?");
+  KILN_CHECK(in, spec_path(), ": cannot read the run's spec (", std::strerror(errno), "); is ",
+             root_, " a run directory written by kiln train?");
   std::stringstream buf;
   buf << in.rdbuf();
   return Config::from_json(buf.str(), spec_path());

@@ -41,6 +41,8 @@ StopSignals::~StopSignals() {
   sigaction(SIGTERM, &g_old_term, nullptr);
 }
 
-int StopSignals::received() { return g_signal; }
+int StopSignals::received() {
+  return g_signal;
+}
 
 }  // namespace kiln::train

@@ -29,7 +29,8 @@ Schema train_section_schema() {
   s.number("grad_clip", 1.0, "clip gradients to this global L2 norm (0: no clipping)").min(0);
   s.choice("precision", {"f32", "bf16"}, "f32",
            "bf16: matmuls in bf16 (autocast) with f32 master weights");
-  s.integer("eval_every", 0, "steps between evaluations of the val loss (0: only at the end)").min(0);
+  s.integer("eval_every", 0, "steps between evaluations of the val loss (0: only at the end)")
+      .min(0);
   s.integer("eval_batches", 20, "val batches per evaluation (0: no evaluation)").min(0);
   s.integer("log_every", 10, "steps between lines of the progress log and metrics.jsonl").min(1);
   s.integer("checkpoint_every", 0, "steps between checkpoints (0: only at the end)").min(0);

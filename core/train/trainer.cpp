@@ -1,8 +1,8 @@
 #include "core/train/trainer.h"
 
 #include <chrono>
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <optional>
 
 #include "core/autograd/autograd.h"
@@ -50,15 +50,20 @@ RngState rng_from(const Config& c) {
 
 // A loss weight for token-weighted means: the tokens the loss was taken over, or 1 for
 // objectives that do not count them.
-double weight_of(const LossOutput& out) { return out.tokens > 0 ? double(out.tokens) : 1.0; }
+double weight_of(const LossOutput& out) {
+  return out.tokens > 0 ? double(out.tokens) : 1.0;
+}
 
-std::string millions(int64_t n) { return format_count(double(n)); }
+std::string millions(int64_t n) {
+  return format_count(double(n));
+}
 
 }  // namespace
 
 Trainer::Trainer(Config spec, TrainerOptions options)
     : spec_(std::move(spec)), topts_(std::move(options)) {
-  KILN_CHECK(!topts_.out.empty(), "no run directory: give one with --out or `out = ...` in the spec");
+  KILN_CHECK(!topts_.out.empty(),
+             "no run directory: give one with --out or `out = ...` in the spec");
   KILN_CHECK(spec_.is_table(), "a spec to train must be a table, got ", spec_.type_name());
   for (const char* key : {"model", "data", "train"})
     if (!spec_.has(key) || spec_.at(key).is_null())
@@ -117,7 +122,8 @@ Trainer::Trainer(Config spec, TrainerOptions options)
       if (old.is_table() && old.has("model") &&
           old.at("model").to_json(false) != spec_.at("model").to_json(false))
         KILN_FAIL(topts_.out, ": the run directory holds a run of another model (the model of ",
-                  run.spec_path(), " differs from the spec's); resume it with its own spec (kiln train ",
+                  run.spec_path(),
+                  " differs from the spec's); resume it with its own spec (kiln train ",
                   run.spec_path(), ") or give another --out");
     }
     resume_from(latest->path);
@@ -278,8 +284,9 @@ TrainResult Trainer::run() {
   run.write_spec(spec_);
   if (tokenizer_) tokenizer_->save(run.tokenizer_dir());
   MetricsLog metrics(run.metrics_path(), step_);
-  progress_ = topts_.interactive ? std::make_unique<ProgressLine>(topts_.console, *topts_.interactive)
-                                 : std::make_unique<ProgressLine>(topts_.console);
+  progress_ = topts_.interactive
+                  ? std::make_unique<ProgressLine>(topts_.console, *topts_.interactive)
+                  : std::make_unique<ProgressLine>(topts_.console);
   std::optional<StopSignals> signals;
   if (topts_.handle_signals) signals.emplace();
 
@@ -311,7 +318,8 @@ TrainResult Trainer::run() {
     std::snprintf(buf, sizeof buf, " | val loss %.4f | val ppl %.3f", last_val_loss_,
                   std::exp(last_val_loss_));
     print(str_cat("step ", step_, buf));
-    metrics.write({{"step", step_}, {"val_loss", last_val_loss_}, {"val_ppl", std::exp(last_val_loss_)}});
+    metrics.write(
+        {{"step", step_}, {"val_loss", last_val_loss_}, {"val_ppl", std::exp(last_val_loss_)}});
   };
 
   TrainResult res;
@@ -330,7 +338,8 @@ TrainResult Trainer::run() {
                     "); the update was skipped"));
     if (topts_.on_step) topts_.on_step(r);
 
-    const bool log_point = step_ % opts_.log_every == 0 || step_ == opts_.steps || step_ == start_step + 1;
+    const bool log_point =
+        step_ % opts_.log_every == 0 || step_ == opts_.steps || step_ == start_step + 1;
     ProgressInfo info;
     info.step = step_;
     info.total = opts_.steps;
@@ -384,7 +393,9 @@ TrainResult Trainer::run() {
   }
   if (res.stopped)
     print(str_cat("stopped at step ", step_, " of ", opts_.steps,
-                  res.signal == SIGINT ? " (SIGINT)" : res.signal == SIGTERM ? " (SIGTERM)" : "",
+                  res.signal == SIGINT    ? " (SIGINT)"
+                  : res.signal == SIGTERM ? " (SIGTERM)"
+                                          : "",
                   "; continue with: kiln train ", run.root(), " --resume"));
   else
     print(str_cat("done: ", step_, " steps in ", format_duration(train_seconds_), " of training"));

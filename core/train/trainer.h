@@ -17,12 +17,12 @@
 
 #include <atomic>
 #include <cmath>
-#include <map>
-#include <optional>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/data/dataset.h"
@@ -69,11 +69,11 @@ struct TrainerOptions {
 };
 
 struct TrainResult {
-  int64_t step = 0;           ///< updates made in total
-  bool stopped = false;       ///< stopped before train.steps (a signal or request_stop())
-  int signal = 0;             ///< the signal that stopped it, if any
-  double val_loss = NAN;      ///< the last evaluation's (NaN without one)
-  std::string checkpoint;     ///< the last checkpoint written
+  int64_t step = 0;        ///< updates made in total
+  bool stopped = false;    ///< stopped before train.steps (a signal or request_stop())
+  int signal = 0;          ///< the signal that stopped it, if any
+  double val_loss = NAN;   ///< the last evaluation's (NaN without one)
+  std::string checkpoint;  ///< the last checkpoint written
 };
 
 class Trainer {

@@ -19,7 +19,8 @@ struct CausalLMOptions {
 class CausalLM : public train::Objective {
  public:
   explicit CausalLM(CausalLMOptions options = {}) : options_(options) {}
-  train::LossOutput compute(nn::Model& model, const data::Batch& batch, nn::ForwardState& state) override;
+  train::LossOutput compute(nn::Model& model, const data::Batch& batch,
+                            nn::ForwardState& state) override;
 
  private:
   CausalLMOptions options_;

@@ -28,7 +28,8 @@ struct Result {
 // Runs kiln with `args` (stdout and stderr together). `env` is prefixed to the command line.
 Result kiln(const std::string& args, const std::string& env = "") {
   // A fixed GEMM ceiling: the tests never time anything.
-  std::string cmd = "KILN_GEMM_CEILING_GFLOPS=100 KILN_NUM_THREADS=1 " + env + " " + KILN_BINARY + " " + args + " 2>&1";
+  std::string cmd = "KILN_GEMM_CEILING_GFLOPS=100 KILN_NUM_THREADS=1 " + env + " " + KILN_BINARY +
+                    " " + args + " 2>&1";
   Result r;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -68,26 +69,31 @@ std::vector<int> checkpoint_steps(const fs::path& run) {
 class TrainCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("kiln_train_cli_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("kiln_train_cli_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     std::string text;
-    for (int i = 0; i < 400; ++i) text += "the quick brown fox jumps over the lazy dog " + std::to_string(i % 7) + "\n";
+    for (int i = 0; i < 400; ++i)
+      text += "the quick brown fox jumps over the lazy dog " + std::to_string(i % 7) + "\n";
     std::ofstream(dir_ / "corpus.txt") << text;
   }
   void TearDown() override { fs::remove_all(dir_); }
 
   // A spec of the tiny test model; `train` is added to the train table.
-  std::string spec(const std::string& train, const std::string& name = "spec.lua", const std::string& data = "") {
+  std::string spec(const std::string& train, const std::string& name = "spec.lua",
+                   const std::string& data = "") {
     const fs::path p = dir_ / name;
     std::ofstream(p) << "return {\n"
-                        "  plugins = { \"" KILN_TEST_TRAIN_PLUGIN "\" },\n"
+                        "  plugins = { \"" KILN_TEST_TRAIN_PLUGIN
+                        "\" },\n"
                         "  model = tiny_lm { vocab = 256, d_model = 8, context = 16 },\n"
                         "  data = test_text { path = \""
                      << (data.empty() ? (dir_ / "corpus.txt").string() : data)
                      << "\" },\n"
-                        "  train = { optimizer = adamw { lr = 1e-2 }, batch = 4, log_every = 5, eval_batches = 2, "
+                        "  train = { optimizer = adamw { lr = 1e-2 }, batch = 4, log_every = 5, "
+                        "eval_batches = 2, "
                      << train << " },\n}\n";
     return p.string();
   }
@@ -118,21 +124,28 @@ TEST_F(TrainCli, TrainWritesARunThatGenerateSamplesFrom) {
   EXPECT_EQ(count(metrics, "\"val_loss\""), 2u) << metrics;
   const std::string spec_json = read(run / "spec.json");
   EXPECT_NE(spec_json.find("\"out\": \"" + run_dir() + "\""), std::string::npos) << spec_json;
-  EXPECT_NE(spec_json.find("\"@component\": \"objective.causal_lm\""), std::string::npos) << spec_json;
+  EXPECT_NE(spec_json.find("\"@component\": \"objective.causal_lm\""), std::string::npos)
+      << spec_json;
 
   Result g1 = kiln("generate " + run_dir() + " --prompt 'the qu' --max-tokens 12 --seed 3");
   ASSERT_EQ(g1.code, 0) << g1.out;
   EXPECT_EQ(g1.out.rfind("the qu", 0), 0u) << g1.out;
-  EXPECT_EQ(g1.out.size(), std::string("the qu").size() + 12 + 1) << g1.out;  // 12 bytes and a newline
+  EXPECT_EQ(g1.out.size(), std::string("the qu").size() + 12 + 1)
+      << g1.out;  // 12 bytes and a newline
   Result g2 = kiln("generate " + run_dir() + " --prompt 'the qu' --max-tokens 12 --seed 3");
   EXPECT_EQ(g1.out, g2.out);
-  Result greedy = kiln("generate " + run_dir() + " --prompt 'the qu' --max-tokens 12 --temperature 0");
+  Result greedy =
+      kiln("generate " + run_dir() + " --prompt 'the qu' --max-tokens 12 --temperature 0");
   ASSERT_EQ(greedy.code, 0) << greedy.out;
-  EXPECT_EQ(greedy.out, kiln("generate " + run_dir() + " --prompt 'the qu' --max-tokens 12 --temperature 0 --seed 9").out);
+  EXPECT_EQ(greedy.out, kiln("generate " + run_dir() +
+                             " --prompt 'the qu' --max-tokens 12 --temperature 0 --seed 9")
+                            .out);
 
   Result bad = kiln("generate " + (dir_ / "nowhere").string() + " --prompt x");
   EXPECT_EQ(bad.code, 1) << bad.out;
-  EXPECT_NE(bad.out.find((dir_ / "nowhere").string() + ": no such run directory"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find((dir_ / "nowhere").string() + ": no such run directory"),
+            std::string::npos)
+      << bad.out;
 }
 
 TEST_F(TrainCli, ARunDirectoryContinuesFromItsLatestCheckpoint) {
@@ -150,35 +163,46 @@ TEST_F(TrainCli, ARunDirectoryContinuesFromItsLatestCheckpoint) {
 }
 
 TEST_F(TrainCli, BadInputIsExitCode1AndWritesNothing) {
-  Result missing = kiln("train " + spec("steps = 5", "a.lua", "/nonexistent/input.txt") + " --out " + run_dir());
+  Result missing =
+      kiln("train " + spec("steps = 5", "a.lua", "/nonexistent/input.txt") + " --out " + run_dir());
   EXPECT_EQ(missing.code, 1) << missing.out;
-  EXPECT_NE(missing.out.find("kiln train: /nonexistent/input.txt: cannot read the data file"), std::string::npos)
+  EXPECT_NE(missing.out.find("kiln train: /nonexistent/input.txt: cannot read the data file"),
+            std::string::npos)
       << missing.out;
   std::ofstream(dir_ / "empty.txt").close();
-  Result empty = kiln("train " + spec("steps = 5", "b.lua", (dir_ / "empty.txt").string()) + " --out " + run_dir());
+  Result empty = kiln("train " + spec("steps = 5", "b.lua", (dir_ / "empty.txt").string()) +
+                      " --out " + run_dir());
   EXPECT_EQ(empty.code, 1) << empty.out;
-  EXPECT_NE(empty.out.find((dir_ / "empty.txt").string() + ": the data file is empty"), std::string::npos) << empty.out;
+  EXPECT_NE(empty.out.find((dir_ / "empty.txt").string() + ": the data file is empty"),
+            std::string::npos)
+      << empty.out;
   const std::string long_seq = spec("steps = 5, seq_len = 17", "c.lua");
   Result seq = kiln("train " + long_seq + " --out " + run_dir());
   EXPECT_EQ(seq.code, 1) << seq.out;
-  EXPECT_NE(seq.out.find(long_seq + ":5: train.seq_len: seq_len 17 is longer than the model's context (16 positions)"),
+  EXPECT_NE(seq.out.find(
+                long_seq +
+                ":5: train.seq_len: seq_len 17 is longer than the model's context (16 positions)"),
             std::string::npos)
       << seq.out;
   Result resume = kiln("train " + spec("steps = 5", "d.lua") + " --out " + run_dir() + " --resume");
   EXPECT_EQ(resume.code, 1) << resume.out;
   EXPECT_NE(resume.out.find("no checkpoint to resume from"), std::string::npos) << resume.out;
   EXPECT_FALSE(fs::exists(run_dir()));
-  for (const Result* r : {&missing, &empty, &seq, &resume}) EXPECT_EQ(r->out.find("internal error"), std::string::npos);
+  for (const Result* r : {&missing, &empty, &seq, &resume})
+    EXPECT_EQ(r->out.find("internal error"), std::string::npos);
 }
 
 TEST_F(TrainCli, SpecCheckValidatesTheTrainSection) {
   const std::string p = spec("steps = -3, precision = \"f16\", eval_evry = 5");
   Result r = kiln("spec check " + p);
   EXPECT_EQ(r.code, 1) << r.out;
-  EXPECT_NE(r.out.find(p + ":5: train.steps: expected integer >= 1, got -3"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find(p + ":5: train.precision: expected one of \"f32\", \"bf16\", got \"f16\""), std::string::npos)
+  EXPECT_NE(r.out.find(p + ":5: train.steps: expected integer >= 1, got -3"), std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("train.eval_evry: unknown key \"eval_evry\" (did you mean \"eval_every\"?)"), std::string::npos)
+  EXPECT_NE(r.out.find(p + ":5: train.precision: expected one of \"f32\", \"bf16\", got \"f16\""),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("train.eval_evry: unknown key \"eval_evry\" (did you mean \"eval_every\"?)"),
+            std::string::npos)
       << r.out;
   Result d = kiln("plugins describe train");
   EXPECT_EQ(d.code, 0) << d.out;
@@ -230,9 +254,11 @@ TEST_F(TrainCli, SignalsSaveACheckpointAndExitCleanly) {
     EXPECT_GE(steps[0], 3);
     EXPECT_NE(out.find("stopped at step " + std::to_string(steps[0])), std::string::npos) << out;
 
-    Result more = kiln("train " + run_dir() + " --resume --set train.steps=" + std::to_string(steps[0] + 2));
+    Result more =
+        kiln("train " + run_dir() + " --resume --set train.steps=" + std::to_string(steps[0] + 2));
     EXPECT_EQ(more.code, 0) << more.out;
-    EXPECT_NE(more.out.find("resuming at step " + std::to_string(steps[0])), std::string::npos) << more.out;
+    EXPECT_NE(more.out.find("resuming at step " + std::to_string(steps[0])), std::string::npos)
+        << more.out;
   }
 }
 
@@ -242,17 +268,21 @@ TEST_F(TrainCli, AProcessKilledMidCheckpointLeavesThePreviousOne) {
   for (const char* at : {"model", "optimizer", "state"}) {
     fs::remove_all(run_dir());
     ASSERT_EQ(kiln("train " + spec("steps = 6") + " --out " + run_dir()).code, 0);
-    const std::string before = read(fs::path(run_dir()) / "checkpoints/step_00000006/model.safetensors");
+    const std::string before =
+        read(fs::path(run_dir()) / "checkpoints/step_00000006/model.safetensors");
 
-    Result killed = kiln("train " + run_dir() + " --set train.steps=12", std::string("KILN_TEST_ABORT_IN_CHECKPOINT=") + at);
+    Result killed = kiln("train " + run_dir() + " --set train.steps=12",
+                         std::string("KILN_TEST_ABORT_IN_CHECKPOINT=") + at);
     // Killed by SIGABRT (the shell popen runs reports it as 128 + 6).
-    EXPECT_TRUE(killed.code == -1 || killed.code == 128 + SIGABRT) << at << ": " << killed.code << killed.out;
+    EXPECT_TRUE(killed.code == -1 || killed.code == 128 + SIGABRT)
+        << at << ": " << killed.code << killed.out;
     EXPECT_NE(killed.out.find("aborting mid-checkpoint"), std::string::npos) << killed.out;
     EXPECT_EQ(checkpoint_steps(run_dir()), std::vector<int>{6}) << at;
     bool partial = false;
     for (const auto& e : fs::directory_iterator(fs::path(run_dir()) / "checkpoints"))
       partial |= e.path().filename().string().rfind(".tmp-step_00000012", 0) == 0;
-    EXPECT_TRUE(partial) << at << ": the half-written checkpoint should be there, under its temporary name";
+    EXPECT_TRUE(partial)
+        << at << ": the half-written checkpoint should be there, under its temporary name";
     EXPECT_EQ(read(fs::path(run_dir()) / "checkpoints/step_00000006/model.safetensors"), before);
 
     // The previous checkpoint loads, for sampling and for training.
@@ -263,7 +293,8 @@ TEST_F(TrainCli, AProcessKilledMidCheckpointLeavesThePreviousOne) {
     EXPECT_NE(resumed.out.find("resuming at step 6"), std::string::npos) << resumed.out;
     EXPECT_EQ(checkpoint_steps(run_dir()), (std::vector<int>{6, 12}));
     for (const auto& e : fs::directory_iterator(fs::path(run_dir()) / "checkpoints"))
-      EXPECT_EQ(e.path().filename().string().rfind(".tmp-", 0), std::string::npos) << "left over: " << e.path();
+      EXPECT_EQ(e.path().filename().string().rfind(".tmp-", 0), std::string::npos)
+          << "left over: " << e.path();
   }
 }
 

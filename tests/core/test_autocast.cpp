@@ -10,11 +10,14 @@
 namespace kiln::testing {
 namespace {
 
-float round_bf16(double v) { return float(bf16(float(v))); }
+float round_bf16(double v) {
+  return float(bf16(float(v)));
+}
 
 // A [M, K] @ B [K, N] in f64 from the bf16 roundings of A and B, the result rounded to bf16:
 // what a bf16 GEMM accumulating in f32 gives, up to the f32 accumulation order.
-std::vector<double> bf16_product(const Tensor& a, const Tensor& b, int64_t M, int64_t K, int64_t N) {
+std::vector<double> bf16_product(const Tensor& a, const Tensor& b, int64_t M, int64_t K,
+                                 int64_t N) {
   std::vector<float> av = a.to_vector<float>(), bv = b.to_vector<float>();
   std::vector<double> out(size_t(M * N));
   for (int64_t i = 0; i < M; ++i)
@@ -46,7 +49,8 @@ TEST(Autocast, ModeIsScopedAndPerThread) {
     ops::Autocast bad(DType::i64);
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("autocast: the compute dtype must be bf16, f16 or f32 (off), got i64"),
+    EXPECT_NE(std::string(e.what()).find(
+                  "autocast: the compute dtype must be bf16, f16 or f32 (off), got i64"),
               std::string::npos)
         << e.what();
   }
@@ -63,7 +67,8 @@ TEST(Autocast, MatmulRoundsOperandsToBf16AndReturnsF32) {
   EXPECT_EQ(low.dtype(), DType::f32);
   std::vector<double> ref = bf16_product(a, b, 5, 7, 3);
   std::vector<float> got = low.to_vector<float>();
-  for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(got[i], ref[i], 1e-2 * std::abs(ref[i]) + 1e-6) << i;
+  for (size_t i = 0; i < ref.size(); ++i)
+    EXPECT_NEAR(got[i], ref[i], 1e-2 * std::abs(ref[i]) + 1e-6) << i;
   EXPECT_FALSE(all_close(low, plain, 0, 1e-6));  // it did round
   EXPECT_TRUE(all_close(low, plain, 0.05, 0.02));
 }
@@ -72,7 +77,8 @@ TEST(Autocast, LinearAndBmmToo) {
   Tensor x = randn64({2, 4, 6}, 3).to(DType::f32), w = randn64({5, 6}, 4).to(DType::f32);
   Tensor bias = randn64({5}, 5).to(DType::f32);
   Tensor y32 = ops::linear(x, w, bias);
-  Tensor expected = ops::linear(x.to(DType::bf16), w.to(DType::bf16), bias.to(DType::bf16)).to(DType::f32);
+  Tensor expected =
+      ops::linear(x.to(DType::bf16), w.to(DType::bf16), bias.to(DType::bf16)).to(DType::f32);
   Tensor y, z;
   Tensor p = randn64({2, 4, 6}, 6).to(DType::f32), q = randn64({2, 6, 3}, 7).to(DType::f32);
   {

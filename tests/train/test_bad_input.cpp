@@ -50,7 +50,8 @@ class BadInput : public ::testing::Test {
 TEST_F(BadInput, MissingDataFile) {
   const std::string spec = write_spec(dir_, "", "", "");
   std::string msg = error_of(load(spec, {"data.path=/nonexistent/input.txt"}), dir_ / "run");
-  EXPECT_NE(msg.find("/nonexistent/input.txt: cannot read the data file"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("/nonexistent/input.txt: cannot read the data file"), std::string::npos)
+      << msg;
   EXPECT_FALSE(fs::exists(dir_ / "run"));
 }
 
@@ -66,8 +67,10 @@ TEST_F(BadInput, DataTooShortForOneSequence) {
   const std::string spec = write_spec(dir_);
   write_file(dir_ / "short.txt", "tiny");
   std::string msg = error_of(load(spec, {"data.path=" + (dir_ / "short.txt")}), dir_ / "run");
-  EXPECT_NE(msg.find("data: the training split has 4 tokens, not enough for one sequence of seq_len + 1 = 17"),
-            std::string::npos)
+  EXPECT_NE(
+      msg.find(
+          "data: the training split has 4 tokens, not enough for one sequence of seq_len + 1 = 17"),
+      std::string::npos)
       << msg;
   EXPECT_FALSE(fs::exists(dir_ / "run"));
 }
@@ -75,8 +78,10 @@ TEST_F(BadInput, DataTooShortForOneSequence) {
 TEST_F(BadInput, SequenceLongerThanTheContext) {
   const std::string spec = write_spec(dir_, "seq_len = 32");
   std::string msg = error_of(load(spec), dir_ / "run");
-  EXPECT_NE(msg.find(spec + ":4: train.seq_len: seq_len 32 is longer than the model's context (16 positions)"),
-            std::string::npos)
+  EXPECT_NE(
+      msg.find(spec +
+               ":4: train.seq_len: seq_len 32 is longer than the model's context (16 positions)"),
+      std::string::npos)
       << msg;
   EXPECT_FALSE(fs::exists(dir_ / "run"));
 }
@@ -84,8 +89,11 @@ TEST_F(BadInput, SequenceLongerThanTheContext) {
 TEST_F(BadInput, TokenizerVocabularyLargerThanTheModels) {
   const std::string spec = write_spec(dir_, "", "vocab = 100");
   std::string msg = error_of(load(spec), dir_ / "run");
-  EXPECT_NE(msg.find(spec + ":3: data: the tokenizer's vocabulary has 256 tokens but the model's holds only 100"),
-            std::string::npos)
+  EXPECT_NE(
+      msg.find(
+          spec +
+          ":3: data: the tokenizer's vocabulary has 256 tokens but the model's holds only 100"),
+      std::string::npos)
       << msg;
   EXPECT_NE(msg.find("model at " + spec + ":2"), std::string::npos) << msg;
   EXPECT_FALSE(fs::exists(dir_ / "run"));
@@ -98,11 +106,16 @@ TEST_F(BadInput, SpecErrorsCarryFileAndLine) {
     FAIL() << "no error";
   } catch (const Error& e) {
     std::string msg = e.what();
-    EXPECT_NE(msg.find(spec + ":4: train.precision: expected one of \"f32\", \"bf16\", got \"fp8\""),
+    EXPECT_NE(
+        msg.find(spec + ":4: train.precision: expected one of \"f32\", \"bf16\", got \"fp8\""),
+        std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find(spec + ":4: train.grad_accum: expected integer >= 1, got 0"),
               std::string::npos)
         << msg;
-    EXPECT_NE(msg.find(spec + ":4: train.grad_accum: expected integer >= 1, got 0"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("train.stepz: unknown key \"stepz\" (did you mean \"steps\"?)"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("train.stepz: unknown key \"stepz\" (did you mean \"steps\"?)"),
+              std::string::npos)
+        << msg;
   }
 }
 
@@ -124,7 +137,8 @@ class BadResume : public BadInput {
   }
   // Resuming (with a longer run) fails with a message holding `expected`, and leaves every
   // file of the run as it was.
-  void expect_refused(const std::string& expected, std::vector<std::string> overrides = {"train.steps=8"}) {
+  void expect_refused(const std::string& expected,
+                      std::vector<std::string> overrides = {"train.steps=8"}) {
     auto before = snapshot(dir_ / "run");
     std::string msg = error_of(load(spec_, overrides), dir_ / "run");
     EXPECT_NE(msg.find(expected), std::string::npos) << msg;
@@ -159,7 +173,8 @@ TEST_F(BadResume, WeightsOfAnotherShape) {
   fs::remove(dir_ / "run/spec.json");
   auto before = snapshot(dir_ / "run");
   std::string msg = error_of(load(spec_, {"model.d_model=12"}), dir_ / "run");
-  EXPECT_NE(msg.find(ckpt_ + "/model.safetensors does not fit the model"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(ckpt_ + "/model.safetensors does not fit the model"), std::string::npos)
+      << msg;
   EXPECT_EQ(snapshot(dir_ / "run"), before);
 }
 

@@ -62,7 +62,8 @@ TEST(Checkpoint, IncompleteOrCorruptCheckpointsNameTheFile) {
     train::read_checkpoint(path);
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(path + ": not a complete checkpoint (optimizer.safetensors is missing)"),
+    EXPECT_NE(std::string(e.what()).find(
+                  path + ": not a complete checkpoint (optimizer.safetensors is missing)"),
               std::string::npos)
         << e.what();
   }
@@ -84,7 +85,8 @@ TEST(Checkpoint, IncompleteOrCorruptCheckpointsNameTheFile) {
     train::read_checkpoint(path, false);
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(path + "/model.safetensors"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path + "/model.safetensors"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -97,7 +99,8 @@ TEST(MetricsLog, LinesAreJsonAndResumeDropsLaterSteps) {
     log.write({{"step", int64_t(5)}, {"val_loss", NAN}});
   }
   std::string text = read_file(p);
-  EXPECT_NE(text.find("{\"step\": 1, \"loss\": 1.5, \"note\": \"a\\\"b\"}\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("{\"step\": 1, \"loss\": 1.5, \"note\": \"a\\\"b\"}\n"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("{\"step\": 5, \"val_loss\": null}\n"), std::string::npos) << text;
   for (size_t pos = 0, end; (end = text.find('\n', pos)) != std::string::npos; pos = end + 1)
     EXPECT_NO_THROW(Config::from_json(text.substr(pos, end - pos), p));
@@ -106,7 +109,8 @@ TEST(MetricsLog, LinesAreJsonAndResumeDropsLaterSteps) {
     log.write({{"step", int64_t(3)}, {"loss", 0.5}});
   }
   EXPECT_EQ(read_file(p),
-            "{\"step\": 1, \"loss\": 1.5, \"note\": \"a\\\"b\"}\n{\"step\": 2, \"loss\": 1.5, \"note\": \"a\\\"b\"}\n"
+            "{\"step\": 1, \"loss\": 1.5, \"note\": \"a\\\"b\"}\n{\"step\": 2, \"loss\": 1.5, "
+            "\"note\": \"a\\\"b\"}\n"
             "{\"step\": 3, \"loss\": 0.5}\n");
   { train::MetricsLog log(p, 0); }  // a fresh run
   EXPECT_EQ(read_file(p), "");
@@ -129,7 +133,8 @@ TEST(Progress, Formatting) {
   p.mfu = 0.412;
   p.eta_s = 192;
   EXPECT_EQ(train::format_progress(p),
-            "step  120/2000 | loss 2.4512 | lr 1.00e-03 | gnorm 0.851 | 12.3k tok/s | MFU 41.2% | ETA 3m12s");
+            "step  120/2000 | loss 2.4512 | lr 1.00e-03 | gnorm 0.851 | 12.3k tok/s | MFU 41.2% | "
+            "ETA 3m12s");
 }
 
 TEST(Progress, OneLinePerLogIntervalWhenNotATerminal) {
@@ -181,7 +186,8 @@ TEST_F(RunLoader, LoadsTheLatestCheckpointsWeightsAndTheTokenizer) {
   EXPECT_FALSE(run.model->is_training());
   EXPECT_EQ(run.tokenizer->vocab_size(), 256);
   auto a = run.model->state_dict(), b = t.model().state_dict();
-  for (const auto& [name, tensor] : b) EXPECT_EQ(a.at(name).to_vector<float>(), tensor.to_vector<float>()) << name;
+  for (const auto& [name, tensor] : b)
+    EXPECT_EQ(a.at(name).to_vector<float>(), tensor.to_vector<float>()) << name;
 
   train::LoadRunOptions at3;
   at3.step = 3;

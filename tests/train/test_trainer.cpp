@@ -52,10 +52,11 @@ std::vector<float> flat_params(nn::Model& m) {
 // Dropout (the trainer's generator), a cosine schedule, accumulation and evaluations in between
 // all have to resume exactly for this to hold.
 TEST_F(TrainerTest, ResumeGivesIdenticalLossesAtEveryStep) {
-  const std::string spec = write_spec(dir_,
-                                      "steps = 100, grad_accum = 2, schedule = cosine { warmup = 10 }, "
-                                      "eval_every = 20, checkpoint_every = 30",
-                                      "dropout = 0.1");
+  const std::string spec =
+      write_spec(dir_,
+                 "steps = 100, grad_accum = 2, schedule = cosine { warmup = 10 }, "
+                 "eval_every = 20, checkpoint_every = 30",
+                 "dropout = 0.1");
   std::vector<double> straight, resumed;
   Trainer a(load(spec), options(dir_ / "straight", &straight));
   a.run();
@@ -90,7 +91,8 @@ TEST_F(TrainerTest, ResumeGivesIdenticalLossesAtEveryStep) {
   std::string log = read_file(dir_ / "resumed/metrics.jsonl");
   EXPECT_EQ(read_file(dir_ / "straight/metrics.jsonl").size() > 0, true);
   size_t lines_at_50 = 0;
-  for (size_t pos = 0; (pos = log.find("{\"step\": 50,", pos)) != std::string::npos; ++pos) ++lines_at_50;
+  for (size_t pos = 0; (pos = log.find("{\"step\": 50,", pos)) != std::string::npos; ++pos)
+    ++lines_at_50;
   EXPECT_EQ(lines_at_50, 1u) << log;
 }
 
@@ -142,7 +144,8 @@ TEST_F(TrainerTest, GradientAccumulationEqualsOneLargeBatch) {
   ASSERT_EQ(pb.size(), pa.size());
   for (size_t i = 0; i < pb.size(); ++i) {
     std::vector<double> vb = pb[i].to_vector<double>(), va = pa[i].to_vector<double>();
-    for (size_t j = 0; j < vb.size(); ++j) ASSERT_NEAR(va[j], vb[j], 1e-12) << "param " << i << " elem " << j;
+    for (size_t j = 0; j < vb.size(); ++j)
+      ASSERT_NEAR(va[j], vb[j], 1e-12) << "param " << i << " elem " << j;
   }
 }
 
@@ -150,7 +153,8 @@ TEST_F(TrainerTest, WeightDecayGroupsLeaveOutNormsBiasesAndEmbeddings) {
   const std::string spec = write_spec(dir_);
   Trainer t(load(spec), options(dir_ / "run"));
   const auto named = t.model().named_parameters();
-  train::DecaySplit split = train::split_weight_decay(named, t.options().no_decay, t.options().decay_vectors);
+  train::DecaySplit split =
+      train::split_weight_decay(named, t.options().no_decay, t.options().decay_vectors);
   std::vector<std::string> decay, none;
   for (const auto& [n, p] : split.decay) decay.push_back(n);
   for (const auto& [n, p] : split.no_decay) none.push_back(n);
@@ -172,7 +176,8 @@ TEST_F(TrainerTest, WeightDecayGroupsLeaveOutNormsBiasesAndEmbeddings) {
 }
 
 TEST_F(TrainerTest, ScheduleTotalDefaultsToStepsAndDrivesTheLearningRate) {
-  const std::string spec = write_spec(dir_, "steps = 10, schedule = cosine { warmup = 2, min_ratio = 0.1 }");
+  const std::string spec =
+      write_spec(dir_, "steps = 10, schedule = cosine { warmup = 2, min_ratio = 0.1 }");
   std::vector<double> lrs;
   TrainerOptions o = options(dir_ / "run");
   o.on_step = [&](const StepReport& r) { lrs.push_back(r.lr); };
@@ -190,7 +195,8 @@ TEST_F(TrainerTest, ScheduleTotalDefaultsToStepsAndDrivesTheLearningRate) {
 }
 
 TEST_F(TrainerTest, RunWritesSpecMetricsCheckpointsAndTokenizer) {
-  const std::string spec = write_spec(dir_, "steps = 20, eval_every = 10, checkpoint_every = 5, keep_checkpoints = 2");
+  const std::string spec =
+      write_spec(dir_, "steps = 20, eval_every = 10, checkpoint_every = 5, keep_checkpoints = 2");
   Trainer t(load(spec), options(dir_ / "run"));
   train::TrainResult r = t.run();
   EXPECT_FALSE(r.stopped);
@@ -213,8 +219,9 @@ TEST_F(TrainerTest, RunWritesSpecMetricsCheckpointsAndTokenizer) {
 
   // metrics.jsonl: a line at steps 1, 5, 10, 15, 20 and the val losses at 10 and 20.
   std::string log = read_file(dir_ / "run/metrics.jsonl");
-  for (const char* s : {"{\"step\": 1, \"loss\"", "{\"step\": 5, \"loss\"", "{\"step\": 20, \"loss\"",
-                        "{\"step\": 10, \"val_loss\"", "{\"step\": 20, \"val_loss\""})
+  for (const char* s :
+       {"{\"step\": 1, \"loss\"", "{\"step\": 5, \"loss\"", "{\"step\": 20, \"loss\"",
+        "{\"step\": 10, \"val_loss\"", "{\"step\": 20, \"val_loss\""})
     EXPECT_NE(log.find(s), std::string::npos) << s << "\n" << log;
   for (const char* k : {"\"lr\"", "\"grad_norm\"", "\"tokens_per_s\"", "\"tokens\"", "\"val_ppl\""})
     EXPECT_NE(log.find(k), std::string::npos) << k;

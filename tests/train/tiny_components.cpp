@@ -24,7 +24,9 @@ namespace fs = std::filesystem;
 
 // A module holding parameters that its owner registers ("wte" holds "weight").
 struct Leaf : nn::Module {
-  nn::Parameter add(const std::string& name, const Tensor& t) { return register_parameter(name, t); }
+  nn::Parameter add(const std::string& name, const Tensor& t) {
+    return register_parameter(name, t);
+  }
 };
 
 // Embeddings of tokens and positions, one residual MLP on an RMS-normed running mean of the
@@ -60,7 +62,9 @@ class TinyLM : public nn::Model {
   }
   int64_t vocab_size() const override { return vocab_; }
   int64_t context_length() const override { return context_; }
-  double train_flops_per_token(int64_t) const override { return 6.0 * double(2 * vocab_ * d_ + d_ * d_); }
+  double train_flops_per_token(int64_t) const override {
+    return 6.0 * double(2 * vocab_ * d_ + d_ * d_);
+  }
 
  private:
   int64_t vocab_, d_, context_;
@@ -82,7 +86,9 @@ class TestBytes : public data::Tokenizer {
   }
   std::string token_bytes(int32_t id) const override { return std::string(1, char(id)); }
   int64_t vocab_size() const override { return 256; }
-  void save(const std::string& dir) const override { std::ofstream(dir + "/test_bytes.txt") << "bytes\n"; }
+  void save(const std::string& dir) const override {
+    std::ofstream(dir + "/test_bytes.txt") << "bytes\n";
+  }
   void load(const std::string& dir) override {
     KILN_CHECK(fs::exists(dir + "/test_bytes.txt"), dir, "/test_bytes.txt: no saved tokenizer");
   }
@@ -100,8 +106,12 @@ uint64_t splitmix64(uint64_t x) {
 // token is a multiple of ignore_multiple are -100, so micro-batches count different tokens.
 class TestText : public data::Dataset {
  public:
-  TestText(std::string path, std::shared_ptr<data::Tokenizer> tok, double val_fraction, int64_t ignore_multiple)
-      : path_(std::move(path)), tok_(std::move(tok)), val_fraction_(val_fraction), ignore_multiple_(ignore_multiple) {}
+  TestText(std::string path, std::shared_ptr<data::Tokenizer> tok, double val_fraction,
+           int64_t ignore_multiple)
+      : path_(std::move(path)),
+        tok_(std::move(tok)),
+        val_fraction_(val_fraction),
+        ignore_multiple_(ignore_multiple) {}
 
   std::shared_ptr<data::Tokenizer> tokenizer() const override { return tok_; }
   void prepare(const data::PrepareOptions& o) override {
@@ -120,7 +130,8 @@ class TestText : public data::Dataset {
   data::Batch next(data::Split split, int64_t B, int64_t T) override {
     const std::vector<int32_t>& src = split == data::Split::train ? train_ : val_;
     int64_t& rows = split == data::Split::train ? train_rows_ : val_rows_;
-    KILN_CHECK(int64_t(src.size()) > T, "test_text: the ", data::split_name(split), " split is too short");
+    KILN_CHECK(int64_t(src.size()) > T, "test_text: the ", data::split_name(split),
+               " split is too short");
     std::vector<int64_t> in(size_t(B * T)), tg(size_t(B * T));
     for (int64_t b = 0; b < B; ++b, ++rows) {
       uint64_t h = splitmix64(seed_ * 1000003ull + uint64_t(split) * 7919ull + uint64_t(rows));
@@ -128,7 +139,8 @@ class TestText : public data::Dataset {
       for (int64_t t = 0; t < T; ++t) {
         in[size_t(b * T + t)] = src[size_t(start + t)];
         int64_t target = src[size_t(start + t + 1)];
-        tg[size_t(b * T + t)] = ignore_multiple_ > 0 && target % ignore_multiple_ == 0 ? -100 : target;
+        tg[size_t(b * T + t)] =
+            ignore_multiple_ > 0 && target % ignore_multiple_ == 0 ? -100 : target;
       }
     }
     data::Batch batch;
@@ -137,7 +149,8 @@ class TestText : public data::Dataset {
     return batch;
   }
   std::span<const int32_t> tokens(data::Split split) const override {
-    return split == data::Split::train ? std::span<const int32_t>(train_) : std::span<const int32_t>(val_);
+    return split == data::Split::train ? std::span<const int32_t>(train_)
+                                       : std::span<const int32_t>(val_);
   }
   Config state() const override {
     Config c = Config::table();
@@ -168,8 +181,9 @@ void register_components(Registry& r) {
   lm.number("dropout", 0.0, "dropout probability").range(0, 1);
   lm.choice("dtype", {"f32", "f64"}, "f32", "parameter dtype");
   r.add<nn::Model>("model", "tiny_lm", lm, [](const Config& c) {
-    return std::make_shared<TinyLM>(c.get<int64_t>("vocab"), c.get<int64_t>("d_model"), c.get<int64_t>("context"),
-                                    c.get<double>("dropout"), dtype_from_name(c.get<std::string>("dtype")));
+    return std::make_shared<TinyLM>(c.get<int64_t>("vocab"), c.get<int64_t>("d_model"),
+                                    c.get<int64_t>("context"), c.get<double>("dropout"),
+                                    dtype_from_name(c.get<std::string>("dtype")));
   });
   r.add<data::Tokenizer>("tokenizer", "test_bytes", Schema("test bytes"),
                          [](const Config&) { return std::make_shared<TestBytes>(); });
@@ -179,10 +193,12 @@ void register_components(Registry& r) {
   tok.set_component("tokenizer", "test_bytes");
   text.component("tokenizer", "tokenizer", tok, "the tokenizer");
   text.number("val_fraction", 0.1, "fraction of tokens held out").range(0, 1);
-  text.integer("ignore_multiple", 0, "targets that are multiples of this are -100 (0: none)").min(0);
+  text.integer("ignore_multiple", 0, "targets that are multiples of this are -100 (0: none)")
+      .min(0);
   r.add<data::Dataset>("dataset", "test_text", text, [](const Config& c) {
     auto tok = Registry::global().create<data::Tokenizer>(c.at("tokenizer"));
-    return std::make_shared<TestText>(c.get<std::string>("path"), tok, c.get<double>("val_fraction"),
+    return std::make_shared<TestText>(c.get<std::string>("path"), tok,
+                                      c.get<double>("val_fraction"),
                                       c.get<int64_t>("ignore_multiple"));
   });
 }

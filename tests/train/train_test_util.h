@@ -33,8 +33,8 @@ class TempDir {
  public:
   TempDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("kiln_train_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name());
+    path_ = fs::temp_directory_path() / ("kiln_train_" + std::to_string(::getpid()) + "_" +
+                                         info->test_suite_name() + "_" + info->name());
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -59,8 +59,9 @@ inline void write_file(const std::string& path, const std::string& text) {
 
 /// About 20 kB of word salad, the same every time.
 inline std::string corpus() {
-  static const char* words[] = {"the", "king", "shall", "speak", "of", "love", "and", "war", "my", "lord",
-                                "thou", "art", "a", "fool", "to", "be", "or", "not", "sweet", "night"};
+  static const char* words[] = {"the", "king", "shall", "speak", "of",    "love", "and",
+                                "war", "my",   "lord",  "thou",  "art",   "a",    "fool",
+                                "to",  "be",   "or",    "not",   "sweet", "night"};
   std::string s;
   uint32_t x = 12345;
   while (s.size() < 20000) {
@@ -73,25 +74,35 @@ inline std::string corpus() {
 
 /// Writes the corpus and a spec into `dir` and returns the spec's path. `model`, `data` and
 /// `train` are the bodies of the three tables (Lua), added to the defaults.
-inline std::string write_spec(const TempDir& dir, const std::string& train = "", const std::string& model = "",
-                              const std::string& data = "") {
+inline std::string write_spec(const TempDir& dir, const std::string& train = "",
+                              const std::string& model = "", const std::string& data = "") {
   const std::string text = dir / "corpus.txt";
   if (!fs::exists(text)) write_file(text, corpus());
   // Defaults for the train keys that `train` does not set.
   std::string t = train;
   const std::pair<const char*, const char*> defaults[] = {
-      {"optimizer", "adamw { lr = 1e-2, weight_decay = 0.1 }"}, {"batch", "4"}, {"steps", "20"},
-      {"log_every", "5"}, {"eval_batches", "2"}};
+      {"optimizer", "adamw { lr = 1e-2, weight_decay = 0.1 }"},
+      {"batch", "4"},
+      {"steps", "20"},
+      {"log_every", "5"},
+      {"eval_batches", "2"}};
   for (const auto& [key, value] : defaults)
     if (train.find(std::string(key) + " =") == std::string::npos)
       t += std::string(t.empty() ? "" : ", ") + key + " = " + value;
   const std::string spec = dir / "spec.lua";
-  write_file(spec, "return {\n"
-                   "  model = tiny_lm { vocab = 256, d_model = 8, context = 16, " + model + " },\n"
-                   "  data = test_text { path = \"" + text + "\", " + data + " },\n"
-                   "  train = { " + t + " },\n"
-                   "  seed = 7,\n"
-                   "}\n");
+  write_file(spec,
+             "return {\n"
+             "  model = tiny_lm { vocab = 256, d_model = 8, context = 16, " +
+                 model +
+                 " },\n"
+                 "  data = test_text { path = \"" +
+                 text + "\", " + data +
+                 " },\n"
+                 "  train = { " +
+                 t +
+                 " },\n"
+                 "  seed = 7,\n"
+                 "}\n");
   return spec;
 }
 
