@@ -22,26 +22,10 @@ int run_eval(const std::vector<std::string>& args) {
                      "evaluation is not available yet: the evaluators (perplexity, MMLU, BBH, AGIEval) are not built");
 }
 
-int run_generate(const std::vector<std::string>& args) {
-  return placeholder(args, "generate", "kiln generate RUN_DIR --prompt TEXT [--max-tokens N] [--temperature T]",
-                     "kiln generate runs/a --prompt \"ROMEO:\" --max-tokens 200",
-                     "generation is not available yet: the decoder models are not built");
-}
-
 int run_probe(const std::vector<std::string>& args) {
   return placeholder(args, "probe", "kiln probe RUN_DIR PROBE [options]",
                      "kiln probe runs/a logit_lens --prompt \"The capital of France is\"",
                      "probing is not available yet: the probes (logit lens, linear probes, patching) are not built");
-}
-
-}  // namespace kiln::cli
-
-namespace kiln::cli {
-
-int run_train(const std::vector<std::string>& args) {
-  return placeholder(args, "train", "kiln train SPEC.lua [--set path=value ...] [--out DIR]",
-                     "kiln train models/gpt2-char.lua --set train.steps=500 --out runs/a",
-                     "training is not available yet: the trainer and the models are not built");
 }
 
 }  // namespace kiln::cli

@@ -19,14 +19,20 @@ void describe_text(std::ostream& os, const ComponentInfo& c) {
   }
 }
 
+void params_markdown(std::ostream& os, const Schema& schema);
+
 void describe_markdown(std::ostream& os, const ComponentInfo& c) {
   os << "### " << c.full_name() << "\n\n" << c.schema.doc() << " (plugin `" << c.plugin << "`)\n\n";
-  if (c.schema.params().empty()) {
+  params_markdown(os, c.schema);
+}
+
+void params_markdown(std::ostream& os, const Schema& schema) {
+  if (schema.params().empty()) {
     os << "No parameters.\n\n";
     return;
   }
   os << "| parameter | type | default | range | description |\n|---|---|---|---|---|\n";
-  for (const Param& p : c.schema.params()) {
+  for (const Param& p : schema.params()) {
     std::string type = p.type.str(), def = p.default_str();
     for (std::string* s : {&type, &def})
       for (size_t i = 0; (i = s->find('|', i)) != std::string::npos; i += 2) s->replace(i, 1, "\\|");
@@ -49,6 +55,13 @@ std::string components_markdown() {
     if (cs.empty()) continue;
     os << "## " << k.name << "\n\n" << k.doc << ".\n\n";
     for (const ComponentInfo* c : cs) describe_markdown(os, *c);
+  }
+  std::vector<std::string> sections = r.sections();
+  if (!sections.empty()) os << "## spec sections\n\nParts of a spec that are tables of settings rather than components.\n\n";
+  for (const std::string& name : sections) {
+    const Schema& s = *r.section_schema(name);
+    os << "### " << name << "\n\n" << s.doc() << "\n\n";
+    params_markdown(os, s);
   }
   return os.str();
 }
@@ -90,7 +103,24 @@ int run_plugins(const std::vector<std::string>& args) {
       return 0;
     }
     if (!vm.count("name")) throw po::error("describe needs a component name (or --all)");
-    const ComponentInfo& c = r.resolve(vm["name"].as<std::string>());
+    const std::string name = vm["name"].as<std::string>();
+    if (const Schema* section = r.section_schema(name); section && r.find_named(name).empty()) {
+      // A spec section ("train"): its settings, as a component's parameters are shown.
+      if (md) {
+        std::cout << "### " << name << "\n\n" << section->doc() << "\n\n";
+        params_markdown(std::cout, *section);
+      } else {
+        ComponentInfo info;
+        info.kind = "section";
+        info.name = name;
+        info.plugin = "kiln";
+        info.plugin_version = KILN_VERSION;
+        info.schema = *section;
+        describe_text(std::cout, info);
+      }
+      return 0;
+    }
+    const ComponentInfo& c = r.resolve(name);
     if (md) describe_markdown(std::cout, c);
     else describe_text(std::cout, c);
     return 0;

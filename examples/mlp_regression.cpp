@@ -1,7 +1,8 @@
-// The demonstration ./run.sh runs: a two-layer MLP fitted with AdamW to a synthetic
-// regression, y = sin(3 x1) + x2^2 + noise, printing the loss as it falls. It uses the pieces
-// a language model's training loop uses: nn::Module, init schemes, autograd, AdamW with a
-// cosine schedule, gradient clipping, and a safetensors checkpoint read back at the end.
+// An example of the core used directly, without specs or plugins: a two-layer MLP fitted with
+// AdamW to a synthetic regression, y = sin(3 x1) + x2^2 + noise, printing the loss as it falls.
+// It uses the pieces a language model's training loop uses: nn::Module, init schemes,
+// autograd, AdamW with a cosine schedule, gradient clipping, and a safetensors checkpoint
+// read back at the end.
 //
 //   kiln_demo_mlp [--steps N] [--hidden H] [--lr LR] [--seed S] [--threads T] [--out DIR]
 //

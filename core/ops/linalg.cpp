@@ -3,6 +3,7 @@
 #include "core/ops/linalg.h"
 
 #include "core/autograd/autograd.h"
+#include "core/ops/autocast.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/linalg_kernels.h"
 #include "core/ops/view.h"
@@ -167,6 +168,10 @@ Tensor matmul_any(const Tensor& a, const Tensor& b, bool ta, bool tb, const Tens
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   check_operands("matmul", a, b, trans_a, trans_b);
+  if (const DType low = autocast_dtype(); low != DType::f32 && a.dtype() == DType::f32) {
+    // Recorded casts: backward runs the products in `low` too and returns f32 gradients.
+    return matmul_any(a.to(low), b.to(low), trans_a, trans_b, Tensor(), "matmul").to(DType::f32);
+  }
   return matmul_any(a, b, trans_a, trans_b, Tensor(), "matmul");
 }
 
@@ -200,6 +205,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   check_operands("linear", x, weight, false, true, "x", "weight");
   // The bias is added inside the GEMM (no second pass over the output); its gradient is the
   // sum of the output gradient over the leading dims.
+  if (const DType low = autocast_dtype(); low != DType::f32 && x.dtype() == DType::f32) {
+    const Tensor bias_low = bias.defined() ? bias.to(low) : bias;
+    return matmul_any(x.to(low), weight.to(low), false, true, bias_low, "linear").to(DType::f32);
+  }
   return matmul_any(x, weight, false, true, bias, "linear");
 }
 

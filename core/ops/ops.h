@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/ops/attention.h"
+#include "core/ops/autocast.h"
 #include "core/ops/dropout.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/index.h"

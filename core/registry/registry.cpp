@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/train/train_options.h"
+
 namespace kiln {
 
 Registry& Registry::global() {
@@ -20,6 +22,8 @@ Registry::Registry() {
   add_kind("schedule", "the learning rate as a function of the step");
   add_kind("tokenizer", "text to token ids and back");
   add_kind("dataset", "a source of training or evaluation examples");
+  // The sections of a spec that the core itself reads.
+  train::register_train_section(*this);
 }
 
 void Registry::add_kind(const std::string& kind, const std::string& doc) {
@@ -65,6 +69,12 @@ void Registry::set_section_schema(const std::string& section, Schema schema) {
 const Schema* Registry::section_schema(const std::string& section) const {
   auto it = sections_.find(section);
   return it == sections_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> Registry::sections() const {
+  std::vector<std::string> out;
+  for (const auto& [name, schema] : sections_) out.push_back(name);
+  return out;
 }
 
 const ComponentInfo* Registry::find(const std::string& kind, const std::string& name) const {

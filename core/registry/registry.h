@@ -84,6 +84,8 @@ class Registry {
   /// "train"); spec validation checks the section against it when one is set.
   void set_section_schema(const std::string& section, Schema schema);
   const Schema* section_schema(const std::string& section) const;
+  /// The sections that have a schema, sorted.
+  std::vector<std::string> sections() const;
 
   /// The plugin on whose behalf components are being registered (set by the loader).
   void set_current_plugin(const std::string& name, const std::string& version);

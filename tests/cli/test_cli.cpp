@@ -69,7 +69,7 @@ TEST_F(Cli, DescribeShowsEveryParameterWithTypeDefaultAndDoc) {
 TEST_F(Cli, ThreeSpecErrorsReportedTogetherWithExitCode1) {
   std::string p = write("bad.lua",
                         "return {\n"
-                        "  train = {\n"
+                        "  train = { steps = 1,\n"
                         "    optimizer = adamw {\n"
                         "      lr = \"fast\",\n"
                         "      momentum = 0.9,\n"
@@ -121,7 +121,7 @@ TEST_F(Cli, EverySubcommandHasHelp) {
 
 TEST_F(Cli, DumpThenCheckTheJsonGivesTheSameSpec) {
   std::string p = write("s.lua",
-                        "return { train = { optimizer = adamw { lr = 3e-4 }, schedule = cosine { warmup = 10, "
+                        "return { train = { steps = 100, optimizer = adamw { lr = 3e-4 }, schedule = cosine { warmup = 10, "
                         "total = 100 } }, seed = 3 }\n");
   Result a = kiln("spec dump " + p);
   ASSERT_EQ(a.code, 0) << a.out;

@@ -1,0 +1,301 @@
+// `kiln train` and `kiln generate` end to end, on the test doubles of the
+// test_train_components plugin: runs, continuing, bad input, signals, and a process killed
+// while it writes a checkpoint.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code = -1;  // the exit status, or -1 when killed by a signal
+  std::string out;
+};
+
+// Runs kiln with `args` (stdout and stderr together). `env` is prefixed to the command line.
+Result kiln(const std::string& args, const std::string& env = "") {
+  // A fixed GEMM ceiling: the tests never time anything.
+  std::string cmd = "KILN_GEMM_CEILING_GFLOPS=100 KILN_NUM_THREADS=1 " + env + " " + KILN_BINARY +
+                    " " + args + " 2>&1";
+  Result r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+size_t count(const std::string& s, const std::string& what) {
+  size_t n = 0;
+  for (size_t pos = 0; (pos = s.find(what, pos)) != std::string::npos; pos += what.size()) ++n;
+  return n;
+}
+
+// The steps of the complete checkpoints of a run, sorted.
+std::vector<int> checkpoint_steps(const fs::path& run) {
+  std::vector<int> out;
+  if (!fs::exists(run / "checkpoints")) return out;
+  for (const auto& e : fs::directory_iterator(run / "checkpoints")) {
+    std::string n = e.path().filename().string();
+    if (n.rfind("step_", 0) == 0) out.push_back(std::stoi(n.substr(5)));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class TrainCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("kiln_train_cli_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    std::string text;
+    for (int i = 0; i < 400; ++i)
+      text += "the quick brown fox jumps over the lazy dog " + std::to_string(i % 7) + "\n";
+    std::ofstream(dir_ / "corpus.txt") << text;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // A spec of the tiny test model; `train` is added to the train table.
+  std::string spec(const std::string& train, const std::string& name = "spec.lua",
+                   const std::string& data = "") {
+    const fs::path p = dir_ / name;
+    std::ofstream(p) << "return {\n"
+                        "  plugins = { \"" KILN_TEST_TRAIN_PLUGIN
+                        "\" },\n"
+                        "  model = tiny_lm { vocab = 256, d_model = 8, context = 16 },\n"
+                        "  data = test_text { path = \""
+                     << (data.empty() ? (dir_ / "corpus.txt").string() : data)
+                     << "\" },\n"
+                        "  train = { optimizer = adamw { lr = 1e-2 }, batch = 4, log_every = 5, "
+                        "eval_batches = 2, "
+                     << train << " },\n}\n";
+    return p.string();
+  }
+  std::string run_dir() const { return (dir_ / "run").string(); }
+
+  fs::path dir_;
+};
+
+TEST_F(TrainCli, TrainWritesARunThatGenerateSamplesFrom) {
+  Result r = kiln("train " + spec("steps = 20, eval_every = 10") + " --out " + run_dir());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("kiln train: " + run_dir()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("step 20/20 | loss "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("MFU "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("step 10 | val loss "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("step 20 | val loss "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("done: 20 steps"), std::string::npos) << r.out;
+  // Not a terminal: one progress line per log interval (steps 1, 5, 10, 15, 20).
+  EXPECT_EQ(count(r.out, " | loss "), 5u) << r.out;
+  EXPECT_EQ(r.out.find('\r'), std::string::npos);
+
+  const fs::path run(run_dir());
+  EXPECT_TRUE(fs::exists(run / "spec.json"));
+  EXPECT_TRUE(fs::exists(run / "test_bytes.txt"));
+  EXPECT_EQ(checkpoint_steps(run), std::vector<int>{20});
+  const std::string metrics = read(run / "metrics.jsonl");
+  EXPECT_EQ(count(metrics, "\"loss\""), 5u) << metrics;
+  EXPECT_EQ(count(metrics, "\"val_loss\""), 2u) << metrics;
+  const std::string spec_json = read(run / "spec.json");
+  EXPECT_NE(spec_json.find("\"out\": \"" + run_dir() + "\""), std::string::npos) << spec_json;
+  EXPECT_NE(spec_json.find("\"@component\": \"objective.causal_lm\""), std::string::npos)
+      << spec_json;
+
+  Result g1 = kiln("generate " + run_dir() + " --prompt 'the qu' --max-tokens 12 --seed 3");
+  ASSERT_EQ(g1.code, 0) << g1.out;
+  EXPECT_EQ(g1.out.rfind("the qu", 0), 0u) << g1.out;
+  EXPECT_EQ(g1.out.size(), std::string("the qu").size() + 12 + 1)
+      << g1.out;  // 12 bytes and a newline
+  Result g2 = kiln("generate " + run_dir() + " --prompt 'the qu' --max-tokens 12 --seed 3");
+  EXPECT_EQ(g1.out, g2.out);
+  Result greedy =
+      kiln("generate " + run_dir() + " --prompt 'the qu' --max-tokens 12 --temperature 0");
+  ASSERT_EQ(greedy.code, 0) << greedy.out;
+  EXPECT_EQ(greedy.out, kiln("generate " + run_dir() +
+                             " --prompt 'the qu' --max-tokens 12 --temperature 0 --seed 9")
+                            .out);
+
+  Result bad = kiln("generate " + (dir_ / "nowhere").string() + " --prompt x");
+  EXPECT_EQ(bad.code, 1) << bad.out;
+  EXPECT_NE(bad.out.find((dir_ / "nowhere").string() + ": no such run directory"),
+            std::string::npos)
+      << bad.out;
+}
+
+TEST_F(TrainCli, ARunDirectoryContinuesFromItsLatestCheckpoint) {
+  ASSERT_EQ(kiln("train " + spec("steps = 10") + " --out " + run_dir()).code, 0);
+  Result r = kiln("train " + run_dir() + " --set train.steps=15 --resume");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("resuming at step 10"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("step 15/15"), std::string::npos) << r.out;
+  EXPECT_EQ(checkpoint_steps(run_dir()), (std::vector<int>{10, 15}));
+  // The same spec again finds the run's checkpoint and continues (here: nothing left to do).
+  Result again = kiln("train " + spec("steps = 10") + " --out " + run_dir());
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("resuming at step 15"), std::string::npos) << again.out;
+  EXPECT_EQ(checkpoint_steps(run_dir()), (std::vector<int>{10, 15}));
+}
+
+TEST_F(TrainCli, BadInputIsExitCode1AndWritesNothing) {
+  Result missing =
+      kiln("train " + spec("steps = 5", "a.lua", "/nonexistent/input.txt") + " --out " + run_dir());
+  EXPECT_EQ(missing.code, 1) << missing.out;
+  EXPECT_NE(missing.out.find("kiln train: /nonexistent/input.txt: cannot read the data file"),
+            std::string::npos)
+      << missing.out;
+  std::ofstream(dir_ / "empty.txt").close();
+  Result empty = kiln("train " + spec("steps = 5", "b.lua", (dir_ / "empty.txt").string()) +
+                      " --out " + run_dir());
+  EXPECT_EQ(empty.code, 1) << empty.out;
+  EXPECT_NE(empty.out.find((dir_ / "empty.txt").string() + ": the data file is empty"),
+            std::string::npos)
+      << empty.out;
+  const std::string long_seq = spec("steps = 5, seq_len = 17", "c.lua");
+  Result seq = kiln("train " + long_seq + " --out " + run_dir());
+  EXPECT_EQ(seq.code, 1) << seq.out;
+  EXPECT_NE(seq.out.find(
+                long_seq +
+                ":5: train.seq_len: seq_len 17 is longer than the model's context (16 positions)"),
+            std::string::npos)
+      << seq.out;
+  Result resume = kiln("train " + spec("steps = 5", "d.lua") + " --out " + run_dir() + " --resume");
+  EXPECT_EQ(resume.code, 1) << resume.out;
+  EXPECT_NE(resume.out.find("no checkpoint to resume from"), std::string::npos) << resume.out;
+  EXPECT_FALSE(fs::exists(run_dir()));
+  for (const Result* r : {&missing, &empty, &seq, &resume})
+    EXPECT_EQ(r->out.find("internal error"), std::string::npos);
+}
+
+TEST_F(TrainCli, SpecCheckValidatesTheTrainSection) {
+  const std::string p = spec("steps = -3, precision = \"f16\", eval_evry = 5");
+  Result r = kiln("spec check " + p);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find(p + ":5: train.steps: expected integer >= 1, got -3"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(p + ":5: train.precision: expected one of \"f32\", \"bf16\", got \"f16\""),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("train.eval_evry: unknown key \"eval_evry\" (did you mean \"eval_every\"?)"),
+            std::string::npos)
+      << r.out;
+  Result d = kiln("plugins describe train");
+  EXPECT_EQ(d.code, 0) << d.out;
+  EXPECT_NE(d.out.find("grad_accum : integer = 1, >= 1"), std::string::npos) << d.out;
+}
+
+// Starts kiln in a child process with stdout and stderr to `log`; returns its pid.
+pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::setenv("KILN_GEMM_CEILING_GFLOPS", "100", 1);
+    ::setenv("KILN_NUM_THREADS", "1", 1);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(KILN_BINARY));
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(KILN_BINARY, argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// SIGINT and SIGTERM: the run stops after the current step, saves a checkpoint there and exits
+// with 128 + the signal; the checkpoint continues the run.
+TEST_F(TrainCli, SignalsSaveACheckpointAndExitCleanly) {
+  for (int sig : {SIGINT, SIGTERM}) {
+    fs::remove_all(run_dir());
+    const fs::path log = dir_ / "log.txt";
+    pid_t pid = spawn({"train", spec("steps = 1000000, log_every = 1"), "--out", run_dir()}, log);
+    ASSERT_GT(pid, 0);
+    // Wait until it has logged a few steps.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (count(read(fs::path(run_dir()) / "metrics.jsonl"), "\"loss\"") < 3 &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_EQ(::kill(pid, sig), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    const std::string out = read(log);
+    ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status) << "\n" << out;
+    EXPECT_EQ(WEXITSTATUS(status), 128 + sig) << out;
+    EXPECT_NE(out.find(sig == SIGINT ? "(SIGINT)" : "(SIGTERM)"), std::string::npos) << out;
+    EXPECT_NE(out.find("--resume"), std::string::npos) << out;
+    std::vector<int> steps = checkpoint_steps(run_dir());
+    ASSERT_EQ(steps.size(), 1u) << out;
+    EXPECT_GE(steps[0], 3);
+    EXPECT_NE(out.find("stopped at step " + std::to_string(steps[0])), std::string::npos) << out;
+
+    Result more =
+        kiln("train " + run_dir() + " --resume --set train.steps=" + std::to_string(steps[0] + 2));
+    EXPECT_EQ(more.code, 0) << more.out;
+    EXPECT_NE(more.out.find("resuming at step " + std::to_string(steps[0])), std::string::npos)
+        << more.out;
+  }
+}
+
+// Acceptance 4: a process killed while writing a checkpoint leaves the previous checkpoint
+// loadable and no half-written one that loads, whichever file it was writing.
+TEST_F(TrainCli, AProcessKilledMidCheckpointLeavesThePreviousOne) {
+  for (const char* at : {"model", "optimizer", "state"}) {
+    fs::remove_all(run_dir());
+    ASSERT_EQ(kiln("train " + spec("steps = 6") + " --out " + run_dir()).code, 0);
+    const std::string before =
+        read(fs::path(run_dir()) / "checkpoints/step_00000006/model.safetensors");
+
+    Result killed = kiln("train " + run_dir() + " --set train.steps=12",
+                         std::string("KILN_TEST_ABORT_IN_CHECKPOINT=") + at);
+    // Killed by SIGABRT (the shell popen runs reports it as 128 + 6).
+    EXPECT_TRUE(killed.code == -1 || killed.code == 128 + SIGABRT)
+        << at << ": " << killed.code << killed.out;
+    EXPECT_NE(killed.out.find("aborting mid-checkpoint"), std::string::npos) << killed.out;
+    EXPECT_EQ(checkpoint_steps(run_dir()), std::vector<int>{6}) << at;
+    bool partial = false;
+    for (const auto& e : fs::directory_iterator(fs::path(run_dir()) / "checkpoints"))
+      partial |= e.path().filename().string().rfind(".tmp-step_00000012", 0) == 0;
+    EXPECT_TRUE(partial)
+        << at << ": the half-written checkpoint should be there, under its temporary name";
+    EXPECT_EQ(read(fs::path(run_dir()) / "checkpoints/step_00000006/model.safetensors"), before);
+
+    // The previous checkpoint loads, for sampling and for training.
+    Result g = kiln("generate " + run_dir() + " --prompt the --max-tokens 4");
+    EXPECT_EQ(g.code, 0) << g.out;
+    Result resumed = kiln("train " + run_dir() + " --set train.steps=12");
+    ASSERT_EQ(resumed.code, 0) << resumed.out;
+    EXPECT_NE(resumed.out.find("resuming at step 6"), std::string::npos) << resumed.out;
+    EXPECT_EQ(checkpoint_steps(run_dir()), (std::vector<int>{6, 12}));
+    for (const auto& e : fs::directory_iterator(fs::path(run_dir()) / "checkpoints"))
+      EXPECT_EQ(e.path().filename().string().rfind(".tmp-", 0), std::string::npos)
+          << "left over: " << e.path();
+  }
+}
+
+}  // namespace
