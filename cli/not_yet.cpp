@@ -17,11 +17,6 @@ int placeholder(const std::vector<std::string>& args, const std::string& name, c
 
 }  // namespace
 
-int run_eval(const std::vector<std::string>& args) {
-  return placeholder(args, "eval", "kiln eval RUN_DIR --suite SUITE.lua", "kiln eval runs/a --suite eval/suites/standard.lua",
-                     "evaluation is not available yet: the evaluators (perplexity, MMLU, BBH, AGIEval) are not built");
-}
-
 int run_generate(const std::vector<std::string>& args) {
   return placeholder(args, "generate", "kiln generate RUN_DIR --prompt TEXT [--max-tokens N] [--temperature T]",
                      "kiln generate runs/a --prompt \"ROMEO:\" --max-tokens 200",
