@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/base/error.h"
+#include "core/ops/dispatch.h"
 
 namespace kiln {
 namespace {
@@ -105,8 +106,12 @@ Allocator& allocator_for(Device device) {
     return *cpu;
   }
   Allocator* a = slot(device.type);
+  if (!a) {  // backends register their allocators with their kernels
+    ops::ensure_kernels_registered();
+    a = slot(device.type);
+  }
   KILN_CHECK(a, "no allocator for device ", device.str(),
-             ": this kiln was built without CUDA, or no CUDA device is present");
+             ": this kiln was built without CUDA (configure with -DKILN_CUDA=ON where nvcc is installed)");
   return *a;
 }
 

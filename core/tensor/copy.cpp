@@ -1,6 +1,7 @@
 #include "core/tensor/copy.h"
 
 #include "core/base/threads.h"
+#include "core/ops/dispatch.h"
 #include "kernels/cpu/convert.h"
 #include "kernels/cpu/strided_loop.h"
 
@@ -33,9 +34,13 @@ void copy_elements(const Tensor& dst, const Tensor& src) {
   if (!dst.device().is_cpu() || !src.device().is_cpu()) {
     Device other = dst.device().is_cpu() ? src.device() : dst.device();
     DeviceCopyFn fn = device_copy_slot(other.type);
+    if (!fn) {  // backends register their copies with their kernels
+      ops::ensure_kernels_registered();
+      fn = device_copy_slot(other.type);
+    }
     KILN_CHECK(fn, "copy: no copy function for device ", other.str(), " in this build");
-    Tensor s = src.shape() == dst.shape() ? src : src.expand(dst.shape()).contiguous();
-    fn(dst, s);
+    broadcast_strides(src, dst.shape());  // checks the shapes; the backend broadcasts
+    fn(dst, src);
     return;
   }
   const Shape& shape = dst.shape();

@@ -9,7 +9,8 @@ namespace kiln {
 /// anything touching another device goes to the copy function that device's backend registered.
 void copy_elements(const Tensor& dst, const Tensor& src);
 
-/// A backend's copy between its device and the CPU (or within the device), same shapes.
+/// A backend's copy between its device and the CPU (or within the device): any dtypes, src
+/// broadcastable to dst's shape (checked by the caller).
 using DeviceCopyFn = void (*)(const Tensor& dst, const Tensor& src);
 void register_device_copy(Device::Type type, DeviceCopyFn fn);
 

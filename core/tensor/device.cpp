@@ -2,7 +2,19 @@
 
 #include "core/base/error.h"
 
+#ifdef KILN_HAS_CUDA
+#include "core/ops/cuda/backend.h"
+#endif
+
 namespace kiln {
+
+bool cuda_available() {
+#ifdef KILN_HAS_CUDA
+  return ops::cuda_backend::available();
+#else
+  return false;
+#endif
+}
 
 std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
 

@@ -25,4 +25,7 @@ struct Device {
   friend bool operator==(Device a, Device b) { return a.type == b.type && (a.is_cpu() || a.index == b.index); }
 };
 
+/// Whether this build has the CUDA backend and a CUDA device is present (never throws).
+bool cuda_available();
+
 }  // namespace kiln

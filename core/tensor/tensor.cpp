@@ -60,11 +60,7 @@ Tensor& Tensor::fill_(double value) {
   double v = value;
   Tensor src = make_view(std::make_shared<Storage>(&v, sizeof v, Device::cpu(), nullptr), Shape{}, Strides{},
                          0, DType::f64);
-  if (device().is_cpu()) {
-    copy_elements(*this, src);
-  } else {
-    copy_elements(*this, src.to(dtype()).expand(shape()).contiguous());
-  }
+  copy_elements(*this, src);
   return *this;
 }
 

@@ -12,29 +12,6 @@
 namespace kiln::ops::cpu {
 namespace {
 
-struct BatchDim {
-  int64_t size, a, b, c;  // size and the strides of a, b, out (elements)
-};
-
-// The batch dims of (out, a, b) with size-1 dims dropped and neighbours merged where all three
-// step through them as one: a contiguous or uniformly broadcast batch becomes one dim.
-std::vector<BatchDim> coalesced_batch(const Tensor& out, const Tensor& a, const Tensor& b) {
-  std::vector<BatchDim> dims;
-  for (int64_t d = 0; d + 2 < out.dim(); ++d) {
-    BatchDim x{out.size(d), a.stride(d), b.stride(d), out.stride(d)};
-    if (x.size == 1) continue;
-    if (!dims.empty()) {
-      BatchDim& p = dims.back();
-      if (p.a == x.a * x.size && p.b == x.b * x.size && p.c == x.c * x.size) {
-        p = BatchDim{p.size * x.size, x.a, x.b, x.c};
-        continue;
-      }
-    }
-    dims.push_back(x);
-  }
-  return dims;
-}
-
 void matmul_cpu(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& bias) {
   const int64_t M = out.size(-2), N = out.size(-1), K = a.size(-1);
   std::vector<BatchDim> dims = coalesced_batch(out, a, b);
@@ -55,15 +32,7 @@ void matmul_cpu(const Tensor& out, const Tensor& a, const Tensor& b, const Tenso
   const char* pa = static_cast<const char*>(a.data_ptr());
   const char* pb = static_cast<const char*>(b.data_ptr());
   char* pc = static_cast<char*>(out.data_ptr());
-  int64_t outer = 1;
-  for (const BatchDim& d : dims) outer *= d.size;
-  for (int64_t i = 0; i < outer; ++i) {
-    int64_t rem = i, oa = 0, ob = 0, oc = 0;
-    for (size_t d = dims.size(); d-- > 0;) {
-      const int64_t idx = rem % dims[d].size;
-      rem /= dims[d].size;
-      oa += idx * dims[d].a, ob += idx * dims[d].b, oc += idx * dims[d].c;
-    }
+  for_each_batch(dims, [&](int64_t oa, int64_t ob, int64_t oc) {
     g.a = pa + oa * int64_t(es);
     g.b = pb + ob * int64_t(es);
     g.c = pc + oc * int64_t(es);
@@ -73,7 +42,7 @@ void matmul_cpu(const Tensor& out, const Tensor& a, const Tensor& b, const Tenso
       KILN_FAIL("matmul: ", e.what(), " (out ", out.shape(), ", a strides ", a.strides(),
                 ", b strides ", b.strides(), ")");
     }
-  }
+  });
 }
 
 void* gemm_alloc(size_t n) {

@@ -3,6 +3,9 @@
 #include <mutex>
 
 #include "core/ops/dispatch.h"
+#ifdef KILN_HAS_CUDA
+#include "core/ops/cuda/backend.h"
+#endif
 
 namespace kiln::ops {
 
@@ -17,6 +20,9 @@ void ensure_kernels_registered() {
     cpu::register_loss();
     cpu::register_index();
     cpu::register_attention();
+#ifdef KILN_HAS_CUDA
+    cuda_backend::register_backend();
+#endif
   });
 }
 
