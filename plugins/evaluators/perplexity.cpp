@@ -38,15 +38,19 @@ Prefix resolve_prefix(const PerplexityOptions& o, const data::Tokenizer* tokeniz
     p.note = "the first token of each document is conditioned on token " +
              std::to_string(*o.prefix_token) + " (prefix_token)";
   } else if (o.prefix == "eos" || (o.prefix == "auto" && eos)) {
+    // lm-evaluation-harness's prefix token is BOS when the tokenizer has one, else EOS. kiln's
+    // Tokenizer declares only EOS (GPT-2's BOS is the same token); a tokenizer with its own BOS
+    // (LLaMA's <s>) needs prefix_token to match the harness.
     KILN_CHECK(
         eos,
         "perplexity: prefix = \"eos\" but the tokenizer has no end-of-text token (use prefix = "
         "\"none\", or give prefix_token)");
     p.token = eos;
     p.mode = "eos";
-    p.note = "the first token of each document is conditioned on EOS (id " + std::to_string(*eos) +
-             ", as lm-evaluation-harness's prefix token); no BOS is added and EOS itself is never "
-             "scored";
+    p.note =
+        "the first token of each document is conditioned on EOS (id " + std::to_string(*eos) +
+        ", lm-evaluation-harness's prefix token for a tokenizer without a separate BOS); no BOS is "
+        "added and EOS itself is never scored";
   } else {
     p.mode = "none";
     p.note = std::string("no prefix token") +
