@@ -29,11 +29,6 @@ int run_probe(const std::vector<std::string>& args) {
                      "probing is not available yet: the probes (logit lens, linear probes, patching) are not built");
 }
 
-int run_data(const std::vector<std::string>& args) {
-  return placeholder(args, "data", "kiln data tokenize SPEC.lua --out DIR", "kiln data tokenize models/gpt2.lua --out data/shards",
-                     "data preparation is not available yet: tokenizers and datasets are not built");
-}
-
 }  // namespace kiln::cli
 
 namespace kiln::cli {

@@ -30,6 +30,9 @@ struct PrepareOptions {
   std::string run_dir;
   /// Progress lines for long tokenisation.
   bool progress = true;
+  /// The sequence length the run will ask for, when known (0: unknown). prepare() then fails
+  /// at once, naming the field, when a split holds less than one window of seq_len + 1 tokens.
+  int64_t seq_len = 0;
 };
 
 class Dataset {
@@ -46,7 +49,9 @@ class Dataset {
   /// All tokens of a split, in order (evaluators score them in windows).
   virtual std::span<const int32_t> tokens(Split split) const = 0;
   /// The text of a split when the dataset has it (bits per byte, word perplexity); empty for
-  /// pre-tokenised sources.
+  /// pre-tokenised sources. Documents are joined as the tokens are: each document that starts in
+  /// the split is preceded by the end-of-text token's text when the tokenizer has one, so that
+  /// decode(tokens(split)) == text(split) for a lossless tokenizer.
   virtual std::string text(Split split) const { return {}; }
   /// The sampler's position, for checkpoints; load_state() resumes exactly there.
   virtual Config state() const = 0;

@@ -1,0 +1,73 @@
+// JSON lines: one JSON object a line; a named string field of each is a document.
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include "core/base/error.h"
+#include "plugins/datasets/text_dataset.h"
+
+namespace kiln::datasets {
+namespace {
+
+const char* json_type(const rapidjson::Value& v) {
+  switch (v.GetType()) {
+    case rapidjson::kNullType:
+      return "null";
+    case rapidjson::kFalseType:
+    case rapidjson::kTrueType:
+      return "a boolean";
+    case rapidjson::kObjectType:
+      return "an object";
+    case rapidjson::kArrayType:
+      return "an array";
+    case rapidjson::kStringType:
+      return "a string";
+    case rapidjson::kNumberType:
+      return "a number";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::vector<TextDataset::Document> jsonl_documents(std::string_view content,
+                                                   const std::string& file,
+                                                   const std::string& field,
+                                                   const std::string& where) {
+  std::vector<TextDataset::Document> docs;
+  size_t pos = 0;
+  int64_t line_no = 0, records = 0;
+  while (pos < content.size()) {
+    size_t nl = content.find('\n', pos);
+    std::string_view line =
+        content.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    pos = nl == std::string_view::npos ? content.size() : nl + 1;
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    ++records;
+    const std::string at = str_cat(where, file, ":", line_no, ": ");
+    rapidjson::Document d;
+    d.Parse(line.data(), line.size());
+    KILN_CHECK(!d.HasParseError(), at,
+               "not valid JSON: ", rapidjson::GetParseError_En(d.GetParseError()), " (at column ",
+               d.GetErrorOffset() + 1, ")");
+    KILN_CHECK(d.IsObject(), at, "the record is ", json_type(d), ", expected an object with a \"",
+               field, "\" field");
+    auto it = d.FindMember(rapidjson::Value(field.data(), rapidjson::SizeType(field.size())));
+    if (it == d.MemberEnd()) {
+      std::string keys;
+      for (auto m = d.MemberBegin(); m != d.MemberEnd(); ++m)
+        keys += (keys.empty() ? "\"" : ", \"") +
+                std::string(m->name.GetString(), m->name.GetStringLength()) + "\"";
+      KILN_FAIL(at, "no field \"", field, "\" (the record has ", keys.empty() ? "no fields" : keys,
+                ")");
+    }
+    KILN_CHECK(it->value.IsString(), at, "field \"", field, "\" is ", json_type(it->value),
+               ", expected a string");
+    std::string text(it->value.GetString(), it->value.GetStringLength());
+    if (!text.empty()) docs.push_back({std::move(text), str_cat(file, ":", line_no)});
+  }
+  KILN_CHECK(records > 0, where, "\"", file, "\": no JSON records (only blank lines)");
+  return docs;
+}
+
+}  // namespace kiln::datasets
