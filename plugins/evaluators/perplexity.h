@@ -46,6 +46,8 @@ class PerplexityEvaluator final : public eval::Evaluator {
  public:
   explicit PerplexityEvaluator(PerplexityOptions options);
   std::string name() const override { return options_.name; }
+  /// The val split is read unless a path is given.
+  bool needs_dataset() const override { return options_.path.empty(); }
   /// Loads the documents (val split or files), then score().
   Config evaluate(eval::EvalContext& ctx) override;
 

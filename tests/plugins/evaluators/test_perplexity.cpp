@@ -277,7 +277,9 @@ TEST(Perplexity, ScoresTheValSplitCutAtEos) {
   ctx.tokenizer = tok;
   ctx.dataset = &data;
   ctx.progress = false;
-  Config r = PerplexityEvaluator(PerplexityOptions{}).evaluate(ctx);
+  PerplexityEvaluator ev{PerplexityOptions{}};
+  EXPECT_TRUE(ev.needs_dataset());
+  Config r = ev.evaluate(ctx);
   expect_hand_computed(r, true);
   EXPECT_EQ(r.at("source").as_string(), "val split");
 
@@ -313,6 +315,7 @@ TEST_F(PerplexityFiles, ReadsAFileOrAGlobOneDocumentAFile) {
   ctx.progress = false;
   PerplexityOptions o;
   o.path = (dir_ / "*.txt").string();
+  EXPECT_FALSE(PerplexityEvaluator(o).needs_dataset());
   Config r = PerplexityEvaluator(o).evaluate(ctx);
   expect_hand_computed(r, true);
   EXPECT_EQ(r.at("source").as_string(), o.path);
