@@ -17,11 +17,6 @@ int placeholder(const std::vector<std::string>& args, const std::string& name, c
 
 }  // namespace
 
-int run_eval(const std::vector<std::string>& args) {
-  return placeholder(args, "eval", "kiln eval RUN_DIR --suite SUITE.lua", "kiln eval runs/a --suite eval/suites/standard.lua",
-                     "evaluation is not available yet: the evaluators (perplexity, MMLU, BBH, AGIEval) are not built");
-}
-
 int run_probe(const std::vector<std::string>& args) {
   return placeholder(args, "probe", "kiln probe RUN_DIR PROBE [options]",
                      "kiln probe runs/a logit_lens --prompt \"The capital of France is\"",

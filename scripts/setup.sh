@@ -20,6 +20,7 @@ packages=(
   rapidjson-dev          # JSON: safetensors headers, metrics, specs
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin                  # data parallel on CPU
+  python3                # test scripts (tests/*.sh check JSON with it)
 )
 
 missing=()

@@ -20,20 +20,42 @@ kiln="$tmp/install/bin/kiln"
 "$kiln" plugins describe squared_relu --plugin "$plugin" | grep -q "layer.squared_relu  (plugin example_plugin 1.0.0)"
 "$kiln" plugins list --plugin "$plugin" | grep -q "schedule   inverse_sqrt"
 
-# Through a spec's plugins list.
-cat > "$tmp/spec.lua" <<LUA
+# Through a spec's plugins list: a decoder whose MLP activation is the plugin's layer, trained
+# with its schedule.
+for i in $(seq 1 200); do echo "the quick brown fox jumps over the lazy dog $i"; done > "$tmp/corpus.txt"
+cat > "$tmp/run.lua" <<LUA
 return {
   plugins = { "$plugin" },
-  data = squared_relu {},
-  train = { optimizer = adamw {}, schedule = inverse_sqrt { warmup = 10 } },
+  model = decoder { vocab = 257, d_model = 16, n_layers = 2, n_heads = 2, context = 32,
+                    activation = squared_relu {} },
+  data = text { path = "$tmp/corpus.txt", tokenizer = byte { special_tokens = { "<|endoftext|>" } } },
+  train = { optimizer = adamw { lr = 1e-2 }, schedule = inverse_sqrt { warmup = 2 },
+            batch = 4, seq_len = 32, steps = 8, log_every = 1, eval_batches = 1 },
 }
 LUA
-"$kiln" spec check "$tmp/spec.lua"
-"$kiln" spec dump "$tmp/spec.lua" | grep -q '"@component": "schedule.inverse_sqrt"'
+"$kiln" spec check "$tmp/run.lua"
+"$kiln" spec dump "$tmp/run.lua" | grep -q '"@component": "schedule.inverse_sqrt"'
 # Out-of-range values are caught by the plugin's schema.
-if "$kiln" spec check "$tmp/spec.lua" --set train.schedule.warmup=0 2>"$tmp/err"; then
+if "$kiln" spec check "$tmp/run.lua" --set train.schedule.warmup=0 2>"$tmp/err"; then
   echo "expected warmup=0 to be refused" >&2
   exit 1
 fi
 grep -q "train.schedule.warmup: expected integer >= 1, got 0" "$tmp/err"
+
+KILN_NUM_THREADS=1 KILN_GEMM_CEILING_GFLOPS=100 "$kiln" train "$tmp/run.lua" --out "$tmp/run" >"$tmp/train.log" 2>&1 ||
+  { cat "$tmp/train.log" >&2; exit 1; }
+"$kiln" spec dump "$tmp/run/spec.json" | grep -q '"@component": "layer.squared_relu"'
+# The plugin's schedule set the rate: 1e-2 * sqrt(2 / 8) at the last step.
+python3 - "$tmp/run/metrics.jsonl" <<'PY'
+import json, math, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if '"lr"' in l]
+lr = {r["step"]: r["lr"] for r in rows}
+assert len(lr) == 8, lr
+for step, value in lr.items():
+    t = step  # the rate of update number `step` (1-based)
+    want = 1e-2 * (t / 2 if t <= 2 else math.sqrt(2 / t))
+    assert abs(value - want) < 1e-9 * want, (step, value, want)
+losses = [r["loss"] for r in rows]
+assert all(math.isfinite(x) for x in losses) and losses[-1] < losses[0], losses
+PY
 echo "out-of-tree plugin: ok"

@@ -24,6 +24,10 @@ class Evaluator {
   virtual ~Evaluator();
   /// A short name for tables ("perplexity", "mmlu").
   virtual std::string name() const = 0;
+  /// Whether evaluate() reads ctx.dataset (the run's val split): `kiln eval` prepares the run's
+  /// data (reads and tokenises it) only when an evaluator of the suite needs it, and leaves
+  /// ctx.dataset null otherwise.
+  virtual bool needs_dataset() const { return false; }
   /// Scores the model; the result is written as JSON (results.json) and summarised in a table.
   virtual Config evaluate(EvalContext& ctx) = 0;
 };

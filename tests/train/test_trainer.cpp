@@ -135,7 +135,9 @@ TEST_F(TrainerTest, GradientAccumulationEqualsOneLargeBatch) {
 
   for (int s = 0; s < 3; ++s) {
     StepReport rb = big.train_step(), ra = acc.train_step();
-    if (s == 0) EXPECT_NEAR(rb.loss, expected_loss, 1e-12);
+    if (s == 0) {
+      EXPECT_NEAR(rb.loss, expected_loss, 1e-12);
+    }
     EXPECT_NEAR(ra.loss, rb.loss, 1e-12) << "step " << s;
     EXPECT_NEAR(ra.grad_norm, rb.grad_norm, 1e-10) << "step " << s;
     EXPECT_EQ(ra.tokens, rb.tokens);

@@ -1,0 +1,167 @@
+// kiln eval RUN --suite FILE [--batch N]: scores a run's latest checkpoint with the evaluators a
+// suite lists, prints a Markdown table and writes RUN/results.json (whole, or not at all: it is
+// written only after every evaluator succeeded, to a temporary name then renamed).
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "cli/command.h"
+#include "core/eval/evaluator.h"
+#include "core/registry/registry.h"
+#include "core/train/run.h"
+#include "dsl/suite.h"
+
+namespace kiln::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// What an evaluation needs of a run: its model with the latest checkpoint's weights, its
+// tokenizer and its data (for the val split).
+struct OpenedRun {
+  std::shared_ptr<nn::Model> model;
+  std::shared_ptr<data::Tokenizer> tokenizer;
+  std::shared_ptr<data::Dataset> dataset;
+  std::string checkpoint;
+};
+
+OpenedRun open_run(const std::string& run_dir, bool with_data, bool progress) {
+  train::LoadRunOptions o;
+  o.prepare_data = with_data;
+  o.progress = progress;
+  train::LoadedRun r = train::load_run(run_dir, o);
+  return {r.model, r.tokenizer, r.dataset, r.checkpoint};
+}
+
+void write_atomically(const fs::path& path, const std::string& text) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    KILN_CHECK(out, tmp.string(), ": cannot write");
+    out << text;
+    out.flush();
+    KILN_CHECK(out, tmp.string(), ": write failed");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  KILN_CHECK(!ec, "cannot rename ", tmp.string(), " to ", path.string(), ": ", ec.message());
+}
+
+// name, or name_2, name_3, ... when an earlier evaluator took it.
+std::string unique_name(const std::vector<std::pair<std::string, Config>>& taken,
+                        const std::string& name) {
+  auto used = [&](const std::string& n) {
+    for (const auto& [t, r] : taken)
+      if (t == n) return true;
+    return false;
+  };
+  std::string n = name;
+  for (int i = 2; used(n); ++i) n = name + "_" + std::to_string(i);
+  return n;
+}
+
+// A Markdown table of every number each evaluator reported, in its order.
+std::string results_table(const std::vector<std::pair<std::string, Config>>& results) {
+  std::vector<std::array<std::string, 3>> rows;
+  for (const auto& [name, r] : results) {
+    if (!r.is_table()) continue;
+    for (const auto& [key, v] : r.entries()) {
+      char buf[64];
+      if (v.type() == Config::Type::integer)
+        std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v.as_int()));
+      else if (v.type() == Config::Type::number)
+        std::snprintf(buf, sizeof buf, "%.4f", v.as_number());
+      else
+        continue;
+      rows.push_back({name, key, buf});
+    }
+  }
+  std::array<size_t, 3> w = {9, 6, 5};  // "evaluator", "metric", "value"
+  for (const auto& row : rows)
+    for (size_t i = 0; i < 3; ++i) w[i] = std::max(w[i], row[i].size());
+  std::string out;
+  auto line = [&](const std::array<std::string, 3>& cells) {
+    for (size_t i = 0; i < 3; ++i) {
+      std::string c = cells[i];
+      if (i == 2)
+        c = std::string(w[i] - c.size(), ' ') + c;  // numbers right-aligned
+      else
+        c += std::string(w[i] - c.size(), ' ');
+      out += "| " + c + " ";
+    }
+    out += "|\n";
+  };
+  line({"evaluator", "metric", "value"});
+  out += "|" + std::string(w[0] + 2, '-') + "|" + std::string(w[1] + 2, '-') + "|" +
+         std::string(w[2] + 1, '-') + ":|\n";
+  for (const auto& row : rows) line(row);
+  return out;
+}
+
+}  // namespace
+
+int run_eval(const std::vector<std::string>& args) {
+  po::options_description opts("eval options");
+  opts.add_options()("run", po::value<std::string>(), "the run directory (kiln train --out)")(
+      "suite", po::value<std::string>(),
+      "a Lua file returning a list of evaluators (eval/suites/standard.lua)")(
+      "batch", po::value<int64_t>()->default_value(8),
+      "windows/requests per forward pass (results do not depend on it)")(
+      "no-progress", po::bool_switch(), "no progress line");
+  po::positional_options_description pos;
+  pos.add("run", 1);
+  po::variables_map vm;
+  if (parse(args, opts, pos, vm, "kiln eval RUN_DIR --suite SUITE.lua [--batch N]",
+            "kiln eval runs/a --suite eval/suites/standard.lua"))
+    return 0;
+  if (!vm.count("run")) throw po::error("expected a run directory");
+  if (!vm.count("suite"))
+    throw po::error("expected --suite FILE (eval/suites/standard.lua is the standard one)");
+  const std::string run_dir = vm["run"].as<std::string>(),
+                    suite_path = vm["suite"].as<std::string>();
+  const int64_t batch = vm["batch"].as<int64_t>();
+  KILN_CHECK(batch >= 1, "--batch must be >= 1, got ", batch);
+  std::error_code ec;
+  KILN_CHECK(fs::is_directory(run_dir, ec), run_dir, ": no such run directory");
+
+  // The suite first: a mistake in it shows before a model is loaded.
+  std::vector<Config> suite = dsl::load_suite(suite_path);
+  std::vector<std::shared_ptr<eval::Evaluator>> evaluators;
+  for (const Config& c : suite) evaluators.push_back(Registry::global().create<eval::Evaluator>(c));
+
+  bool with_data = false;
+  for (const auto& ev : evaluators) with_data |= ev->needs_dataset();
+  const bool progress = !vm["no-progress"].as<bool>();
+  OpenedRun run = open_run(run_dir, with_data, progress);
+  eval::EvalContext ctx;
+  ctx.model = run.model.get();
+  ctx.tokenizer = run.tokenizer;
+  ctx.dataset = run.dataset.get();
+  ctx.run_dir = run_dir;
+  ctx.batch_size = batch;
+  ctx.progress = progress;
+
+  std::vector<std::pair<std::string, Config>> results;
+  for (const auto& ev : evaluators)
+    results.emplace_back(unique_name(results, ev->name()), ev->evaluate(ctx));
+
+  std::cout << results_table(results);
+  Config out = Config::table();
+  out.set("run", run_dir);
+  out.set("checkpoint", run.checkpoint);
+  out.set("suite", suite_path);
+  out.set("batch_size", batch);
+  Config by_name = Config::table();
+  for (auto& [name, r] : results) by_name.set(name, r);
+  out.set("results", by_name);
+  const fs::path file = fs::path(run_dir) / "results.json";
+  write_atomically(file, out.to_json(true) + "\n");
+  std::cout << "\nwrote " << file.string() << "\n";
+  return 0;
+}
+
+}  // namespace kiln::cli

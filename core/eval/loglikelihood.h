@@ -1,0 +1,74 @@
+// Log-likelihood requests, as lm-evaluation-harness asks them of a model: the summed log-prob
+// of a continuation given a context (loglikelihood), and of a whole document scored in windows
+// no longer than the model's context (loglikelihood_rolling). Evaluators build on these;
+// generation (generate_until) and the request engine of the evaluation suites grow from here.
+//
+// Results do not depend on the batch size as far as the evaluator goes: requests are batched
+// by length (longest first, right-padded; a causal model's prediction at a position does not
+// see the padding after it), every score is read back per position and summed in f64 in the
+// request's own token order. The model's forward must also compute each row the same whatever
+// the rows beside it: kiln's f64 kernels do (the evaluator tests check identical results for
+// batch sizes 1, 8 and 32 on a model built from ops), but oneDNN's f32 matmul chooses its
+// blocking by the total row count, so f32 models agree across batch sizes to f32 rounding only
+// (about 1e-7 relative); --batch 1 is the reference.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "core/nn/model.h"
+
+namespace kiln::eval {
+
+/// log p(continuation | context): the model reads (context + continuation) without its last
+/// token, and the predictions at the last continuation.size() positions are scored. When the
+/// two together are longer than max_length + 1 tokens the context is cut from the left, as
+/// lm-evaluation-harness does.
+struct LoglikelihoodRequest {
+  std::vector<int32_t> context;  ///< at least one token (a bare continuation gets the prefix token)
+  std::vector<int32_t> continuation;  ///< the scored tokens: 1..max_length of them
+};
+
+struct LoglikelihoodResult {
+  double logprob = 0;                  ///< sum of the continuation's log-probs (natural log)
+  bool greedy = false;                 ///< whether argmax decoding reproduces the continuation
+  std::vector<double> token_logprobs;  ///< per continuation token, when asked for
+};
+
+struct LoglikelihoodOptions {
+  /// The most tokens one forward pass reads; 0 means the model's context_length().
+  int64_t max_length = 0;
+  /// Requests per forward pass.
+  int64_t batch_size = 8;
+  /// Keep each continuation token's log-prob in the result.
+  bool token_logprobs = false;
+  /// Called after each batch with (requests done, requests in all).
+  std::function<void(int64_t, int64_t)> progress;
+};
+
+/// Scores every request; results come back in the order of `requests`. Runs without
+/// gradients and with the model in eval mode (its mode is restored after). Throws kiln::Error
+/// for an empty context or continuation, a continuation longer than max_length, or a token
+/// outside the model's vocabulary.
+std::vector<LoglikelihoodResult> loglikelihood(nn::Model& model,
+                                               const std::vector<LoglikelihoodRequest>& requests,
+                                               const LoglikelihoodOptions& options = {});
+
+/// Sum of the log-probs of every token of a document, scored in rolling_windows (the first
+/// token conditioned on `prefix`; without one, the first token is context only and unscored).
+/// Returns the sum and the number of tokens scored.
+struct RollingResult {
+  double logprob = 0;
+  int64_t tokens = 0;
+};
+RollingResult loglikelihood_rolling(nn::Model& model, std::span<const int32_t> tokens,
+                                    std::optional<int32_t> prefix,
+                                    const LoglikelihoodOptions& options = {});
+
+/// The model's device (that of its first parameter; CPU when it has none).
+Device model_device(const nn::Model& model);
+
+}  // namespace kiln::eval
