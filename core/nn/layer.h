@@ -26,6 +26,8 @@ struct ForwardState {
   Tensor positions;    ///< i64 [B, T] or [T]: absolute positions (default: 0..T-1, after the cache)
   Tensor segment_ids;  ///< i64 [B, T], optional: packed documents; attention stays within one
   Tensor key_padding;  ///< bool [B, S], optional: true where a key is a real token (encoders)
+  Tensor memory;          ///< [B, S, d], encoder-decoders: the encoder states cross-attention reads
+  Tensor memory_padding;  ///< bool [B, S], optional: true where a memory position is a real token
   KVCache* cache = nullptr;         ///< generation: read earlier keys/values, append this step's
   Generator* generator = nullptr;   ///< dropout draws (the default generator when null)
 };

@@ -20,4 +20,26 @@ class Model : public Module {
   virtual double train_flops_per_token(int64_t seq_len) const = 0;
 };
 
+/// Encoder-only models (BERT, RoBERTa, ALBERT, ELECTRA): bidirectional attention over the
+/// whole sequence, [PAD] keys masked through ForwardState::key_padding. forward() gives the
+/// LM head's logits [B, T, V] (the MLM head); heads for classification read encode().
+class EncoderModel : public Model {
+ public:
+  /// The final hidden states [B, T, d_model].
+  virtual Tensor encode(const Tensor& tokens, ForwardState& state) = 0;
+  virtual int64_t d_model() const = 0;
+};
+
+/// Encoder-decoder models (BART, T5). encode() gives the memory that the decoder's
+/// cross-attention reads; forward() is the decoder: logits [B, T, V] for target-side ids,
+/// reading state.memory (and state.memory_padding), so generation with a KV cache works as
+/// for a decoder once the memory is set.
+class Seq2SeqModel : public Model {
+ public:
+  /// Encoder states [B, S, d_model] of source ids [B, S] (state.key_padding: the source's real
+  /// tokens).
+  virtual Tensor encode(const Tensor& source, ForwardState& state) = 0;
+  virtual int64_t d_model() const = 0;
+};
+
 }  // namespace kiln::nn
