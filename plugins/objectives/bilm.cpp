@@ -26,8 +26,8 @@ train::LossOutput BiLMObjective::compute(nn::Model& model, const data::Batch& ba
   const nn::BiLMModel::Logits logits = bilm->bidirectional_logits(batch.inputs, state);
   for (const Tensor* l : {&logits.forward, &logits.backward})
     KILN_CHECK(l->dim() == 3 && l->size(0) == B && l->size(1) == T,
-               "bilm: the model returned logits of shape ", l->shape(), " for inputs [", B, ", ",
-               T, "]; expected [B, T, vocab]");
+               "bilm: the model returned logits of shape ", l->shape(), " for inputs [", B, ", ", T,
+               "]; expected [B, T, vocab]");
 
   // Forward: the batch's targets, or the inputs shifted left.
   Tensor fwd_logits = logits.forward, fwd_targets = batch.targets;

@@ -8,7 +8,8 @@ namespace kiln::objectives {
 
 void DenoisingObjective::prepare(const train::ObjectiveContext& context) {
   const InfillOptions& f = options_.infill;
-  KILN_CHECK(f.ratio >= 0 && f.ratio <= 1, "denoising: mask_ratio must be in [0, 1], got ", f.ratio);
+  KILN_CHECK(f.ratio >= 0 && f.ratio <= 1, "denoising: mask_ratio must be in [0, 1], got ",
+             f.ratio);
   KILN_CHECK(f.lambda > 0, "denoising: poisson_lambda must be > 0, got ", f.lambda);
   mask_ = require_special(context.tokenizer.get(), "denoising", "mask");
   pad_ = require_special(context.tokenizer.get(), "denoising", "pad");
@@ -27,7 +28,8 @@ std::vector<int32_t> DenoisingObjective::noise(std::span<const int32_t> row, Rng
     const MlmVocab mv{mask_, vocab_.size, vocab_.special};
     x = text_infill(x, cand, starts, options_.infill, mv, rng).tokens;
   }
-  if (options_.delete_ratio > 0) x = delete_tokens(x, vocab_.candidates(x), options_.delete_ratio, rng);
+  if (options_.delete_ratio > 0)
+    x = delete_tokens(x, vocab_.candidates(x), options_.delete_ratio, rng);
   if (x.empty()) x.push_back(mask_);  // everything deleted: the encoder still reads something
   return x;
 }

@@ -11,10 +11,10 @@
 namespace kiln::objectives {
 
 struct DenoisingOptions {
-  InfillOptions infill;           ///< ratio 0 turns infilling off
-  bool whole_word = true;         ///< spans count words (fairseq's mask_whole_words), not tokens
-  double permute_sentences = 1.0; ///< fraction of sentences shuffled; 0 turns it off
-  double delete_ratio = 0.0;      ///< probability that a token is deleted
+  InfillOptions infill;            ///< ratio 0 turns infilling off
+  bool whole_word = true;          ///< spans count words (fairseq's mask_whole_words), not tokens
+  double permute_sentences = 1.0;  ///< fraction of sentences shuffled; 0 turns it off
+  double delete_ratio = 0.0;       ///< probability that a token is deleted
   std::string sentence_ends = ".!?";
 };
 

@@ -1,7 +1,7 @@
 #include "plugins/objectives/masking.h"
 
-#include "core/base/error.h"
 #include "core/autograd/autograd.h"
+#include "core/base/error.h"
 #include "core/ops/ops.h"
 #include "core/tensor/factory.h"
 
@@ -100,8 +100,8 @@ Tensor selected_loss(const Tensor& logits_sel, const MaskedBatch& m,
   labels.reserve(m.positions.size());
   for (int64_t p : m.positions) labels.push_back(m.labels[size_t(p)]);
   metrics["mlm_accuracy"] = accuracy(logits_sel, labels);
-  Tensor target = ids_tensor(std::span<const int64_t>(labels), {int64_t(labels.size())},
-                             logits_sel.device());
+  Tensor target =
+      ids_tensor(std::span<const int64_t>(labels), {int64_t(labels.size())}, logits_sel.device());
   return ops::cross_entropy(logits_sel, target);
 }
 

@@ -21,9 +21,9 @@ namespace kiln::objectives {
 
 struct MaskedBatch {
   int64_t rows = 0, cols = 0;
-  std::vector<int32_t> inputs;     ///< [rows * cols], corrupted
-  std::vector<int64_t> labels;     ///< [rows * cols], -100 where not selected
-  std::vector<int64_t> positions;  ///< flat indices of the selected tokens, ascending
+  std::vector<int32_t> inputs;       ///< [rows * cols], corrupted
+  std::vector<int64_t> labels;       ///< [rows * cols], -100 where not selected
+  std::vector<int64_t> positions;    ///< flat indices of the selected tokens, ascending
   std::array<int64_t, 4> actions{};  ///< counts by MlmAction
 };
 

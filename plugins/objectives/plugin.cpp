@@ -23,8 +23,7 @@ void masking_params(Schema& s, double mask, double random) {
   s.choice("masking", {"dynamic", "static"}, "dynamic",
            "dynamic: fresh masks each time a row is seen (RoBERTa); static: fixed by the run's "
            "seed and the row's tokens (BERT)");
-  s.boolean("whole_word", false,
-            "select whole words (all their tokens) rather than single tokens");
+  s.boolean("whole_word", false, "select whole words (all their tokens) rather than single tokens");
 }
 
 MlmOptions masking_options(const Config& c, bool& fixed) {

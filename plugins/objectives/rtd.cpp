@@ -84,7 +84,8 @@ train::LossOutput ReplacedTokenDetection::compute(nn::Model& model, const data::
   originals.reserve(m.positions.size());
   for (int64_t p : m.positions) originals.push_back(m.labels[size_t(p)]);
   const Tensor mlm = ops::cross_entropy(
-      gen_logits, ids_tensor(std::span<const int64_t>(originals), {int64_t(originals.size())}, device));
+      gen_logits,
+      ids_tensor(std::span<const int64_t>(originals), {int64_t(originals.size())}, device));
   out.metrics["mlm_accuracy"] = accuracy(gen_logits, originals);
 
   // Sampled replacements (no gradient), and which tokens they changed.

@@ -64,9 +64,9 @@ train::LossOutput SentencePairObjective::compute(nn::Model& model, const data::B
   const Tensor hidden = encoder->encode(inputs, state);
 
   const Tensor pair_logits = encoder->sentence_logits(hidden);  // [B, 2]
-  KILN_CHECK(pair_logits.dim() == 2 && pair_logits.size(0) == B && pair_logits.size(1) == 2,
-             name(), ": the sentence head returned logits of shape ", pair_logits.shape(),
-             "; expected [", B, ", 2]");
+  KILN_CHECK(pair_logits.dim() == 2 && pair_logits.size(0) == B && pair_logits.size(1) == 2, name(),
+             ": the sentence head returned logits of shape ", pair_logits.shape(), "; expected [",
+             B, ", 2]");
   const Tensor labels = ids_tensor(std::span<const int64_t>(pairs.labels), {B}, device);
   const Tensor pair_loss = ops::cross_entropy(pair_logits, labels);
   const std::string task = name();

@@ -65,7 +65,8 @@ void seq2seq_loss(nn::Seq2SeqModel& model, const std::vector<std::vector<int32_t
   nn::ForwardState enc;
   enc.generator = state.generator;
   enc.key_padding = src_padding;
-  const Tensor memory = model.encode(ids_tensor(std::span<const int64_t>(src), {B, S}, device), enc);
+  const Tensor memory =
+      model.encode(ids_tensor(std::span<const int64_t>(src), {B, S}, device), enc);
 
   // Teacher forcing: the decoder reads the target shifted right behind the start token.
   std::vector<std::vector<int32_t>> dec_in(static_cast<size_t>(B));

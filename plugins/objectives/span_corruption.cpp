@@ -10,8 +10,8 @@ namespace kiln::objectives {
 void SpanCorruptionObjective::prepare(const train::ObjectiveContext& context) {
   KILN_CHECK(options_.noise_density > 0 && options_.noise_density < 1,
              "span_corruption: noise_density must be in (0, 1), got ", options_.noise_density);
-  KILN_CHECK(options_.mean_span_length >= 1,
-             "span_corruption: mean_span_length must be >= 1, got ", options_.mean_span_length);
+  KILN_CHECK(options_.mean_span_length >= 1, "span_corruption: mean_span_length must be >= 1, got ",
+             options_.mean_span_length);
   pad_ = require_special(context.tokenizer.get(), "span_corruption", "pad");
   sentinels_ = sentinel_ids(*context.tokenizer);
   KILN_CHECK(!sentinels_.empty(),

@@ -70,9 +70,11 @@ std::vector<uint8_t> VocabInfo::sentence_ends(std::span<const int32_t> ids) cons
 
 int32_t require_special(const data::Tokenizer* tokenizer, const std::string& objective,
                         const std::string& role) {
-  static const std::map<std::string, std::string> kTexts = {
-      {"mask", "[MASK] or <mask>"}, {"pad", "[PAD] or <pad>"}, {"cls", "[CLS] or <s>"},
-      {"sep", "[SEP] or </s>"},     {"eos", "</s> or <|endoftext|>"}};
+  static const std::map<std::string, std::string> kTexts = {{"mask", "[MASK] or <mask>"},
+                                                            {"pad", "[PAD] or <pad>"},
+                                                            {"cls", "[CLS] or <s>"},
+                                                            {"sep", "[SEP] or </s>"},
+                                                            {"eos", "</s> or <|endoftext|>"}};
   KILN_CHECK(tokenizer, objective, ": the data has no tokenizer, so there is no ", role,
              " token to corrupt the text with");
   if (auto id = tokenizer->special_id(role)) return *id;

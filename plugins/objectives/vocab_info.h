@@ -24,7 +24,8 @@ struct VocabInfo {
 
   /// sentence_end_chars: a token ends a sentence when its last non-space character is one of
   /// these.
-  static VocabInfo from(const data::Tokenizer& tokenizer, const std::string& sentence_end_chars = ".!?");
+  static VocabInfo from(const data::Tokenizer& tokenizer,
+                        const std::string& sentence_end_chars = ".!?");
 
   bool is_special(int32_t id) const { return id < 0 || id >= size || special[size_t(id)]; }
   /// candidate[i] = 1 where ids[i] is an ordinary token.

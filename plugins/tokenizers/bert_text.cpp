@@ -20,8 +20,8 @@ struct CodeMapping {
 template <size_t N>
 bool in_ranges(const CodeRange (&ranges)[N], char32_t c) {
   const CodeRange* end = ranges + N;
-  const CodeRange* it = std::upper_bound(ranges, end, c,
-                                         [](char32_t v, const CodeRange& r) { return v < r.first; });
+  const CodeRange* it =
+      std::upper_bound(ranges, end, c, [](char32_t v, const CodeRange& r) { return v < r.first; });
   return it != ranges && c <= (it - 1)->last;
 }
 
@@ -33,9 +33,15 @@ const CodeMapping* find_mapping(const CodeMapping (&map)[N], char32_t c) {
   return it != end && it->cp == c ? it : nullptr;
 }
 
-bool is_mark(char32_t c) { return c >= 0x300 && in_ranges(kMark, c); }
-bool is_cased(char32_t c) { return in_ranges(kCased, c); }
-bool is_case_ignorable(char32_t c) { return in_ranges(kCaseIgnorable, c); }
+bool is_mark(char32_t c) {
+  return c >= 0x300 && in_ranges(kMark, c);
+}
+bool is_cased(char32_t c) {
+  return in_ranges(kCased, c);
+}
+bool is_case_ignorable(char32_t c) {
+  return in_ranges(kCaseIgnorable, c);
+}
 
 // Hangul syllables decompose by formula (Unicode §3.12) into a leading consonant, a vowel and
 // an optional trailing consonant.
@@ -82,10 +88,18 @@ std::string to_utf8(const std::u32string& s) {
 
 }  // namespace
 
-bool bert_is_punctuation(char32_t c) { return in_ranges(kPunctuation, c); }
-bool bert_is_control(char32_t c) { return in_ranges(kControl, c); }
-bool bert_is_whitespace(char32_t c) { return in_ranges(kWhitespace, c); }
-const char* bert_unicode_version() { return kBertUnicodeVersion; }
+bool bert_is_punctuation(char32_t c) {
+  return in_ranges(kPunctuation, c);
+}
+bool bert_is_control(char32_t c) {
+  return in_ranges(kControl, c);
+}
+bool bert_is_whitespace(char32_t c) {
+  return in_ranges(kWhitespace, c);
+}
+const char* bert_unicode_version() {
+  return kBertUnicodeVersion;
+}
 
 bool bert_is_cjk(char32_t c) {
   // The CJK Unified Ideographs blocks, as BERT's _is_chinese_char lists them: not Hangul,
@@ -132,7 +146,8 @@ std::u32string bert_strip_accents(const std::u32string& word) {
   return out;
 }
 
-std::vector<std::string> bert_basic_tokenize(std::string_view text, const BertTextOptions& options) {
+std::vector<std::string> bert_basic_tokenize(std::string_view text,
+                                             const BertTextOptions& options) {
   // 1 and 2: clean, and put spaces around CJK ideographs.
   std::u32string clean;
   clean.reserve(text.size());

@@ -69,7 +69,8 @@ BpeTrainResult train_bpe(const std::vector<std::string_view>& corpus, int64_t ma
   std::vector<std::string> tokens(256);
   for (int b = 0; b < 256; ++b) tokens[size_t(b)] = std::string(1, char(b));
   auto concat = [](const std::string& a, const std::string& b) { return a + b; };
-  MergeTrainer::Result r = MergeTrainer(std::move(words), std::move(tokens), concat).run(max_tokens, min_frequency);
+  MergeTrainer::Result r =
+      MergeTrainer(std::move(words), std::move(tokens), concat).run(max_tokens, min_frequency);
   return {std::move(r.tokens), std::move(r.merges)};
 }
 

@@ -43,7 +43,10 @@ using JoinFn = std::function<std::string(const std::string& left, const std::str
 class MergeTrainer {
  public:
   MergeTrainer(std::vector<MergeWord> words, std::vector<std::string> tokens, JoinFn join)
-      : words_(std::move(words)), tokens_(std::move(tokens)), join_(std::move(join)), heap_(Order{&tokens_}) {
+      : words_(std::move(words)),
+        tokens_(std::move(tokens)),
+        join_(std::move(join)),
+        heap_(Order{&tokens_}) {
     for (size_t id = 0; id < tokens_.size(); ++id) by_bytes_.emplace(tokens_[id], int32_t(id));
     for (size_t w = 0; w < words_.size(); ++w) {
       const auto& s = words_[w].syms;
@@ -58,7 +61,7 @@ class MergeTrainer {
   }
 
   struct Result {
-    std::vector<std::string> tokens;                ///< text of each id: the alphabet, then merges
+    std::vector<std::string> tokens;  ///< text of each id: the alphabet, then merges
     std::vector<std::pair<int32_t, int32_t>> merges;  ///< in rank order
   };
   /// Merges until there are `max_tokens` tokens or no pair occurs `min_frequency` times.

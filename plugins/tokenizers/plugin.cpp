@@ -44,8 +44,9 @@ void add_specials(Schema& s, std::vector<std::string> def, const std::string& wh
   for (auto& t : def) items.emplace_back(std::move(t));
   s.list("special_tokens", ParamType::string(), Config::list(std::move(items)),
          "strings that encode(text, parse_special) turns into one id each, " + what);
-  s.optional("eos", ParamType::string(),
-             "the special token that ends a document (default: the end-of-text token, when listed)");
+  s.optional(
+      "eos", ParamType::string(),
+      "the special token that ends a document (default: the end-of-text token, when listed)");
   s.integer("sentinels", 0,
             "T5's sentinels <extra_id_0>, <extra_id_1>, ... added as special tokens after the "
             "listed ones (span_corruption needs as many as a sequence has spans)")
@@ -82,8 +83,7 @@ void register_components(Registry& r) {
   add_specials(byte, {}, "numbered from 256");
   r.add<Tokenizer>("tokenizer", "byte", byte, [](const Config& c) {
     return located(c, [&] {
-      return std::make_shared<ByteTokenizer>(specials_of(c),
-                                             optional_string(c, "eos"));
+      return std::make_shared<ByteTokenizer>(specials_of(c), optional_string(c, "eos"));
     });
   });
 
@@ -96,8 +96,8 @@ void register_components(Registry& r) {
                "a fixed vocabulary: the characters of this string (no fitting)");
   r.add<Tokenizer>("tokenizer", "char", chr, [](const Config& c) {
     return located(c, [&] {
-      return std::make_shared<CharTokenizer>(
-          specials_of(c), optional_string(c, "eos"), optional_string(c, "chars"));
+      return std::make_shared<CharTokenizer>(specials_of(c), optional_string(c, "eos"),
+                                             optional_string(c, "chars"));
     });
   });
 
@@ -137,8 +137,8 @@ void register_components(Registry& r) {
         optional_string(c, "encoder_json").value_or(join_path(dir, "encoder.json"));
     std::string vocab = optional_string(c, "vocab_bpe").value_or(join_path(dir, "vocab.bpe"));
     return located(c, [&] {
-      return BpeTokenizer::gpt2(encoder, vocab, specials_of(c),
-                                optional_string(c, "eos"), c.where());
+      return BpeTokenizer::gpt2(encoder, vocab, specials_of(c), optional_string(c, "eos"),
+                                c.where());
     });
   });
 

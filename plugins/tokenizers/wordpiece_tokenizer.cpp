@@ -97,7 +97,8 @@ void WordPieceTokenizer::set_vocabulary(std::vector<std::string> vocab) {
   size_t n_initial = 0, n_continued = 0;
   for (size_t i = 0; i < n; ++i) {
     const std::string& t = vocab_[i];
-    if (t.size() > options_.prefix.size() && t.compare(0, options_.prefix.size(), options_.prefix) == 0) {
+    if (t.size() > options_.prefix.size() &&
+        t.compare(0, options_.prefix.size(), options_.prefix) == 0) {
       continuation_[i] = 1;
       stripped_[i] = t.substr(options_.prefix.size());
       ++n_continued;

@@ -82,9 +82,9 @@ class WordPieceTokenizer final : public TokenizerBase {
   bool ready_ = false;
   int64_t train_size_ = 0, min_frequency_ = 2;  // for fit()
   std::vector<std::string> vocab_;              // by id
-  std::vector<std::string> stripped_;  // by id: a continuation piece without its prefix
-  std::vector<char> continuation_;     // by id
-  TokenTable initial_, continued_;     // word-initial pieces by text; continuations by stripped
+  std::vector<std::string> stripped_;           // by id: a continuation piece without its prefix
+  std::vector<char> continuation_;              // by id
+  TokenTable initial_, continued_;  // word-initial pieces by text; continuations by stripped
   int32_t unk_id_ = -1;
 };
 

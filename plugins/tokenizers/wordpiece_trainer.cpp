@@ -73,7 +73,8 @@ std::vector<std::string> train_wordpiece(const std::vector<std::string_view>& co
     if (chars.size() < 2) continue;  // holds no pair
     MergeWord mw{std::vector<int32_t>(chars.size()), n};
     for (size_t i = 0; i < chars.size(); ++i)
-      mw.syms[i] = id_of.at(i == 0 ? std::string(chars[i]) : options.prefix + std::string(chars[i]));
+      mw.syms[i] =
+          id_of.at(i == 0 ? std::string(chars[i]) : options.prefix + std::string(chars[i]));
     merge_words.push_back(std::move(mw));
   }
   const std::string prefix = options.prefix;

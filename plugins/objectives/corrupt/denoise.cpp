@@ -11,9 +11,8 @@ InfillResult text_infill(std::span<const int32_t> ids, std::span<const uint8_t> 
                          std::span<const uint8_t> word_start, const InfillOptions& options,
                          const MlmVocab& vocab, Rng& rng) {
   const size_t n = ids.size();
-  KILN_CHECK(candidate.size() == n && word_start.size() == n, "text infilling: ",
-             candidate.size(), " candidate and ", word_start.size(), " word-start flags for ", n,
-             " tokens");
+  KILN_CHECK(candidate.size() == n && word_start.size() == n, "text infilling: ", candidate.size(),
+             " candidate and ", word_start.size(), " word-start flags for ", n, " tokens");
   KILN_CHECK(options.lambda > 0, "text infilling: the Poisson mean must be > 0, got ",
              options.lambda);
   KILN_CHECK(options.ratio >= 0 && options.ratio <= 1,
@@ -119,7 +118,8 @@ std::vector<int32_t> permute_sentences(std::span<const int32_t> ids,
   if (n > 0) bounds.push_back(n);
   const int64_t sentences = int64_t(bounds.size()) - 1;
   if (sentences < 2 || ratio <= 0) return std::vector<int32_t>(ids.begin(), ids.end());
-  const int64_t k = std::min<int64_t>(sentences, int64_t(std::ceil(double(sentences) * ratio - 1e-9)));
+  const int64_t k =
+      std::min<int64_t>(sentences, int64_t(std::ceil(double(sentences) * ratio - 1e-9)));
   // fairseq: the chosen places receive the chosen sentences in a random order.
   std::vector<int64_t> places = rng.sample(sentences, k);
   std::vector<int64_t> moved = places;

@@ -27,9 +27,9 @@
 namespace kiln::objectives {
 
 struct InfillOptions {
-  double ratio = 0.3;        ///< fraction of words masked
-  double lambda = 3.0;       ///< mean span length, in words
-  double random_ratio = 0.0; ///< a span's token is a random one instead of the mask
+  double ratio = 0.3;         ///< fraction of words masked
+  double lambda = 3.0;        ///< mean span length, in words
+  double random_ratio = 0.0;  ///< a span's token is a random one instead of the mask
 };
 
 struct InfillResult {

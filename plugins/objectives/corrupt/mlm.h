@@ -17,9 +17,9 @@
 namespace kiln::objectives {
 
 struct MlmOptions {
-  double rate = 0.15;    ///< probability that a candidate token (or word) is selected
-  double mask = 0.8;     ///< of the selected: replaced by the mask token
-  double random = 0.1;   ///< of the selected: replaced by a random ordinary token
+  double rate = 0.15;   ///< probability that a candidate token (or word) is selected
+  double mask = 0.8;    ///< of the selected: replaced by the mask token
+  double random = 0.1;  ///< of the selected: replaced by a random ordinary token
   bool whole_word = false;
 };
 

@@ -5,10 +5,11 @@
 namespace kiln::objectives {
 
 SentencePair make_sentence_pair(std::span<const int32_t> row, std::span<const int32_t> other,
-                                PairTask task, int32_t cls, int32_t sep, int64_t length,
-                                Rng& rng) {
-  KILN_CHECK(length >= 5, "sentence pairs: a pair needs at least 5 positions ([CLS] a [SEP] b "
-             "[SEP]), got a length of ", length);
+                                PairTask task, int32_t cls, int32_t sep, int64_t length, Rng& rng) {
+  KILN_CHECK(length >= 5,
+             "sentence pairs: a pair needs at least 5 positions ([CLS] a [SEP] b "
+             "[SEP]), got a length of ",
+             length);
   const int64_t n = length - 3;
   KILN_CHECK(int64_t(row.size()) >= n, "sentence pairs: a row of ", row.size(),
              " tokens is too short for a pair of ", length);
@@ -19,8 +20,10 @@ SentencePair make_sentence_pair(std::span<const int32_t> row, std::span<const in
   SentencePair p;
   p.label = rng.bernoulli(0.5) ? 1 : 0;
   if (p.label == 1 && task == PairTask::nsp) {
-    KILN_CHECK(int64_t(other.size()) >= b_len, "sentence pairs: the row for random second "
-               "segments holds ", other.size(), " tokens, fewer than ", b_len);
+    KILN_CHECK(int64_t(other.size()) >= b_len,
+               "sentence pairs: the row for random second "
+               "segments holds ",
+               other.size(), " tokens, fewer than ", b_len);
     const int64_t off = rng.below(int64_t(other.size()) - b_len + 1);
     b = other.subspan(size_t(off), size_t(b_len));
   }

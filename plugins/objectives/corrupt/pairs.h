@@ -32,7 +32,6 @@ struct SentencePair {
 /// `row` must hold at least length - 3 tokens, `other` (nsp's random second segments) at
 /// least length - 4; length >= 5.
 SentencePair make_sentence_pair(std::span<const int32_t> row, std::span<const int32_t> other,
-                                PairTask task, int32_t cls, int32_t sep, int64_t length,
-                                Rng& rng);
+                                PairTask task, int32_t cls, int32_t sep, int64_t length, Rng& rng);
 
 }  // namespace kiln::objectives

@@ -44,8 +44,8 @@ SpanCounts span_counts(int64_t length, double density, double mean_span_length) 
 std::vector<uint8_t> random_spans_noise_mask(int64_t length, double density,
                                              double mean_span_length, Rng& rng) {
   KILN_CHECK(length >= 2, "span corruption: a sequence needs at least 2 tokens, got ", length);
-  KILN_CHECK(density > 0 && density < 1, "span corruption: the noise density must be in (0, 1), got ",
-             density);
+  KILN_CHECK(density > 0 && density < 1,
+             "span corruption: the noise density must be in (0, 1), got ", density);
   KILN_CHECK(mean_span_length >= 1, "span corruption: the mean span length must be >= 1, got ",
              mean_span_length);
   const SpanCounts c = span_counts(length, density, mean_span_length);
@@ -77,7 +77,8 @@ SpanCorruption corrupt_spans(std::span<const int32_t> ids, std::span<const uint8
       // The targets' sentinel for a non-noise span is the one of the noise span after it;
       // a leading non-noise span (T5's always is) thus takes sentinel 0.
       KILN_CHECK(k < sentinels.size(), "span corruption: the sequence has more spans than the ",
-                 sentinels.size(), " sentinels <extra_id_N> of the tokenizer: give it more "
+                 sentinels.size(),
+                 " sentinels <extra_id_N> of the tokenizer: give it more "
                  "(sentinels = ...)");
       drop.push_back(sentinels[k++]);
     }

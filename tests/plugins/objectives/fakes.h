@@ -26,7 +26,8 @@ namespace kiln::objectives::testing {
 class FakeTokenizer final : public data::Tokenizer {
  public:
   FakeTokenizer(std::vector<std::string> ordinary, int sentinels = 0,
-                std::vector<std::string> specials = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}) {
+                std::vector<std::string> specials = {"[PAD]", "[UNK]", "[CLS]", "[SEP]",
+                                                     "[MASK]"}) {
     for (const std::string& s : specials) add_special(s);
     for (int i = sentinels - 1; i >= 0; --i) add_special("<extra_id_" + std::to_string(i) + ">");
     for (std::string& o : ordinary) bytes_.push_back(std::move(o));
@@ -60,7 +61,9 @@ class FakeTokenizer final : public data::Tokenizer {
 };
 
 struct Leaf : nn::Module {
-  nn::Parameter add(const std::string& name, const Tensor& t) { return register_parameter(name, t); }
+  nn::Parameter add(const std::string& name, const Tensor& t) {
+    return register_parameter(name, t);
+  }
 };
 
 inline Tensor weights(const Shape& shape, bool zero) {
@@ -146,7 +149,8 @@ class FakeElectra final : public nn::ElectraModel {
 /// of the memory, through a linear head.
 class FakeSeq2Seq final : public nn::Seq2SeqModel {
  public:
-  FakeSeq2Seq(int64_t vocab, int64_t d, bool zero, int64_t start) : V_(vocab), d_(d), start_(start) {
+  FakeSeq2Seq(int64_t vocab, int64_t d, bool zero, int64_t start)
+      : V_(vocab), d_(d), start_(start) {
     auto leaf = register_module("p", std::make_shared<Leaf>());
     enc_ = leaf->add("enc", weights({vocab, d}, zero));
     dec_ = leaf->add("dec", weights({vocab, d}, zero));

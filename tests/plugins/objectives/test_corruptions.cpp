@@ -172,7 +172,7 @@ TEST(SentencePairs, LabelsAreBalancedAndPairsAreBuiltAsLabelled) {
         if (p.label == 0)
           EXPECT_EQ(b_first, 1000 + p.first_len);  // B continues A
         else
-          EXPECT_GE(b_first, 2000);                // B comes from the other row
+          EXPECT_GE(b_first, 2000);  // B comes from the other row
       } else if (p.label == 0) {
         EXPECT_EQ(a_first, 1000);
         EXPECT_EQ(b_first, 1000 + p.first_len);
@@ -333,10 +333,11 @@ TEST(Denoising, TextInfillingMasksItsBudgetInPoissonSpans) {
     masks += m;
   }
   const double mean = len_sum / double(len_n), var = len_sq / double(len_n) - mean * mean;
-  std::printf("text infilling: %.4f of %ld tokens masked, %ld mask tokens; span lengths mean "
-              "%.3f variance %.3f, P(0) %.4f (Poisson(3): 3, 3, %.4f)\n",
-              double(removed) / double(tokens), long(tokens), long(masks), mean, var,
-              double(zero) / double(len_n), std::exp(-3.0));
+  std::printf(
+      "text infilling: %.4f of %ld tokens masked, %ld mask tokens; span lengths mean "
+      "%.3f variance %.3f, P(0) %.4f (Poisson(3): 3, 3, %.4f)\n",
+      double(removed) / double(tokens), long(tokens), long(masks), mean, var,
+      double(zero) / double(len_n), std::exp(-3.0));
   EXPECT_NEAR(double(removed) / double(tokens), 0.3, 1e-12);
   EXPECT_NEAR(mean, 3.0, 0.1);
   EXPECT_NEAR(var, 3.0, 0.2);
@@ -380,8 +381,9 @@ TEST(Denoising, SentencePermutationAndTokenDeletion) {
     while (i < p.size()) {
       bool found = false;
       for (size_t s = 0; s < 4 && !found; ++s)
-        if (!used[s] && std::equal(sentences[s].begin(), sentences[s].end(), p.begin() + ptrdiff_t(i),
-                                   p.begin() + ptrdiff_t(std::min(p.size(), i + sentences[s].size())))) {
+        if (!used[s] &&
+            std::equal(sentences[s].begin(), sentences[s].end(), p.begin() + ptrdiff_t(i),
+                       p.begin() + ptrdiff_t(std::min(p.size(), i + sentences[s].size())))) {
           used[s] = true;
           i += sentences[s].size();
           found = true;

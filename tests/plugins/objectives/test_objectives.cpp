@@ -296,12 +296,15 @@ TEST(SpanCorruptionObjective, EncoderReadsSentinelsDecoderWritesSpans) {
   EXPECT_EQ(model.decoder_shape, (Shape{3, 8}));
   EXPECT_EQ(out.tokens, 3 * 8);
   std::set<int64_t> sentinels;
-  for (int i = 0; i < 10; ++i) sentinels.insert(*tok->special_id("<extra_id_" + std::to_string(i) + ">"));
+  for (int i = 0; i < 10; ++i)
+    sentinels.insert(*tok->special_id("<extra_id_" + std::to_string(i) + ">"));
   const std::vector<int64_t> orig = batch.inputs.to_vector<int64_t>();
   for (int64_t r = 0; r < 3; ++r) {
-    const std::vector<int64_t> in(model.sources.begin() + r * 36, model.sources.begin() + (r + 1) * 36);
+    const std::vector<int64_t> in(model.sources.begin() + r * 36,
+                                  model.sources.begin() + (r + 1) * 36);
     // The decoder input is the target shifted right behind the start token: recover it.
-    std::vector<int64_t> dec(model.decoder_inputs.begin() + r * 8, model.decoder_inputs.begin() + (r + 1) * 8);
+    std::vector<int64_t> dec(model.decoder_inputs.begin() + r * 8,
+                             model.decoder_inputs.begin() + (r + 1) * 8);
     EXPECT_EQ(dec[0], 0);
     EXPECT_EQ(dec[1], *tok->special_id("<extra_id_0>"));
     // The targets' last token is not in the decoder input; rebuild from the inputs' side.
@@ -395,7 +398,8 @@ TEST(BiLMObjective, MeanOfTheTwoDirections) {
   const train::LossOutput got = obj.compute(model, batch, state);
   nn::ForwardState s2;
   const auto logits = model.bidirectional_logits(batch.inputs, s2);
-  const std::vector<double> f = logits.forward.to_vector<double>(), b = logits.backward.to_vector<double>();
+  const std::vector<double> f = logits.forward.to_vector<double>(),
+                            b = logits.backward.to_vector<double>();
   const std::vector<int64_t> ids = batch.inputs.to_vector<int64_t>();
   auto nll = [&](const std::vector<double>& l, size_t pos, int64_t target) {
     double m = -INFINITY, s = 0;

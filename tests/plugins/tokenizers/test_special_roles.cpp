@@ -80,8 +80,9 @@ TEST(Sentinels, AreReservedOnEveryTrainableTokenizer) {
   EXPECT_EQ(bpe->special_id("<extra_id_0>"), std::optional<int32_t>(bpe->vocab_size() - 1));
   EXPECT_EQ(bpe->special_id("eos"), std::optional<int32_t>(bpe->vocab_size() - 3));
 
-  auto wp = make(component("wordpiece", {{"vocab_size", Config(30)}, {"min_frequency", Config(1)},
-                                         {"sentinels", Config(2)}}));
+  auto wp = make(component(
+      "wordpiece",
+      {{"vocab_size", Config(30)}, {"min_frequency", Config(1)}, {"sentinels", Config(2)}}));
   wp->fit({"low lower lowest"});
   // Special tokens first when learning: [PAD] [UNK] [CLS] [SEP] [MASK] <extra_id_1> <extra_id_0>.
   EXPECT_EQ(wp->special_id("<extra_id_0>"), std::optional<int32_t>(6));
@@ -90,7 +91,8 @@ TEST(Sentinels, AreReservedOnEveryTrainableTokenizer) {
 }
 
 TEST(WordPieceComponent, BuildsFromAVocabFileOrLearns) {
-  auto wp = make(component("wordpiece", {{"vocab_size", Config(40)}, {"lowercase", Config(false)}}));
+  auto wp =
+      make(component("wordpiece", {{"vocab_size", Config(40)}, {"lowercase", Config(false)}}));
   EXPECT_TRUE(wp->needs_fit());
   wp->fit({"The cat sat. The cat sat."});
   EXPECT_EQ(wp->decode(wp->encode("The cat sat.")), "The cat sat .");

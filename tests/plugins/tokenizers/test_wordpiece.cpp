@@ -28,7 +28,8 @@ Words basic(std::string_view text, bool lower = true, std::optional<bool> strip 
 TEST(BertBasic, SplitsCjkIdeographs) {
   EXPECT_EQ(basic("ah\u535A\u63A8zz"), (Words{"ah", "\u535A", "\u63A8", "zz"}));
   // Hiragana and Hangul are not CJK ideographs: they stay in their words.
-  EXPECT_EQ(basic("\u3053\u3093 \uD55C\uAD6D", false, false), (Words{"\u3053\u3093", "\uD55C\uAD6D"}));
+  EXPECT_EQ(basic("\u3053\u3093 \uD55C\uAD6D", false, false),
+            (Words{"\u3053\u3093", "\uD55C\uAD6D"}));
 }
 
 TEST(BertBasic, LowercasesAndStripsAccents) {
@@ -61,9 +62,8 @@ TEST(BertBasic, FinalSigma) {
 
 TEST(BertBasic, PunctuationControlAndWhitespace) {
   // ASCII symbols that Unicode calls symbols (S*) are punctuation to BERT.
-  EXPECT_EQ(basic("a$b+c<d=e>f^g`h|i~j"),
-            (Words{"a", "$", "b", "+", "c", "<", "d", "=", "e", ">", "f", "^", "g", "`", "h", "|",
-                   "i", "~", "j"}));
+  EXPECT_EQ(basic("a$b+c<d=e>f^g`h|i~j"), (Words{"a", "$", "b", "+", "c", "<", "d", "=", "e", ">",
+                                                 "f", "^", "g", "`", "h", "|", "i", "~", "j"}));
   // Unicode punctuation (P*): the em dash and the guillemets.
   EXPECT_EQ(basic("x\u2014y \u00ABz\u00BB"), (Words{"x", "\u2014", "y", "\u00AB", "z", "\u00BB"}));
   // Controls (C*: NUL, U+0007, the zero-width space U+200B is Cf) and U+FFFD are dropped;
@@ -81,8 +81,8 @@ TEST(BertBasic, PunctuationControlAndWhitespace) {
 
 // Hugging Face's test vocabulary.
 Words hf_vocab() {
-  return {"[UNK]", "[CLS]", "[SEP]", "want", "##want", "##ed", "wa", "un", "runn", "##ing",
-          ",",     "low",   "lowest"};
+  return {"[UNK]", "[CLS]", "[SEP]", "want", "##want", "##ed",  "wa",
+          "un",    "runn",  "##ing", ",",    "low",    "lowest"};
 }
 
 WordPieceTokenizer hf_tokenizer() {
@@ -186,18 +186,18 @@ TEST(WordPieceTraining, MergesTheMostFrequentPairs) {
 }
 
 TEST(WordPieceTraining, TokenizerPutsSpecialTokensFirst) {
-  auto t = WordPieceTokenizer::trainable(10, 1, WordPieceOptions{}, bert_special_tokens(),
-                                         std::nullopt);
+  auto t =
+      WordPieceTokenizer::trainable(10, 1, WordPieceOptions{}, bert_special_tokens(), std::nullopt);
   EXPECT_TRUE(t->needs_fit());
   EXPECT_THROW(t->encode("ab"), Error);
   t->fit({"ab ab AB abc [MASK]"});
-  EXPECT_EQ(t->vocab(), (Words{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "##b", "##c",
-                               "ab", "abc"}));
+  EXPECT_EQ(t->vocab(),
+            (Words{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "##b", "##c", "ab", "abc"}));
   EXPECT_EQ(t->encode("abc ab a z", false), (Ids{9, 8, 5, 1}));
   EXPECT_EQ(t->special_id("mask"), std::optional<int32_t>(4));
   // Deterministic: the same corpus gives the same vocabulary.
-  auto u = WordPieceTokenizer::trainable(10, 1, WordPieceOptions{}, bert_special_tokens(),
-                                         std::nullopt);
+  auto u =
+      WordPieceTokenizer::trainable(10, 1, WordPieceOptions{}, bert_special_tokens(), std::nullopt);
   u->fit({"ab ab AB abc [MASK]"});
   EXPECT_EQ(u->vocab(), t->vocab());
 }
