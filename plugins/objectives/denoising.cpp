@@ -31,6 +31,8 @@ std::vector<int32_t> DenoisingObjective::noise(std::span<const int32_t> row, Rng
   if (options_.delete_ratio > 0)
     x = delete_tokens(x, vocab_.candidates(x), options_.delete_ratio, rng);
   if (x.empty()) x.push_back(mask_);  // everything deleted: the encoder still reads something
+  // Inserted masks can make the source longer than the row; the model's context holds a row.
+  if (x.size() > row.size()) x.resize(row.size());
   return x;
 }
 

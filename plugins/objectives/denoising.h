@@ -1,7 +1,8 @@
 // BART's denoising objective: each row is noised by corrupt/denoise.h — sentence permutation,
 // then text infilling (30% of words in Poisson(3) spans, each span one mask token, zero-length
 // spans inserting one), then token deletion (off by default) — with fresh draws each time a
-// row is seen, and the encoder-decoder is trained to write the original row (seq2seq.h).
+// row is seen, and the encoder-decoder is trained to write the original row (seq2seq.h). A
+// source that insertions made longer than the row is cut to the row's length.
 #pragma once
 
 #include "core/train/objective.h"

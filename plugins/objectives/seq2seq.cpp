@@ -52,6 +52,9 @@ void seq2seq_loss(nn::Seq2SeqModel& model, const std::vector<std::vector<int32_t
              targets.size(), " targets");
   const int64_t S = longest(sources), Tt = longest(targets);
   KILN_CHECK(S > 0 && Tt > 0, "seq2seq: an empty batch");
+  KILN_CHECK(S <= model.context_length() && Tt <= model.context_length(), "seq2seq: sources of ", S,
+             " and targets of ", Tt, " tokens do not fit the model's context of ",
+             model.context_length(), ": lower seq_len");
 
   std::vector<uint8_t> real;
   const std::vector<int64_t> src = pad_rows(sources, S, pad, &real);
