@@ -68,9 +68,8 @@ class ReferenceBatch : public data::Dataset {
     for (int64_t id : inputs_.to_vector<int64_t>()) tokens_.push_back(int32_t(id));
   }
   data::Batch next(data::Split, int64_t batch, int64_t seq_len) override {
-    KILN_CHECK(batch == inputs_.size(0) && seq_len == inputs_.size(1), "reference_batch: ",
-               path_, " holds a batch of ", inputs_.shape(), ", asked for [", batch, ", ",
-               seq_len, "]");
+    KILN_CHECK(batch == inputs_.size(0) && seq_len == inputs_.size(1), "reference_batch: ", path_,
+               " holds a batch of ", inputs_.shape(), ", asked for [", batch, ", ", seq_len, "]");
     data::Batch b;
     b.inputs = inputs_;
     b.targets = targets_;

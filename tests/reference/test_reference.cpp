@@ -69,15 +69,15 @@ class Reference : public ::testing::TestWithParam<std::string> {
     const std::string fixtures = KILN_REFERENCE_FIXTURES;
     inputs_ = safetensors::read(inputs_path(fixtures, name_));
     expected_ = safetensors::read(expected_path(fixtures, name_));
-    out_ = fs::temp_directory_path() /
-           ("kiln_reference_" + std::to_string(::getpid()) + "_" + name_);
+    out_ =
+        fs::temp_directory_path() / ("kiln_reference_" + std::to_string(::getpid()) + "_" + name_);
     fs::remove_all(out_);
     train::TrainerOptions o;
     o.out = out_.string();
     o.mfu = false;
     o.handle_signals = false;
-    trainer_ = std::make_unique<train::Trainer>(
-        load_case_spec(name_, inputs_path(fixtures, name_)), o);
+    trainer_ =
+        std::make_unique<train::Trainer>(load_case_spec(name_, inputs_path(fixtures, name_)), o);
     // The fixture's weights (kiln's own initialisation when the fixture was written; loading
     // them keeps the test independent of later changes to the initialisation).
     nn::StateDict weights;
