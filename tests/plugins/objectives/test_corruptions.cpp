@@ -117,7 +117,9 @@ TEST(MlmCorruption, WholeWordMaskingSelectsWholeWords) {
       ++tokens;
       selected += r.labels[i] != -100;
       // Within a word, all tokens are selected or none.
-      if (i > 0 && !start[i]) EXPECT_EQ(r.labels[i] != -100, r.labels[i - 1] != -100);
+      if (i > 0 && !start[i]) {
+        EXPECT_EQ(r.labels[i] != -100, r.labels[i - 1] != -100);
+      }
     }
   }
   const double rate = double(selected) / double(tokens);

@@ -370,7 +370,9 @@ TEST(DenoisingObjective, DecoderReconstructsTheOriginalFromPaddedSources) {
   if (model.source_padding.defined()) {
     const std::vector<bool> real = model.source_padding.to_vector<bool>();
     for (size_t i = 0; i < real.size(); ++i)
-      if (!real[i]) EXPECT_EQ(model.sources[i], 0);
+      if (!real[i]) {
+        EXPECT_EQ(model.sources[i], 0);
+      }
     EXPECT_TRUE(model.memory_padding.defined());
   }
   out.loss.backward();
