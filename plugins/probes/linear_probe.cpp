@@ -48,7 +48,7 @@ SoftmaxRegression fit_softmax_regression(const std::vector<double>& x_raw, const
 
   // Full-batch Adam on the mean cross-entropy + weight_decay / 2 |W|^2 (a convex problem).
   const size_t P = size_t(K * d + K);
-  std::vector<double> theta(P, 0), g(P), m1(P, 0), m2(P, 0), p(size_t(K));
+  std::vector<double> theta(P, 0), g(P), m1(P, 0), m2(P, 0), p(static_cast<size_t>(K));
   const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
   for (int64_t step = 1; step <= o.steps; ++step) {
     std::fill(g.begin(), g.end(), 0.0);

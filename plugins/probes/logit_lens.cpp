@@ -41,7 +41,7 @@ namespace {
 
 std::vector<double> softmax_row(const double* x, int64_t V) {
   double m = *std::max_element(x, x + V), s = 0;
-  std::vector<double> p(size_t(V));
+  std::vector<double> p(static_cast<size_t>(V));
   for (int64_t v = 0; v < V; ++v) s += p[size_t(v)] = std::exp(x[v] - m);
   for (double& q : p) q /= s;
   return p;
@@ -53,11 +53,11 @@ std::vector<std::vector<LensTop>> lens_top_k(const LogitLens& lens, int64_t k) {
   const int64_t R = lens.logits.size(0), T = lens.logits.size(1), V = lens.logits.size(2);
   k = std::min(k, V);
   const std::vector<double> l = lens.logits.contiguous().to_vector<double>();
-  std::vector<std::vector<LensTop>> out(size_t(R), std::vector<LensTop>(size_t(T)));
+  std::vector<std::vector<LensTop>> out(static_cast<size_t>(R), std::vector<LensTop>(static_cast<size_t>(T)));
   for (int64_t r = 0; r < R; ++r)
     for (int64_t t = 0; t < T; ++t) {
       std::vector<double> p = softmax_row(l.data() + (r * T + t) * V, V);
-      std::vector<int64_t> idx(size_t(V));
+      std::vector<int64_t> idx(static_cast<size_t>(V));
       std::iota(idx.begin(), idx.end(), 0);
       std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int64_t a, int64_t b) {
         return p[size_t(a)] > p[size_t(b)] || (p[size_t(a)] == p[size_t(b)] && a < b);

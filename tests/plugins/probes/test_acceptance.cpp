@@ -21,7 +21,7 @@ Tensor repeated(int64_t B, int64_t n, int64_t V, std::mt19937_64& rng) {
   std::uniform_int_distribution<int64_t> tok(0, V - 1);
   std::vector<int64_t> v;
   for (int64_t b = 0; b < B; ++b) {
-    std::vector<int64_t> x(size_t(n));
+    std::vector<int64_t> x(static_cast<size_t>(n));
     for (auto& t : x) t = tok(rng);
     v.insert(v.end(), x.begin(), x.end());
     v.insert(v.end(), x.begin(), x.end());
