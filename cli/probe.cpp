@@ -30,14 +30,16 @@ Config parse_value(const std::string& text, const Param* p, const std::string& k
     KILN_FAIL("--set ", key, "=", text, ": expected a number");
   }
   if (kind == K::boolean) {
-    KILN_CHECK(text == "true" || text == "false", "--set ", key, "=", text, ": expected true or false");
+    KILN_CHECK(text == "true" || text == "false", "--set ", key, "=", text,
+               ": expected true or false");
     return Config(text == "true");
   }
   return Config(text);
 }
 
 // The probe component named `name` with parameters key=value.
-Config probe_config(const std::string& name, const std::vector<std::pair<std::string, std::string>>& sets) {
+Config probe_config(const std::string& name,
+                    const std::vector<std::pair<std::string, std::string>>& sets) {
   load_default_plugins();
   const ComponentInfo* info = Registry::global().find("probe", name);
   if (!info) {
@@ -47,8 +49,9 @@ Config probe_config(const std::string& name, const std::vector<std::pair<std::st
     const std::string best = did_you_mean(name, names);
     std::string list;
     for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
-    KILN_FAIL("no probe named \"", name, "\"", best.empty() ? "" : " (did you mean \"" + best + "\"?)",
-              "; the probes are: ", list, ", or give a probe spec (probes/*.lua)");
+    KILN_FAIL("no probe named \"", name, "\"",
+              best.empty() ? "" : " (did you mean \"" + best + "\"?)", "; the probes are: ", list,
+              ", or give a probe spec (probes/*.lua)");
   }
   Config c = Config::table();
   c.set_component("probe", name);
@@ -74,25 +77,30 @@ int run_probe(const std::vector<std::string>& args) {
       "set", po::value<std::vector<std::string>>(),
       "key=value: a parameter of the named probe, or path=value overriding a probe spec")(
       "out", po::value<std::string>(), "where to write (default RUN/probes/NAME)")(
-      "step", po::value<int64_t>()->default_value(-1), "the checkpoint's step (default: the latest)");
+      "step", po::value<int64_t>()->default_value(-1),
+      "the checkpoint's step (default: the latest)");
   po::positional_options_description pos;
   pos.add("run", 1).add("probe", 1);
   po::variables_map vm;
-  if (parse(args, opts, pos, vm, "kiln probe RUN_DIR PROBE [--prompt TEXT] [--set key=value ...] [--out DIR]",
+  if (parse(args, opts, pos, vm,
+            "kiln probe RUN_DIR PROBE [--prompt TEXT] [--set key=value ...] [--out DIR]",
             "kiln probe runs/a logit_lens --prompt \"ROMEO:\" --target \" \"\n"
             "  kiln probe runs/a probes/induction.lua"))
     return 0;
-  if (!vm.count("run") || !vm.count("probe")) throw po::error("expected a run directory and a probe");
+  if (!vm.count("run") || !vm.count("probe"))
+    throw po::error("expected a run directory and a probe");
   const std::string run_dir = vm["run"].as<std::string>(), probe = vm["probe"].as<std::string>();
   std::error_code ec;
   KILN_CHECK(fs::is_directory(run_dir, ec), run_dir, ": no such run directory");
-  std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  std::vector<std::string> sets =
+      vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
 
   // The probes first: a mistake shows before a model is loaded.
   std::vector<Config> configs;
   const bool is_spec = probe.size() > 4 && probe.compare(probe.size() - 4, 4, ".lua") == 0;
   if (is_spec) {
-    KILN_CHECK(!vm.count("prompt") && !vm.count("target"), "--prompt and --target apply to a probe given by ",
+    KILN_CHECK(!vm.count("prompt") && !vm.count("target"),
+               "--prompt and --target apply to a probe given by ",
                "name; a probe spec sets them itself (or use --set PATH=VALUE)");
     dsl::SpecOptions so;
     so.overrides = sets;
@@ -116,7 +124,8 @@ int run_probe(const std::vector<std::string>& args) {
   train::LoadedRun run = train::load_run(run_dir, lo);
   run.model->eval();
   for (const auto& p : probes) {
-    const fs::path out = vm.count("out") ? fs::path(vm["out"].as<std::string>()) : fs::path(run_dir) / "probes" / p->name();
+    const fs::path out = vm.count("out") ? fs::path(vm["out"].as<std::string>())
+                                         : fs::path(run_dir) / "probes" / p->name();
     fs::create_directories(out, ec);
     KILN_CHECK(!ec, "cannot create ", out.string(), ": ", ec.message());
     eval::ProbeContext ctx;

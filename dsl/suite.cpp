@@ -7,7 +7,8 @@ namespace kiln::dsl {
 namespace {
 
 // Checks that every item of the list is a component of `kind` and validates it.
-std::vector<Config> validate_list(Config suite, const std::string& kind, const std::string& example) {
+std::vector<Config> validate_list(Config suite, const std::string& kind,
+                                  const std::string& example) {
   suite.set_path("");
   std::vector<std::string> errors;
   std::vector<Config> out;
@@ -53,8 +54,10 @@ std::vector<Config> load_probes(const std::string& path, const SpecOptions& opti
   if (probes.is_component()) probes = Config::list({probes});
   if (probes.is_table() && probes.keys().empty()) probes = Config::list();
   if (!probes.is_list())
-    KILN_FAIL(path, ": a probe spec returns a probe or a list of probes, as in return { logit_lens { prompt = ",
-              "\"...\" } }; got a ", probes.type_name());
+    KILN_FAIL(
+        path,
+        ": a probe spec returns a probe or a list of probes, as in return { logit_lens { prompt = ",
+        "\"...\" } }; got a ", probes.type_name());
   KILN_CHECK(probes.size() > 0, path, ": the probe spec lists no probes");
   return validate_list(std::move(probes), "probe", "logit_lens {}");
 }

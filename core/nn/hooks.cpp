@@ -13,17 +13,19 @@ size_t HookPoint::add(HookFn fn) {
 }
 
 void HookPoint::remove(size_t id) {
-  hooks_.erase(std::remove_if(hooks_.begin(), hooks_.end(), [id](const auto& h) { return h.first == id; }),
-               hooks_.end());
+  hooks_.erase(
+      std::remove_if(hooks_.begin(), hooks_.end(), [id](const auto& h) { return h.first == id; }),
+      hooks_.end());
 }
 
 Tensor HookPoint::run(const Tensor& x) const {
   Tensor y = x;
   for (const auto& [id, fn] : hooks_) {
     Tensor r = fn(y, name_);
-    KILN_CHECK(r.defined() && r.shape() == y.shape(), "hook on ", name_, " returned a tensor of shape ",
-               r.defined() ? shape_str(r.shape()) : std::string("(undefined)"), " for an activation of shape ",
-               y.shape());
+    KILN_CHECK(r.defined() && r.shape() == y.shape(), "hook on ", name_,
+               " returned a tensor of shape ",
+               r.defined() ? shape_str(r.shape()) : std::string("(undefined)"),
+               " for an activation of shape ", y.shape());
     y = r;
   }
   return y;
@@ -49,8 +51,8 @@ HookFn replace_with(Tensor value) {
 
 namespace {
 
-Tensor slice_of(const Tensor& t, int64_t dim, int64_t start, int64_t length, const std::string& name,
-                const char* who) {
+Tensor slice_of(const Tensor& t, int64_t dim, int64_t start, int64_t length,
+                const std::string& name, const char* who) {
   const int64_t d = dim < 0 ? dim + t.dim() : dim;
   KILN_CHECK(d >= 0 && d < t.dim() && start >= 0 && length >= 1 && start + length <= t.size(d), who,
              " at ", name, ": slice [", start, ", ", start + length, ") of dim ", dim,
@@ -94,7 +96,8 @@ HookFilter names_in(std::vector<std::string> names) {
 
 HookFilter names_ending(std::string suffix) {
   return [suffix = std::move(suffix)](const std::string& n) {
-    return n.size() >= suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return n.size() >= suffix.size() &&
+           n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
 }
 

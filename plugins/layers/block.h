@@ -31,8 +31,8 @@ class Block : public nn::Layer {
 
   bool pre_norm_;
   double dropout_;
-  nn::HookPoint *hook_resid_pre_, *hook_attn_out_, *hook_resid_mid_ = nullptr,
-                               *hook_mlp_out_ = nullptr, *hook_resid_post_;
+  nn::HookPoint *hook_resid_pre_, *hook_attn_out_, *hook_resid_post_;
+  nn::HookPoint *hook_resid_mid_ = nullptr, *hook_mlp_out_ = nullptr;  // with an MLP only
 };
 
 }  // namespace kiln::layers

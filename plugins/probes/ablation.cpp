@@ -8,8 +8,8 @@ namespace kiln::probes {
 namespace {
 
 // The hook that ablates slice `index` of dimension `dim` of an activation cached in `cache`.
-nn::HookFn ablate(const nn::ActivationCache& cache, const std::string& hook, int64_t dim, int64_t index,
-                  int64_t length, bool mean) {
+nn::HookFn ablate(const nn::ActivationCache& cache, const std::string& hook, int64_t dim,
+                  int64_t index, int64_t length, bool mean) {
   Tensor fill;
   if (mean) fill = ops::mean(cache.at(hook), {0, 1}, /*keepdim=*/true).narrow(dim, index, length);
   return nn::ablate_slice(dim, index, length, fill);
@@ -20,16 +20,19 @@ double loss_with(nn::Model& model, const Tensor& tokens, const AblationOptions& 
 }
 
 nn::ActivationCache reference_cache(nn::Model& model, const Tensor& tokens) {
-  return nn::run_with_cache(model, tokens, [](const std::string& n) {
-           return nn::names_ending(".attn.hook_z")(n) || nn::names_ending(".hook_mlp_out")(n);
-         }).cache;
+  return nn::run_with_cache(model, tokens,
+                            [](const std::string& n) {
+                              return nn::names_ending(".attn.hook_z")(n) ||
+                                     nn::names_ending(".hook_mlp_out")(n);
+                            })
+      .cache;
 }
 
 }  // namespace
 
 AblationResult ablation(nn::Model& model, const Tensor& tokens, const AblationOptions& o) {
-  KILN_CHECK(tokens.dim() == 2 && tokens.size(1) >= 2, "ablation: expected tokens [B, T] with T >= 2, got ",
-             tokens.shape());
+  KILN_CHECK(tokens.dim() == 2 && tokens.size(1) >= 2,
+             "ablation: expected tokens [B, T] with T >= 2, got ", tokens.shape());
   AblationResult r;
   r.layers = count_layers(model);
   r.base_loss = loss_with(model, tokens, o);
@@ -55,7 +58,8 @@ AblationResult ablation(nn::Model& model, const Tensor& tokens, const AblationOp
   return r;
 }
 
-double ablated_loss(nn::Model& model, const Tensor& tokens, const std::vector<std::pair<int64_t, int64_t>>& heads,
+double ablated_loss(nn::Model& model, const Tensor& tokens,
+                    const std::vector<std::pair<int64_t, int64_t>>& heads,
                     const AblationOptions& o) {
   const nn::ActivationCache cache = reference_cache(model, tokens);
   nn::Hooks hooks(model);

@@ -27,9 +27,11 @@ struct AblationResult {
 };
 
 /// Every head and MLP of the model ablated in turn, on tokens [B, T].
-AblationResult ablation(nn::Model& model, const Tensor& tokens, const AblationOptions& options = {});
+AblationResult ablation(nn::Model& model, const Tensor& tokens,
+                        const AblationOptions& options = {});
 /// The loss with the heads `heads` ((layer, head) pairs) ablated together.
-double ablated_loss(nn::Model& model, const Tensor& tokens, const std::vector<std::pair<int64_t, int64_t>>& heads,
+double ablated_loss(nn::Model& model, const Tensor& tokens,
+                    const std::vector<std::pair<int64_t, int64_t>>& heads,
                     const AblationOptions& options = {});
 
 }  // namespace kiln::probes

@@ -53,7 +53,8 @@ double next_token_loss(const Tensor& logits, const Tensor& tokens, int64_t from,
   return total / double(B * (to - from));
 }
 
-Tensor encode_prompt(const data::Tokenizer& tokenizer, const std::string& text, const nn::Model& model) {
+Tensor encode_prompt(const data::Tokenizer& tokenizer, const std::string& text,
+                     const nn::Model& model) {
   std::vector<int32_t> ids = tokenizer.encode(text);
   KILN_CHECK(!ids.empty(), "probe: the prompt \"", text, "\" encodes to no token");
   KILN_CHECK(int64_t(ids.size()) <= model.context_length(), "probe: the prompt has ", ids.size(),
@@ -62,7 +63,8 @@ Tensor encode_prompt(const data::Tokenizer& tokenizer, const std::string& text, 
   return from_vector(v, {1, int64_t(v.size())});
 }
 
-std::vector<std::string> token_labels(const data::Tokenizer* tokenizer, const std::vector<int64_t>& ids) {
+std::vector<std::string> token_labels(const data::Tokenizer* tokenizer,
+                                      const std::vector<int64_t>& ids) {
   std::vector<std::string> out;
   for (int64_t id : ids) {
     std::string raw = tokenizer ? tokenizer->token_bytes(int32_t(id)) : std::to_string(id);

@@ -22,12 +22,15 @@ bool has_hook(const nn::Model& model, const std::string& name);
 Tensor forward_logits(nn::Model& model, const Tensor& tokens);
 /// Mean next-token cross-entropy of tokens [B, T] over the predictions of positions
 /// [from, to) (token t + 1 from position t; to <= T - 1; to < 0: T - 1).
-double next_token_loss(const Tensor& logits, const Tensor& tokens, int64_t from = 0, int64_t to = -1);
+double next_token_loss(const Tensor& logits, const Tensor& tokens, int64_t from = 0,
+                       int64_t to = -1);
 
 /// Token ids i64 [1, T] of a text (throws if it has no token or exceeds the context).
-Tensor encode_prompt(const data::Tokenizer& tokenizer, const std::string& text, const nn::Model& model);
+Tensor encode_prompt(const data::Tokenizer& tokenizer, const std::string& text,
+                     const nn::Model& model);
 /// A label for each token id, printable in an SVG (its text, control bytes escaped).
-std::vector<std::string> token_labels(const data::Tokenizer* tokenizer, const std::vector<int64_t>& ids);
+std::vector<std::string> token_labels(const data::Tokenizer* tokenizer,
+                                      const std::vector<int64_t>& ids);
 /// The ids of row b of i64 tokens [B, T].
 std::vector<int64_t> row_ids(const Tensor& tokens, int64_t b = 0);
 

@@ -48,7 +48,8 @@ std::string out_file(const ProbeContext& ctx, const std::string& file) {
 int64_t single_token(const ProbeContext& ctx, const std::string& text, const std::string& what) {
   KILN_CHECK(ctx.tokenizer, what, ": needs the run's tokenizer");
   std::vector<int32_t> ids = ctx.tokenizer->encode(text);
-  KILN_CHECK(ids.size() == 1, what, " \"", text, "\" encodes to ", ids.size(), " tokens; expected one");
+  KILN_CHECK(ids.size() == 1, what, " \"", text, "\" encodes to ", ids.size(),
+             " tokens; expected one");
   return ids[0];
 }
 Tensor prompt_tokens(const ProbeContext& ctx, const std::string& text) {
@@ -99,7 +100,8 @@ class LogitLensProbe : public Probe {
       out.set("target", target_);
       out.set("target_prob", numbers(prob));
       out.set("target_rank", integers(rank));
-      panels.insert(panels.begin(), Heatmap{"p(\"" + target_ + "\")", "layer", "position", lens.rows, labels, prob});
+      panels.insert(panels.begin(), Heatmap{"p(\"" + target_ + "\")", "layer", "position",
+                                            lens.rows, labels, prob});
     }
     HeatmapStyle style;
     style.title = "logit lens: " + prompt_;
@@ -135,7 +137,8 @@ class AttentionPatternsProbe : public Probe {
       std::vector<Heatmap> panels;
       Config heads = Config::list();
       for (int64_t h = 0; h < H; ++h) {
-        std::vector<double> m(v.begin() + ((l * H + h) * T) * T, v.begin() + ((l * H + h + 1) * T) * T);
+        std::vector<double> m(v.begin() + ((l * H + h) * T) * T,
+                              v.begin() + ((l * H + h + 1) * T) * T);
         panels.push_back(Heatmap{"head " + std::to_string(h), "query", "key", labels, labels, m});
         heads.push_back(numbers(m));
       }
@@ -162,9 +165,12 @@ class AttentionPatternsProbe : public Probe {
 
 class PatchingProbe : public Probe {
  public:
-  PatchingProbe(std::vector<std::string> clean, std::vector<std::string> corrupted, std::vector<std::string> answers,
-                std::vector<std::string> wrong)
-      : clean_(std::move(clean)), corrupted_(std::move(corrupted)), answers_(std::move(answers)), wrong_(std::move(wrong)) {}
+  PatchingProbe(std::vector<std::string> clean, std::vector<std::string> corrupted,
+                std::vector<std::string> answers, std::vector<std::string> wrong)
+      : clean_(std::move(clean)),
+        corrupted_(std::move(corrupted)),
+        answers_(std::move(answers)),
+        wrong_(std::move(wrong)) {}
   std::string name() const override { return "activation_patching"; }
   Config run(ProbeContext& ctx) override {
     PatchingInput in;
@@ -172,16 +178,20 @@ class PatchingProbe : public Probe {
     for (size_t i = 0; i < clean_.size(); ++i) {
       clean.push_back(prompt_tokens(ctx, clean_[i]));
       corrupted.push_back(prompt_tokens(ctx, corrupted_[i]));
-      KILN_CHECK(clean.back().shape() == corrupted.back().shape() && clean.back().shape() == clean[0].shape(),
-                 "activation_patching: every clean and corrupted prompt must encode to the same number of tokens; \"",
-                 clean_[i], "\" has ", clean.back().size(1), ", \"", corrupted_[i], "\" has ", corrupted.back().size(1),
-                 ", the first clean prompt ", clean[0].size(1));
+      KILN_CHECK(clean.back().shape() == corrupted.back().shape() &&
+                     clean.back().shape() == clean[0].shape(),
+                 "activation_patching: every clean and corrupted prompt must encode to the same "
+                 "number of tokens; \"",
+                 clean_[i], "\" has ", clean.back().size(1), ", \"", corrupted_[i], "\" has ",
+                 corrupted.back().size(1), ", the first clean prompt ", clean[0].size(1));
       in.answer.push_back(single_token(ctx, answers_[i], "activation_patching: answer"));
       in.wrong.push_back(single_token(ctx, wrong_[i], "activation_patching: wrong answer"));
     }
     std::vector<int64_t> c_ids, k_ids;
-    for (const Tensor& t : clean) for (int64_t id : row_ids(t)) c_ids.push_back(id);
-    for (const Tensor& t : corrupted) for (int64_t id : row_ids(t)) k_ids.push_back(id);
+    for (const Tensor& t : clean)
+      for (int64_t id : row_ids(t)) c_ids.push_back(id);
+    for (const Tensor& t : corrupted)
+      for (int64_t id : row_ids(t)) k_ids.push_back(id);
     const int64_t B = int64_t(clean.size()), T = clean[0].size(1);
     in.clean = from_vector(c_ids, {B, T});
     in.corrupted = from_vector(k_ids, {B, T});
@@ -190,7 +200,9 @@ class PatchingProbe : public Probe {
     // Position labels: the first pair's clean token, and "/corrupted" where they differ.
     std::vector<std::string> cl = token_labels(ctx.tokenizer.get(), row_ids(clean[0])),
                              co = token_labels(ctx.tokenizer.get(), row_ids(corrupted[0])), pos;
-    for (int64_t t = 0; t < T; ++t) pos.push_back(cl[size_t(t)] == co[size_t(t)] ? cl[size_t(t)] : cl[size_t(t)] + "/" + co[size_t(t)]);
+    for (int64_t t = 0; t < T; ++t)
+      pos.push_back(cl[size_t(t)] == co[size_t(t)] ? cl[size_t(t)]
+                                                   : cl[size_t(t)] + "/" + co[size_t(t)]);
     const std::vector<std::string> layers = numbered(r.layers);
     Config out = Config::table();
     out.set("clean_logit_diff", r.clean_ld);
@@ -201,13 +213,14 @@ class PatchingProbe : public Probe {
     style.diverging = true;
     style.vmin = -1;
     style.vmax = 1;
-    auto emit = [&](const std::string& key, const std::vector<double>& v, const std::vector<std::string>& cols,
-                    const std::string& col_axis) {
+    auto emit = [&](const std::string& key, const std::vector<double>& v,
+                    const std::vector<std::string>& cols, const std::string& col_axis) {
       if (v.empty()) return;
       out.set(key, numbers(v));
       style.title = "activation patching (" + key + "): normalised logit difference restored";
       const std::string file = "patching_" + key + ".svg";
-      write_file(out_file(ctx, file), heatmap_svg({Heatmap{key, "layer", col_axis, layers, cols, v}}, style));
+      write_file(out_file(ctx, file),
+                 heatmap_svg({Heatmap{key, "layer", col_axis, layers, cols, v}}, style));
       figures.push_back(Config(file));
     };
     emit("resid", r.resid, pos, "position");
@@ -226,15 +239,17 @@ class PatchingProbe : public Probe {
 
 class AblationProbe : public Probe {
  public:
-  AblationProbe(std::vector<std::string> texts, AblationOptions o) : texts_(std::move(texts)), o_(o) {}
+  AblationProbe(std::vector<std::string> texts, AblationOptions o)
+      : texts_(std::move(texts)), o_(o) {}
   std::string name() const override { return "ablation"; }
   Config run(ProbeContext& ctx) override {
     std::vector<int64_t> ids;
     int64_t T = -1;
     for (const std::string& text : texts_) {
       Tensor t = prompt_tokens(ctx, text);
-      KILN_CHECK(T < 0 || t.size(1) == T, "ablation: every text must encode to the same number of tokens (",
-                 T, "); \"", text, "\" has ", t.size(1));
+      KILN_CHECK(T < 0 || t.size(1) == T,
+                 "ablation: every text must encode to the same number of tokens (", T, "); \"",
+                 text, "\" has ", t.size(1));
       T = t.size(1);
       for (int64_t id : row_ids(t)) ids.push_back(id);
     }
@@ -251,7 +266,9 @@ class AblationProbe : public Probe {
     out.set("head_loss_change", numbers(dh));
     out.set("mlp_loss_change", numbers(dm));
     std::vector<Heatmap> panels;
-    if (!dh.empty()) panels.push_back(Heatmap{"heads", "layer", "head", numbered(r.layers), numbered(r.heads, "H"), dh});
+    if (!dh.empty())
+      panels.push_back(
+          Heatmap{"heads", "layer", "head", numbered(r.layers), numbered(r.heads, "H"), dh});
     if (!dm.empty()) panels.push_back(Heatmap{"MLP", "layer", "", numbered(r.layers), {"mlp"}, dm});
     if (!panels.empty()) {
       HeatmapStyle style;
@@ -290,10 +307,11 @@ std::vector<ProbeExample> read_examples(const std::string& path, const data::Tok
     }
     if (const Config* ls = c.find("labels")) {
       for (const Config& l : ls->items()) e.labels.push_back(l.as_int());
-      KILN_CHECK(e.labels.size() == e.ids.size(), where, ": ", e.labels.size(), " labels for ", e.ids.size(),
-                 " tokens (token-level labels need one per token; -1 skips one)");
+      KILN_CHECK(e.labels.size() == e.ids.size(), where, ": ", e.labels.size(), " labels for ",
+                 e.ids.size(), " tokens (token-level labels need one per token; -1 skips one)");
     } else {
-      KILN_CHECK(c.has("label"), where, ": expected a \"label\" (sequence) or \"labels\" (per token) field");
+      KILN_CHECK(c.has("label"), where,
+                 ": expected a \"label\" (sequence) or \"labels\" (per token) field");
       e.labels.push_back(c.at("label").as_int());
     }
     out.push_back(std::move(e));
@@ -303,7 +321,8 @@ std::vector<ProbeExample> read_examples(const std::string& path, const data::Tok
 
 class LinearProbeComponent : public Probe {
  public:
-  LinearProbeComponent(std::string path, LinearProbeOptions o) : path_(std::move(path)), o_(std::move(o)) {}
+  LinearProbeComponent(std::string path, LinearProbeOptions o)
+      : path_(std::move(path)), o_(std::move(o)) {}
   std::string name() const override { return "linear_probe"; }
   Config run(ProbeContext& ctx) override {
     LinearProbeResult r = linear_probe(*ctx.model, read_examples(path_, ctx.tokenizer.get()), o_);
@@ -333,8 +352,11 @@ class LinearProbeComponent : public Probe {
     style.title = "linear probe at " + o_.hook + ": held-out accuracy";
     style.vmin = 0;
     style.vmax = 1;
-    write_file(out_file(ctx, "linear_probe.svg"),
-               heatmap_svg({Heatmap{"accuracy", "layer", "", names, {"probe", "control", "majority"}, grid}}, style));
+    write_file(
+        out_file(ctx, "linear_probe.svg"),
+        heatmap_svg(
+            {Heatmap{"accuracy", "layer", "", names, {"probe", "control", "majority"}, grid}},
+            style));
     out.set("figure", "linear_probe.svg");
     return out;
   }
@@ -356,48 +378,84 @@ std::vector<std::string> string_list(const Config& c, const std::string& key) {
 
 void register_components(Registry& r) {
   {
-    Schema s("logit lens: each layer's residual stream through the final norm and unembedding; top-k "
-             "tokens per layer and position, and the probability and rank of a target token");
+    Schema s(
+        "logit lens: each layer's residual stream through the final norm and unembedding; top-k "
+        "tokens per layer and position, and the probability and rank of a target token");
     s.string("prompt", std::nullopt, "the text to read");
-    s.string("target", std::string(), "a text of one token whose probability and rank to follow (\"\": none)");
+    s.string("target", std::string(),
+             "a text of one token whose probability and rank to follow (\"\": none)");
     s.integer("top_k", 5, "tokens listed per layer and position").min(1);
     r.add<Probe>("probe", "logit_lens", s, [](const Config& c) {
-      return std::make_shared<LogitLensProbe>(c.get<std::string>("prompt"), c.get<std::string>("target"),
-                                              c.get<int64_t>("top_k"));
+      return std::make_shared<LogitLensProbe>(
+          c.get<std::string>("prompt"), c.get<std::string>("target"), c.get<int64_t>("top_k"));
     });
   }
   {
     Schema s("attention patterns: per layer and head, which keys each query position attends to");
     s.string("prompt", std::nullopt, "the text to read");
-    r.add<Probe>("probe", "attention_patterns", s,
-                 [](const Config& c) { return std::make_shared<AttentionPatternsProbe>(c.get<std::string>("prompt")); });
+    r.add<Probe>("probe", "attention_patterns", s, [](const Config& c) {
+      return std::make_shared<AttentionPatternsProbe>(c.get<std::string>("prompt"));
+    });
   }
   {
-    Schema s("activation patching: clean activations patched into corrupted runs per layer x position (resid, "
-             "attn_out, mlp_out) and per head (z); normalised logit difference between two answers");
-    s.add(Param{"clean", ParamType::any(), std::nullopt, true, {}, {}, "clean prompt(s): a string or a list"});
-    s.add(Param{"corrupted", ParamType::any(), std::nullopt, true, {}, {},
+    Schema s(
+        "activation patching: clean activations patched into corrupted runs per layer x position "
+        "(resid, "
+        "attn_out, mlp_out) and per head (z); normalised logit difference between two answers");
+    s.add(Param{"clean",
+                ParamType::any(),
+                std::nullopt,
+                true,
+                {},
+                {},
+                "clean prompt(s): a string or a list"});
+    s.add(Param{"corrupted",
+                ParamType::any(),
+                std::nullopt,
+                true,
+                {},
+                {},
                 "corrupted prompt(s), token by token counterparts of the clean ones"});
-    s.add(Param{"answer", ParamType::any(), std::nullopt, true, {}, {},
+    s.add(Param{"answer",
+                ParamType::any(),
+                std::nullopt,
+                true,
+                {},
+                {},
                 "per pair, the clean prompt's answer (a text of one token)"});
-    s.add(Param{"wrong", ParamType::any(), std::nullopt, true, {}, {},
+    s.add(Param{"wrong",
+                ParamType::any(),
+                std::nullopt,
+                true,
+                {},
+                {},
                 "per pair, the competing answer (the corrupted prompt's, a text of one token)"});
     r.add<Probe>("probe", "activation_patching", s, [](const Config& c) {
-      auto clean = string_list(c, "clean"), corrupted = string_list(c, "corrupted"), answer = string_list(c, "answer"),
-           wrong = string_list(c, "wrong");
+      auto clean = string_list(c, "clean"), corrupted = string_list(c, "corrupted"),
+           answer = string_list(c, "answer"), wrong = string_list(c, "wrong");
       if (clean.empty()) c.at("clean").fail("give at least one clean prompt");
-      if (corrupted.size() != clean.size()) c.at("corrupted").fail("needs one corrupted prompt per clean prompt");
+      if (corrupted.size() != clean.size())
+        c.at("corrupted").fail("needs one corrupted prompt per clean prompt");
       if (answer.size() != clean.size()) c.at("answer").fail("needs one answer per prompt pair");
-      if (wrong.size() != clean.size()) c.at("wrong").fail("needs one wrong answer per prompt pair");
+      if (wrong.size() != clean.size())
+        c.at("wrong").fail("needs one wrong answer per prompt pair");
       return std::make_shared<PatchingProbe>(clean, corrupted, answer, wrong);
     });
   }
   {
-    Schema s("ablation: each attention head (hook_z) and MLP (hook_mlp_out) zeroed or set to its mean in turn; "
-             "the change in next-token loss");
-    s.add(Param{"texts", ParamType::any(), std::nullopt, true, {}, {},
+    Schema s(
+        "ablation: each attention head (hook_z) and MLP (hook_mlp_out) zeroed or set to its mean "
+        "in turn; "
+        "the change in next-token loss");
+    s.add(Param{"texts",
+                ParamType::any(),
+                std::nullopt,
+                true,
+                {},
+                {},
                 "text(s) scored, a string or a list of texts of one token length"});
-    s.choice("kind", {"zero", "mean"}, std::string("zero"), "zero ablation, or the mean over the texts' positions");
+    s.choice("kind", {"zero", "mean"}, std::string("zero"),
+             "zero ablation, or the mean over the texts' positions");
     s.integer("loss_from", 0, "score the predictions from this position on").min(0);
     r.add<Probe>("probe", "ablation", s, [](const Config& c) {
       AblationOptions o;
@@ -409,12 +467,16 @@ void register_components(Registry& r) {
     });
   }
   {
-    Schema s("linear probe: softmax regression on one hook point's activations in every layer over a labelled "
-             "JSONL set; held-out accuracy beside the majority baseline and a shuffled-label control");
+    Schema s(
+        "linear probe: softmax regression on one hook point's activations in every layer over a "
+        "labelled "
+        "JSONL set; held-out accuracy beside the majority baseline and a shuffled-label control");
     s.string("path", std::nullopt,
-             "JSONL: {\"text\" or \"tokens\", \"label\": n (at the last token) or \"labels\": [n per token, -1 "
+             "JSONL: {\"text\" or \"tokens\", \"label\": n (at the last token) or \"labels\": [n "
+             "per token, -1 "
              "skips]}");
-    s.string("hook", std::string("hook_resid_post"), "the hook point of each block (blocks.{l}.<hook>)");
+    s.string("hook", std::string("hook_resid_post"),
+             "the hook point of each block (blocks.{l}.<hook>)");
     s.number("test_fraction", 0.25, "held-out share of the examples").range(0.01, 0.99);
     s.number("weight_decay", 1e-3, "L2 penalty on the probe's weights").min(0);
     s.integer("steps", 300, "full-batch Adam steps").min(1);

@@ -17,17 +17,19 @@ int64_t SoftmaxRegression::predict(const double* x) const {
   double best_s = -std::numeric_limits<double>::infinity();
   for (int64_t k = 0; k < K; ++k) {
     double s = b[size_t(k)];
-    for (int64_t j = 0; j < d; ++j) s += w[size_t(k * d + j)] * (x[j] - mean[size_t(j)]) / scale[size_t(j)];
+    for (int64_t j = 0; j < d; ++j)
+      s += w[size_t(k * d + j)] * (x[j] - mean[size_t(j)]) / scale[size_t(j)];
     if (s > best_s) best_s = s, best = k;
   }
   return best;
 }
 
-SoftmaxRegression fit_softmax_regression(const std::vector<double>& x_raw, const std::vector<int64_t>& y,
-                                         int64_t d, int64_t K, const LinearProbeOptions& o) {
+SoftmaxRegression fit_softmax_regression(const std::vector<double>& x_raw,
+                                         const std::vector<int64_t>& y, int64_t d, int64_t K,
+                                         const LinearProbeOptions& o) {
   const int64_t N = int64_t(y.size());
-  KILN_CHECK(N > 0 && int64_t(x_raw.size()) == N * d, "linear_probe: ", x_raw.size(), " feature values for ", N,
-             " labels of ", d, " features");
+  KILN_CHECK(N > 0 && int64_t(x_raw.size()) == N * d, "linear_probe: ", x_raw.size(),
+             " feature values for ", N, " labels of ", d, " features");
   SoftmaxRegression m;
   m.d = d;
   m.K = K;
@@ -91,7 +93,8 @@ struct Rows {
 
 double accuracy(const SoftmaxRegression& m, const Rows& r) {
   int64_t right = 0;
-  for (size_t i = 0; i < r.y.size(); ++i) right += m.predict(r.x.data() + i * size_t(m.d)) == r.y[i];
+  for (size_t i = 0; i < r.y.size(); ++i)
+    right += m.predict(r.x.data() + i * size_t(m.d)) == r.y[i];
   return r.y.empty() ? 0.0 : double(right) / double(r.y.size());
 }
 
@@ -99,25 +102,29 @@ double accuracy(const SoftmaxRegression& m, const Rows& r) {
 
 LinearProbeResult linear_probe(nn::Model& model, const std::vector<ProbeExample>& examples,
                                const LinearProbeOptions& o) {
-  KILN_CHECK(examples.size() >= 2, "linear_probe: need at least 2 labelled examples, got ", examples.size());
-  KILN_CHECK(o.test_fraction > 0 && o.test_fraction < 1, "linear_probe: test_fraction must be in (0, 1), got ",
-             o.test_fraction);
+  KILN_CHECK(examples.size() >= 2, "linear_probe: need at least 2 labelled examples, got ",
+             examples.size());
+  KILN_CHECK(o.test_fraction > 0 && o.test_fraction < 1,
+             "linear_probe: test_fraction must be in (0, 1), got ", o.test_fraction);
   const int64_t L = count_layers(model);
   std::vector<std::string> hooks, names;
   if (o.include_embed) hooks.push_back(block_hook(0, "hook_resid_pre")), names.push_back("embed");
-  for (int64_t l = 0; l < L; ++l) hooks.push_back(block_hook(l, o.hook)), names.push_back(std::to_string(l));
+  for (int64_t l = 0; l < L; ++l)
+    hooks.push_back(block_hook(l, o.hook)), names.push_back(std::to_string(l));
   for (const std::string& h : hooks) model.hook_point(h);  // a clear error for a wrong hook name
 
   // Labels as dense classes 0..K-1 in order of first appearance of their sorted values.
   std::map<int64_t, int64_t> classes;
   for (const ProbeExample& e : examples) {
     KILN_CHECK(!e.ids.empty(), "linear_probe: an example has no token");
-    KILN_CHECK(e.labels.size() == 1 || e.labels.size() == e.ids.size(), "linear_probe: an example of ",
-               e.ids.size(), " tokens has ", e.labels.size(), " labels (expected 1 or one per token)");
+    KILN_CHECK(e.labels.size() == 1 || e.labels.size() == e.ids.size(),
+               "linear_probe: an example of ", e.ids.size(), " tokens has ", e.labels.size(),
+               " labels (expected 1 or one per token)");
     for (int64_t y : e.labels)
       if (y >= 0) classes.emplace(y, 0);
   }
-  KILN_CHECK(classes.size() >= 2, "linear_probe: the labels take ", classes.size(), " value(s); need 2 or more");
+  KILN_CHECK(classes.size() >= 2, "linear_probe: the labels take ", classes.size(),
+             " value(s); need 2 or more");
   int64_t K = 0;
   for (auto& [v, k] : classes) k = K++;
 
@@ -125,8 +132,8 @@ LinearProbeResult linear_probe(nn::Model& model, const std::vector<ProbeExample>
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 rng(o.seed);
   std::shuffle(order.begin(), order.end(), rng);
-  const size_t n_test = std::clamp<size_t>(size_t(std::lround(o.test_fraction * double(examples.size()))), 1,
-                                           examples.size() - 1);
+  const size_t n_test = std::clamp<size_t>(
+      size_t(std::lround(o.test_fraction * double(examples.size()))), 1, examples.size() - 1);
 
   std::vector<Rows> train(hooks.size()), test(hooks.size());
   int64_t d = 0;
@@ -143,7 +150,8 @@ LinearProbeResult linear_probe(nn::Model& model, const std::vector<ProbeExample>
       const std::vector<double> v = a.to_vector<double>();
       Rows& rows = is_test ? test[h] : train[h];
       for (int64_t t = 0; t < T; ++t) {
-        const int64_t y = e.labels.size() == 1 ? (t == T - 1 ? e.labels[0] : -1) : e.labels[size_t(t)];
+        const int64_t y =
+            e.labels.size() == 1 ? (t == T - 1 ? e.labels[0] : -1) : e.labels[size_t(t)];
         if (y < 0) continue;
         rows.x.insert(rows.x.end(), v.begin() + t * d, v.begin() + (t + 1) * d);
         rows.y.push_back(classes.at(y));
@@ -154,12 +162,13 @@ LinearProbeResult linear_probe(nn::Model& model, const std::vector<ProbeExample>
   r.classes = K;
   r.train_tokens = int64_t(train[0].y.size());
   r.test_tokens = int64_t(test[0].y.size());
-  KILN_CHECK(r.train_tokens > 0 && r.test_tokens > 0, "linear_probe: ", r.train_tokens, " training and ",
-             r.test_tokens, " held-out labelled tokens; need both");
+  KILN_CHECK(r.train_tokens > 0 && r.test_tokens > 0, "linear_probe: ", r.train_tokens,
+             " training and ", r.test_tokens, " held-out labelled tokens; need both");
   std::vector<int64_t> counts(size_t(K), 0);
   for (int64_t y : train[0].y) ++counts[size_t(y)];
   const int64_t majority = std::max_element(counts.begin(), counts.end()) - counts.begin();
-  r.majority = double(std::count(test[0].y.begin(), test[0].y.end(), majority)) / double(r.test_tokens);
+  r.majority =
+      double(std::count(test[0].y.begin(), test[0].y.end(), majority)) / double(r.test_tokens);
 
   // The control task: the same tokens with their labels shuffled (one permutation, shared by
   // every layer, applied separately within the training and held-out tokens).

@@ -54,7 +54,8 @@ struct SoftmaxRegression {
   std::vector<double> w, b, mean, scale;
   int64_t predict(const double* x) const;
 };
-SoftmaxRegression fit_softmax_regression(const std::vector<double>& x, const std::vector<int64_t>& y, int64_t d,
-                                         int64_t K, const LinearProbeOptions& options);
+SoftmaxRegression fit_softmax_regression(const std::vector<double>& x,
+                                         const std::vector<int64_t>& y, int64_t d, int64_t K,
+                                         const LinearProbeOptions& options);
 
 }  // namespace kiln::probes

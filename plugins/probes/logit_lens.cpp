@@ -53,7 +53,8 @@ std::vector<std::vector<LensTop>> lens_top_k(const LogitLens& lens, int64_t k) {
   const int64_t R = lens.logits.size(0), T = lens.logits.size(1), V = lens.logits.size(2);
   k = std::min(k, V);
   const std::vector<double> l = lens.logits.contiguous().to_vector<double>();
-  std::vector<std::vector<LensTop>> out(static_cast<size_t>(R), std::vector<LensTop>(static_cast<size_t>(T)));
+  std::vector<std::vector<LensTop>> out(static_cast<size_t>(R),
+                                        std::vector<LensTop>(static_cast<size_t>(T)));
   for (int64_t r = 0; r < R; ++r)
     for (int64_t t = 0; t < T; ++t) {
       std::vector<double> p = softmax_row(l.data() + (r * T + t) * V, V);
@@ -71,10 +72,11 @@ std::vector<std::vector<LensTop>> lens_top_k(const LogitLens& lens, int64_t k) {
   return out;
 }
 
-void lens_target(const LogitLens& lens, int64_t target, std::vector<double>& prob, std::vector<int64_t>& rank) {
+void lens_target(const LogitLens& lens, int64_t target, std::vector<double>& prob,
+                 std::vector<int64_t>& rank) {
   const int64_t R = lens.logits.size(0), T = lens.logits.size(1), V = lens.logits.size(2);
-  KILN_CHECK(target >= 0 && target < V, "logit_lens: target token ", target, " is outside the vocabulary of ",
-             V);
+  KILN_CHECK(target >= 0 && target < V, "logit_lens: target token ", target,
+             " is outside the vocabulary of ", V);
   const std::vector<double> l = lens.logits.contiguous().to_vector<double>();
   prob.assign(size_t(R * T), 0);
   rank.assign(size_t(R * T), 0);
@@ -88,8 +90,8 @@ void lens_target(const LogitLens& lens, int64_t target, std::vector<double>& pro
 }
 
 Tensor attention_patterns(nn::Model& model, const Tensor& tokens) {
-  KILN_CHECK(tokens.dim() == 2 && tokens.size(0) == 1, "attention_patterns: expected tokens [1, T], got ",
-             tokens.shape());
+  KILN_CHECK(tokens.dim() == 2 && tokens.size(0) == 1,
+             "attention_patterns: expected tokens [1, T], got ", tokens.shape());
   const int64_t L = count_layers(model);
   std::vector<std::string> names;
   for (int64_t l = 0; l < L; ++l) names.push_back(block_hook(l, "attn.hook_pattern"));

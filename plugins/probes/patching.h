@@ -16,7 +16,7 @@
 namespace kiln::probes {
 
 struct PatchingInput {
-  Tensor clean, corrupted;            ///< i64 [B, T], the same shape
+  Tensor clean, corrupted;             ///< i64 [B, T], the same shape
   std::vector<int64_t> answer, wrong;  ///< per pair: the clean prompt's answer, the other token
 };
 

@@ -107,8 +107,8 @@ std::string heatmap_svg(const std::vector<Heatmap>& panels, const HeatmapStyle& 
   std::vector<double> x0;
   for (const Heatmap& p : panels) {
     const size_t R = p.row_labels.size(), C = p.col_labels.size();
-    KILN_CHECK(p.values.size() == R * C, "heatmap_svg: panel \"", p.title, "\" has ", p.values.size(),
-               " values for ", R, " rows x ", C, " columns");
+    KILN_CHECK(p.values.size() == R * C, "heatmap_svg: panel \"", p.title, "\" has ",
+               p.values.size(), " values for ", R, " rows x ", C, " columns");
     max_rows = std::max(max_rows, R);
     x0.push_back(x);
     x += double(C) * cell + gap + label_w;
@@ -124,8 +124,8 @@ std::string heatmap_svg(const std::vector<Heatmap>& panels, const HeatmapStyle& 
        fmt(height, "%.0f") + "\" viewBox=\"0 0 " + fmt(width, "%.0f") + " " + fmt(height, "%.0f") +
        "\" font-family=\"sans-serif\" font-size=\"10\">\n";
   s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  s += "<text x=\"" + fmt(label_w, "%.0f") + "\" y=\"20\" font-size=\"14\">" + xml_escape(style.title) +
-       "</text>\n";
+  s += "<text x=\"" + fmt(label_w, "%.0f") + "\" y=\"20\" font-size=\"14\">" +
+       xml_escape(style.title) + "</text>\n";
   for (size_t k = 0; k < panels.size(); ++k) {
     const Heatmap& p = panels[k];
     const size_t R = p.row_labels.size(), C = p.col_labels.size();
@@ -140,38 +140,42 @@ std::string heatmap_svg(const std::vector<Heatmap>& panels, const HeatmapStyle& 
       for (size_t c = 0; c < C; ++c) {
         const double v = p.values[r * C + c];
         const double cx = px + double(c) * cell;
-        const std::string fill = std::isnan(v) ? "#dddddd" : colour((v - lo) / (hi - lo), style.diverging);
+        const std::string fill =
+            std::isnan(v) ? "#dddddd" : colour((v - lo) / (hi - lo), style.diverging);
         s += "<rect x=\"" + fmt(cx, "%.1f") + "\" y=\"" + fmt(y, "%.1f") + "\" width=\"" +
              fmt(cell, "%.0f") + "\" height=\"" + fmt(cell, "%.0f") + "\" fill=\"" + fill +
-             "\"><title>" + xml_escape(p.row_labels[r] + ", " + p.col_labels[c] + ": " + fmt(v, "%.4g")) +
+             "\"><title>" +
+             xml_escape(p.row_labels[r] + ", " + p.col_labels[c] + ": " + fmt(v, "%.4g")) +
              "</title></rect>\n";
         if (annotate && !std::isnan(v)) {
           const double t = (v - lo) / (hi - lo);
           const bool dark = style.diverging ? std::abs(t - 0.5) > 0.35 : t > 0.6;
-          s += "<text x=\"" + fmt(cx + cell / 2, "%.1f") + "\" y=\"" + fmt(y + cell * 0.62, "%.1f") +
-               "\" text-anchor=\"middle\" font-size=\"7\" fill=\"" + (dark ? "white" : "black") + "\">" +
-               xml_escape(fmt(v, "%.2g")) + "</text>\n";
+          s += "<text x=\"" + fmt(cx + cell / 2, "%.1f") + "\" y=\"" +
+               fmt(y + cell * 0.62, "%.1f") + "\" text-anchor=\"middle\" font-size=\"7\" fill=\"" +
+               (dark ? "white" : "black") + "\">" + xml_escape(fmt(v, "%.2g")) + "</text>\n";
         }
       }
     }
     for (size_t c = 0; c < C; ++c) {
       const double cx = px + double(c) * cell + cell * 0.6, cy = grid_top + double(R) * cell + 6;
-      s += "<text x=\"" + fmt(cx, "%.1f") + "\" y=\"" + fmt(cy, "%.1f") + "\" transform=\"rotate(60 " +
-           fmt(cx, "%.1f") + " " + fmt(cy, "%.1f") + ")\">" + xml_escape(p.col_labels[c]) + "</text>\n";
+      s += "<text x=\"" + fmt(cx, "%.1f") + "\" y=\"" + fmt(cy, "%.1f") +
+           "\" transform=\"rotate(60 " + fmt(cx, "%.1f") + " " + fmt(cy, "%.1f") + ")\">" +
+           xml_escape(p.col_labels[c]) + "</text>\n";
     }
-    s += "<text x=\"" + fmt(px + double(C) * cell / 2, "%.1f") + "\" y=\"" + fmt(height - 8, "%.1f") +
-         "\" text-anchor=\"middle\" font-size=\"11\">" + xml_escape(p.col_axis) + "</text>\n";
-    s += "<text x=\"12\" y=\"" + fmt(grid_top + grid_h / 2, "%.1f") + "\" font-size=\"11\" transform=\"rotate(-90 12 " +
-         fmt(grid_top + grid_h / 2, "%.1f") + ")\" text-anchor=\"middle\">" + xml_escape(p.row_axis) +
-         "</text>\n</g>\n";
+    s += "<text x=\"" + fmt(px + double(C) * cell / 2, "%.1f") + "\" y=\"" +
+         fmt(height - 8, "%.1f") + "\" text-anchor=\"middle\" font-size=\"11\">" +
+         xml_escape(p.col_axis) + "</text>\n";
+    s += "<text x=\"12\" y=\"" + fmt(grid_top + grid_h / 2, "%.1f") +
+         "\" font-size=\"11\" transform=\"rotate(-90 12 " + fmt(grid_top + grid_h / 2, "%.1f") +
+         ")\" text-anchor=\"middle\">" + xml_escape(p.row_axis) + "</text>\n</g>\n";
   }
   // The colour bar: 20 steps from hi (top) to lo (bottom), with five values.
   const int steps = 20;
   for (int i = 0; i < steps; ++i) {
     const double t = 1.0 - (i + 0.5) / steps;
     s += "<rect x=\"" + fmt(bar_x, "%.1f") + "\" y=\"" + fmt(grid_top + bar_h * i / steps, "%.2f") +
-         "\" width=\"" + fmt(bar_w, "%.0f") + "\" height=\"" + fmt(bar_h / steps + 0.5, "%.2f") + "\" fill=\"" +
-         colour(t, style.diverging) + "\"/>\n";
+         "\" width=\"" + fmt(bar_w, "%.0f") + "\" height=\"" + fmt(bar_h / steps + 0.5, "%.2f") +
+         "\" fill=\"" + colour(t, style.diverging) + "\"/>\n";
   }
   for (int i = 0; i <= 4; ++i) {
     const double v = hi - (hi - lo) * i / 4.0, y = grid_top + bar_h * i / 4.0;

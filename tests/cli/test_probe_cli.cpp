@@ -36,7 +36,9 @@ Result kiln(const std::string& args) {
 
 bool parses_as_xml(const fs::path& file) {
   if (std::system("python3 -c 'pass' > /dev/null 2>&1") != 0) return true;  // nothing to check with
-  const std::string cmd = "python3 -c \"import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])\" " + file.string();
+  const std::string cmd =
+      "python3 -c \"import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])\" " +
+      file.string();
   return std::system(cmd.c_str()) == 0;
 }
 
@@ -51,14 +53,15 @@ class ProbeCli : public ::testing::Test {
     std::string text;
     for (int i = 0; i < 200; ++i) text += "the quick brown fox jumps over the lazy dog\n";
     std::ofstream(dir_ / "corpus.txt") << text;
-    std::ofstream(dir_ / "spec.lua")
-        << "return {\n"
-           "  model = decoder { vocab = 32, d_model = 16, n_layers = 2, n_heads = 2, context = 16 },\n"
-           "  data = text { path = \""
-        << (dir_ / "corpus.txt").string()
-        << "\", tokenizer = char {}, split = { val = 0.1 } },\n"
-           "  train = { objective = causal_lm {}, optimizer = adamw { lr = 1e-2 }, batch = 4, steps = 5 },\n"
-           "}\n";
+    std::ofstream(dir_ / "spec.lua") << "return {\n"
+                                        "  model = decoder { vocab = 32, d_model = 16, n_layers = "
+                                        "2, n_heads = 2, context = 16 },\n"
+                                        "  data = text { path = \""
+                                     << (dir_ / "corpus.txt").string()
+                                     << "\", tokenizer = char {}, split = { val = 0.1 } },\n"
+                                        "  train = { objective = causal_lm {}, optimizer = adamw { "
+                                        "lr = 1e-2 }, batch = 4, steps = 5 },\n"
+                                        "}\n";
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string run() const { return (dir_ / "run").string(); }
@@ -80,14 +83,16 @@ TEST_F(ProbeCli, ProbesATrainedRunByNameAndBySpec) {
   std::ofstream(dir_ / "probes.lua")
       << "return {\n"
          "  attention_patterns { prompt = \"the lazy\" },\n"
-         "  activation_patching { clean = { \"the fox\" }, corrupted = { \"the dog\" }, answer = { \" \" },\n"
+         "  activation_patching { clean = { \"the fox\" }, corrupted = { \"the dog\" }, answer = { "
+         "\" \" },\n"
          "                        wrong = { \"x\" } },\n"
          "  ablation { texts = { \"the quick brown\" }, kind = \"mean\" },\n"
          "}\n";
   Result s = kiln("probe " + run() + " " + (dir_ / "probes.lua").string());
   ASSERT_EQ(s.code, 0) << s.out;
-  for (const char* f : {"attention_patterns/attention_layer1.svg", "activation_patching/patching_resid.svg",
-                        "activation_patching/patching_z.svg", "ablation/ablation.svg"}) {
+  for (const char* f :
+       {"attention_patterns/attention_layer1.svg", "activation_patching/patching_resid.svg",
+        "activation_patching/patching_z.svg", "ablation/ablation.svg"}) {
     EXPECT_TRUE(fs::exists(dir_ / "run" / "probes" / f)) << f << "\n" << s.out;
     EXPECT_TRUE(parses_as_xml(dir_ / "run" / "probes" / f)) << f;
   }

@@ -10,14 +10,16 @@ namespace kiln::probes::testing {
 std::shared_ptr<nn::Model> make_decoder(const std::string& json_fields) {
   static std::once_flag once;
   std::call_once(once, [] { layers::register_components(Registry::global()); });
-  Config c = Config::from_json(R"({"@component": "model.decoder", )" + json_fields.substr(1), "test");
+  Config c =
+      Config::from_json(R"({"@component": "model.decoder", )" + json_fields.substr(1), "test");
   c.set_path("model");
   auto m = Registry::global().create<nn::Model>(c);
   m->eval();
   return m;
 }
 
-double train(nn::Model& model, const std::function<Tensor(int64_t)>& batch, int64_t steps, double lr) {
+double train(nn::Model& model, const std::function<Tensor(int64_t)>& batch, int64_t steps,
+             double lr) {
   model.train();
   optimizers::AdamWOptions o;
   o.lr = lr;

@@ -23,6 +23,7 @@ std::shared_ptr<nn::Model> make_decoder(const std::string& json_fields);
 
 /// Trains with AdamW on next-token loss over batches from `batch(step)` (i64 [B, T]); returns
 /// the last step's loss. The model is left in eval mode.
-double train(nn::Model& model, const std::function<Tensor(int64_t step)>& batch, int64_t steps, double lr);
+double train(nn::Model& model, const std::function<Tensor(int64_t step)>& batch, int64_t steps,
+             double lr);
 
 }  // namespace kiln::probes::testing

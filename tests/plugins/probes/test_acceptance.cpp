@@ -37,7 +37,8 @@ TEST(Acceptance, InductionHeadsFoundByPatchingCarryTheSecondHalf) {
   auto m = make_decoder(R"({"vocab": 24, "d_model": 32, "n_layers": 2, "n_heads": 4, "context": 20,
                              "attn_only": true, "bias": false})");
   std::mt19937_64 rng(1);
-  train(*m, [&](int64_t) { return repeated(32, n, V, rng); }, 400, 1e-2);
+  train(
+      *m, [&](int64_t) { return repeated(32, n, V, rng); }, 400, 1e-2);
 
   Tensor test = repeated(64, n, V, rng);
   AblationOptions first, second;
@@ -45,7 +46,8 @@ TEST(Acceptance, InductionHeadsFoundByPatchingCarryTheSecondHalf) {
   second.loss_from = n;                        // tokens n+1 .. 2n-1: copies
   const double loss1 = next_token_loss(forward_logits(*m, test), test, 0, n - 1);
   const double loss2 = next_token_loss(forward_logits(*m, test), test, n, T - 1);
-  std::printf("first-half loss %.3f (ln V = %.3f), second-half loss %.3f\n", loss1, std::log(double(V)), loss2);
+  std::printf("first-half loss %.3f (ln V = %.3f), second-half loss %.3f\n", loss1,
+              std::log(double(V)), loss2);
   EXPECT_GT(loss1, 0.8 * std::log(double(V)));
   EXPECT_LT(loss2, 0.1 * loss1);
 
@@ -67,7 +69,8 @@ TEST(Acceptance, InductionHeadsFoundByPatchingCarryTheSecondHalf) {
   ASSERT_EQ(r.z.size(), 8u);
   int64_t best = 0, worst = 0;
   for (int64_t i = 0; i < 8; ++i) {
-    std::printf("head L%lld.H%lld: patching %.3f\n", (long long)(i / 4), (long long)(i % 4), r.z[size_t(i)]);
+    std::printf("head L%lld.H%lld: patching %.3f\n", (long long)(i / 4), (long long)(i % 4),
+                r.z[size_t(i)]);
     if (r.z[size_t(i)] > r.z[size_t(best)]) best = i;
     if (std::abs(r.z[size_t(i)]) < std::abs(r.z[size_t(worst)])) worst = i;
   }
@@ -80,8 +83,10 @@ TEST(Acceptance, InductionHeadsFoundByPatchingCarryTheSecondHalf) {
   const double base = ablated_loss(*m, test, {}, mean2);
   const double top_loss = ablated_loss(*m, test, top, mean2);
   const double worst_loss = ablated_loss(*m, test, {{worst / 4, worst % 4}}, mean2);
-  std::printf("second-half loss %.3f; top %zu head(s) mean-ablated %.3f (x%.1f); lowest-ranked head %.3f (x%.2f)\n",
-              base, top.size(), top_loss, top_loss / base, worst_loss, worst_loss / base);
+  std::printf(
+      "second-half loss %.3f; top %zu head(s) mean-ablated %.3f (x%.1f); lowest-ranked head %.3f "
+      "(x%.2f)\n",
+      base, top.size(), top_loss, top_loss / base, worst_loss, worst_loss / base);
   EXPECT_GT(top_loss, 5 * base);
   EXPECT_LT(worst_loss, 1.5 * base);
 }
@@ -112,21 +117,25 @@ TEST(Acceptance, LinearProbeReadsAPlantedFeature) {
       inside.push_back(id >= letters ? -1 : in ? 1 : 0);  // parentheses themselves: not scored
     }
   };
-  auto m = make_decoder(R"({"vocab": 14, "d_model": 32, "n_layers": 2, "n_heads": 2, "context": 24})");
+  auto m =
+      make_decoder(R"({"vocab": 14, "d_model": 32, "n_layers": 2, "n_heads": 2, "context": 24})");
   std::mt19937_64 rng(2);
-  train(*m, [&](int64_t) {
-    std::vector<int64_t> ids, lab;
-    for (int b = 0; b < 32; ++b) sample(rng, ids, lab);
-    return from_vector(ids, {32, T});
-  }, 250, 1e-2);
+  train(
+      *m,
+      [&](int64_t) {
+        std::vector<int64_t> ids, lab;
+        for (int b = 0; b < 32; ++b) sample(rng, ids, lab);
+        return from_vector(ids, {32, T});
+      },
+      250, 1e-2);
 
   std::vector<ProbeExample> examples(200);
   for (ProbeExample& e : examples) sample(rng, e.ids, e.labels);
   LinearProbeResult r = linear_probe(*m, examples);
   double best = 0;
   for (const LinearProbeLayer& l : r.layers) {
-    std::printf("layer %s: probe %.3f (train %.3f), control %.3f, majority %.3f\n", l.name.c_str(), l.accuracy,
-                l.train_accuracy, l.control_accuracy, r.majority);
+    std::printf("layer %s: probe %.3f (train %.3f), control %.3f, majority %.3f\n", l.name.c_str(),
+                l.accuracy, l.train_accuracy, l.control_accuracy, r.majority);
     best = std::max(best, l.accuracy);
     EXPECT_LT(l.control_accuracy, std::max(r.majority, 1 - r.majority) + 0.05) << l.name;
   }
@@ -135,7 +144,12 @@ TEST(Acceptance, LinearProbeReadsAPlantedFeature) {
 }
 
 TEST(Svg, HeatmapIsWellFormedXml) {
-  Heatmap h{"a <title> & \"quotes\"", "layer", "position", {"embed", "0"}, {"<", "&", "\xff\xfe", "\xc2\xb7x"}, {}};
+  Heatmap h{"a <title> & \"quotes\"",
+            "layer",
+            "position",
+            {"embed", "0"},
+            {"<", "&", "\xff\xfe", "\xc2\xb7x"},
+            {}};
   for (int i = 0; i < 8; ++i) h.values.push_back(i == 3 ? NAN : 0.1 * i - 0.3);
   HeatmapStyle style;
   style.diverging = true;
@@ -143,11 +157,15 @@ TEST(Svg, HeatmapIsWellFormedXml) {
   const std::string svg = heatmap_svg({h, h}, style);
   EXPECT_NE(svg.find("&lt;title&gt; &amp; &quot;quotes&quot;"), std::string::npos);
   EXPECT_NE(svg.find("\\xff\\xfe"), std::string::npos);
-  const std::string path = (std::filesystem::temp_directory_path() / "kiln_probe_test.svg").string();
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "kiln_probe_test.svg").string();
   write_file(path, svg);
-  if (std::system("python3 -c 'pass' > /dev/null 2>&1") != 0) GTEST_SKIP() << "python3 is not available";
-  const std::string cmd = "python3 -c \"import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); "
-                          "assert r.tag.endswith('svg'), r.tag\" " + path;
+  if (std::system("python3 -c 'pass' > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3 is not available";
+  const std::string cmd =
+      "python3 -c \"import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); "
+      "assert r.tag.endswith('svg'), r.tag\" " +
+      path;
   EXPECT_EQ(std::system(cmd.c_str()), 0) << svg;
   std::filesystem::remove(path);
 }

@@ -11,11 +11,14 @@ namespace {
 const char* kModel =
     R"({"vocab": 13, "d_model": 16, "n_layers": 3, "n_heads": 2, "context": 12, "init_std": 0.3})";
 
-Tensor ids(const std::vector<int64_t>& v) { return from_vector(v, {1, int64_t(v.size())}); }
+Tensor ids(const std::vector<int64_t>& v) {
+  return from_vector(v, {1, int64_t(v.size())});
+}
 
 bool bitwise_equal(const Tensor& a, const Tensor& b) {
   if (a.shape() != b.shape()) return false;
-  return a.to(DType::f64).contiguous().to_vector<double>() == b.to(DType::f64).contiguous().to_vector<double>();
+  return a.to(DType::f64).contiguous().to_vector<double>() ==
+         b.to(DType::f64).contiguous().to_vector<double>();
 }
 
 TEST(Hooks, UnsetHookPointReturnsItsInputUncopied) {
@@ -27,12 +30,13 @@ TEST(Hooks, UnsetHookPointReturnsItsInputUncopied) {
 
 TEST(Hooks, TransformerLensNamesExist) {
   auto m = make_decoder(kModel);
-  for (const char* n : {"hook_embed", "hook_pos_embed", "blocks.0.hook_resid_pre", "blocks.0.ln1.hook_normalized",
-                        "blocks.0.attn.hook_q", "blocks.0.attn.hook_k", "blocks.0.attn.hook_v",
-                        "blocks.0.attn.hook_attn_scores", "blocks.0.attn.hook_pattern", "blocks.0.attn.hook_z",
-                        "blocks.0.hook_attn_out", "blocks.0.hook_resid_mid", "blocks.0.mlp.hook_pre",
-                        "blocks.0.mlp.hook_post", "blocks.0.hook_mlp_out", "blocks.2.hook_resid_post",
-                        "ln_final.hook_normalized"})
+  for (const char* n :
+       {"hook_embed", "hook_pos_embed", "blocks.0.hook_resid_pre", "blocks.0.ln1.hook_normalized",
+        "blocks.0.attn.hook_q", "blocks.0.attn.hook_k", "blocks.0.attn.hook_v",
+        "blocks.0.attn.hook_attn_scores", "blocks.0.attn.hook_pattern", "blocks.0.attn.hook_z",
+        "blocks.0.hook_attn_out", "blocks.0.hook_resid_mid", "blocks.0.mlp.hook_pre",
+        "blocks.0.mlp.hook_post", "blocks.0.hook_mlp_out", "blocks.2.hook_resid_post",
+        "ln_final.hook_normalized"})
     EXPECT_TRUE(has_hook(*m, n)) << n;
   EXPECT_EQ(count_layers(*m), 3);
 }
@@ -43,7 +47,8 @@ TEST(Hooks, RunWithCacheFiltersAndMatchesForward) {
   nn::CacheRun r = nn::run_with_cache(*m, t, nn::names_ending("hook_resid_post"));
   EXPECT_EQ(r.cache.size(), 3u);
   EXPECT_EQ(r.cache.at("blocks.1.hook_resid_post").shape(), (Shape{1, 6, 16}));
-  EXPECT_TRUE(bitwise_equal(r.logits, forward_logits(*m, t)));  // residual hooks keep the fused path
+  EXPECT_TRUE(
+      bitwise_equal(r.logits, forward_logits(*m, t)));  // residual hooks keep the fused path
   nn::CacheRun z = nn::run_with_cache(*m, t, nn::names_in({"blocks.0.attn.hook_z"}));
   EXPECT_EQ(z.cache.at("blocks.0.attn.hook_z").shape(), (Shape{1, 6, 2, 8}));
 }
@@ -75,7 +80,8 @@ TEST(Hooks, PatchingOneLayerFromTheCorruptedCacheGivesTheCorruptedLogits) {
     EXPECT_TRUE(bitwise_equal(patched, bad.logits)) << "layer " << layer;
   }
   // And the hooks are gone once their scope ended.
-  EXPECT_TRUE(bitwise_equal(forward_logits(*m, clean), nn::run_with_cache(*m, clean, nn::names_in({})).logits));
+  EXPECT_TRUE(bitwise_equal(forward_logits(*m, clean),
+                            nn::run_with_cache(*m, clean, nn::names_in({})).logits));
   for (const auto& [name, point] : m->named_hook_points()) EXPECT_FALSE(point->active()) << name;
 }
 
@@ -98,7 +104,8 @@ TEST(Hooks, ReplacingHookChangesTheOutputAsComputedByHand) {
   for (const auto& [name, p] : m->named_parameters())
     if (name == "wte.weight") w = p;
   ASSERT_TRUE(w.defined());
-  const std::vector<double> wv = w.contiguous().to_vector<double>(), got = logits.to_vector<double>();
+  const std::vector<double> wv = w.contiguous().to_vector<double>(),
+                            got = logits.to_vector<double>();
   for (int64_t i = 0; i < T; ++i)
     for (int64_t v = 0; v < V; ++v) {
       double want = 0;
@@ -115,7 +122,9 @@ TEST(Hooks, BadNamesAndShapesGiveClearErrors) {
     nn::Hooks(*m).add("blocks.0.hook_resid_prex", nn::replace_with(ones({1})));
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("no hook point named \"blocks.0.hook_resid_prex\""), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("no hook point named \"blocks.0.hook_resid_prex\""),
+              std::string::npos)
+        << e.what();
   }
   nn::Hooks h(*m);
   h.add("blocks.0.hook_resid_pre", nn::replace_with(ones({1, 2, 16})));
@@ -123,7 +132,9 @@ TEST(Hooks, BadNamesAndShapesGiveClearErrors) {
     forward_logits(*m, ids({1, 2, 3}));
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("replace_with at blocks.0.hook_resid_pre"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("replace_with at blocks.0.hook_resid_pre"),
+              std::string::npos)
+        << e.what();
   }
 }
 
@@ -166,6 +177,32 @@ TEST(AttentionPatterns, RowsAreCausalDistributions) {
     }
     EXPECT_NEAR(s, 1.0, 1e-6);
   }
+}
+
+}  // namespace
+}  // namespace kiln::probes::testing
+
+namespace kiln::probes::testing {
+namespace {
+
+// attn_only = true: blocks without ln2 and MLP, and without their hook points (TransformerLens's
+// attn_only models); resid_post = resid_pre + attn_out.
+TEST(Hooks, AttentionOnlyBlocksHaveNoMlp) {
+  auto m = make_decoder(R"({"vocab": 13, "d_model": 16, "n_layers": 2, "n_heads": 2, "context": 12,
+                            "attn_only": true})");
+  EXPECT_TRUE(has_hook(*m, "blocks.1.attn.hook_z"));
+  EXPECT_FALSE(has_hook(*m, "blocks.0.hook_mlp_out"));
+  EXPECT_FALSE(has_hook(*m, "blocks.0.hook_resid_mid"));
+  for (const auto& [name, p] : m->named_parameters()) {
+    EXPECT_EQ(name.find(".mlp."), std::string::npos) << name;
+    EXPECT_EQ(name.find(".ln2."), std::string::npos) << name;
+  }
+  Tensor t = from_vector(std::vector<int64_t>{1, 2, 3, 4}, {1, 4});
+  nn::CacheRun r = nn::run_with_cache(*m, t);
+  const std::vector<double> pre = r.cache.at("blocks.1.hook_resid_pre").to_vector<double>(),
+                            a = r.cache.at("blocks.1.hook_attn_out").to_vector<double>(),
+                            post = r.cache.at("blocks.1.hook_resid_post").to_vector<double>();
+  for (size_t i = 0; i < post.size(); ++i) EXPECT_EQ(post[i], float(pre[i] + a[i]));
 }
 
 }  // namespace
