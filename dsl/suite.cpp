@@ -16,7 +16,7 @@ std::vector<Config> validate_list(Config suite, const std::string& kind,
     Config item = suite[i];
     item.set_path("suite[" + std::to_string(i + 1) + "]");
     if (!item.is_component() || item.component_kind() != kind) {
-      errors.push_back(item.where() + "expected a " + kind + " (" + example + ", ...), got " +
+      errors.push_back(item.where() + "expected " + std::string(kind[0] == 'e' ? "an " : "a ") + kind + " (" + example + ", ...), got " +
                        (item.is_component() ? item.component_kind() + " " + item.component_name()
                                             : std::string("a ") + item.type_name()));
       continue;

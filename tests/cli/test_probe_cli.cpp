@@ -99,6 +99,7 @@ TEST_F(ProbeCli, ProbesATrainedRunByNameAndBySpec) {
 }
 
 TEST_F(ProbeCli, ErrorsNameTheProblem) {
+  fs::create_directories(run());  // the probe is checked before a model is loaded
   Result a = kiln("probe " + run() + " logit_lenz --prompt x");
   EXPECT_EQ(a.code, 1);
   EXPECT_NE(a.out.find("did you mean \"logit_lens\""), std::string::npos) << a.out;

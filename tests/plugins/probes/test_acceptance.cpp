@@ -74,6 +74,22 @@ TEST(Acceptance, InductionHeadsFoundByPatchingCarryTheSecondHalf) {
     if (r.z[size_t(i)] > r.z[size_t(best)]) best = i;
     if (std::abs(r.z[size_t(i)]) < std::abs(r.z[size_t(worst)])) worst = i;
   }
+  // KILN_PROBE_FIGURES=DIR: also draw the per-head patching heatmap (docs/figures has one).
+  if (const char* dir = std::getenv("KILN_PROBE_FIGURES")) {
+    HeatmapStyle style;
+    style.title = "induction: activation patching of hook_z per head";
+    style.diverging = true;
+    style.vmin = -1;
+    style.vmax = 1;
+    write_file(std::string(dir) + "/induction_patching_z.svg",
+               heatmap_svg({Heatmap{"normalised logit difference restored",
+                                    "layer",
+                                    "head",
+                                    {"0", "1"},
+                                    {"H0", "H1", "H2", "H3"},
+                                    r.z}},
+                           style));
+  }
   // The heads ranked highest: every head restoring at least half as much as the best.
   std::vector<std::pair<int64_t, int64_t>> top;
   for (int64_t i = 0; i < 8; ++i)

@@ -173,7 +173,9 @@ TEST(AttentionPatterns, RowsAreCausalDistributions) {
     double s = 0;
     for (int64_t k = 0; k < 4; ++k) {
       s += v[size_t(r * 4 + k)];
-      if (k > r % 4) EXPECT_EQ(v[size_t(r * 4 + k)], 0.0);
+      if (k > r % 4) {
+        EXPECT_EQ(v[size_t(r * 4 + k)], 0.0);
+      }
     }
     EXPECT_NEAR(s, 1.0, 1e-6);
   }
