@@ -13,7 +13,8 @@
 --
 -- Options: size ("tiny", "base", "large"), vocab (50265), d_model, n_layers (each stack),
 -- n_decoder_layers, n_heads, d_mlp (4 d_model), seq_len or context (1024), dropout (0.1),
--- decoder_start (2).
+-- decoder_start (2), norm_position ("post" as the paper; "pre" adds a final norm to each
+-- stack, as mBART).
 
 local sizes = {
   tiny  = { n_layers = 2,  d_model = 128,  n_heads = 2 },
@@ -23,7 +24,7 @@ local sizes = {
 
 local options = { size = true, vocab = true, d_model = true, n_layers = true,
                   n_decoder_layers = true, n_heads = true, d_mlp = true, seq_len = true,
-                  context = true, dropout = true, decoder_start = true }
+                  context = true, dropout = true, decoder_start = true, norm_position = true }
 
 local function bart(o)
   o = o or {}
@@ -50,7 +51,7 @@ local function bart(o)
     bias = true,
     dropout = pick("dropout", 0.1),
     norm = layer_norm { eps = 1e-5 },
-    norm_position = "post",
+    norm_position = pick("norm_position", "post"),
     pos = learned {},
     embed_norm = true,
     embed_scale = 1.0,

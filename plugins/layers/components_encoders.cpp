@@ -332,9 +332,9 @@ void register_encoder(Registry& r) {
     const bool tied = c.get<bool>("tie_embeddings");
     if (c.get<bool>("mlm_head")) p.mlm_head = make_mlm_head(c, d, vocab, wte, tied);
     else (void)c.get<std::string>("mlm_activation");
+    // BERT's pre-training heads apply no dropout to the pooled state.
     if (const int64_t n = c.get<int64_t>("sentence_head"); n > 0)
-      p.sentence_head = std::make_shared<SequenceHead>(d, n, true, Pooling::first,
-                                                       c.get<double>("dropout"));
+      p.sentence_head = std::make_shared<SequenceHead>(d, n, true, Pooling::first, 0.0);
     return std::make_shared<Encoder>(std::move(p));
   });
 }

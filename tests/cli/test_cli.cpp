@@ -176,6 +176,26 @@ TEST_F(Cli, EveryModelSpecRoundTripsThroughJson) {
                    << models;
 }
 
+// Each encoder family's spec, included, makes its tiny preset for tests (and the base size
+// above); the tiny counts are small enough to train on a CPU.
+TEST_F(Cli, EncoderSpecsHaveTinyPresets) {
+  for (const char* name : {"bert", "roberta", "albert", "electra", "bart", "t5", "elmo"}) {
+    const std::string path = std::string(KILN_SOURCE_DIR) + "/models/" + name + ".lua";
+    const std::string spec =
+        write(std::string(name) + "_tiny.lua", "local m = include \"" + path +
+                                                   "\"\nreturn { model = m { size = \"tiny\", "
+                                                   "vocab = 100, dropout = 0 } }\n");
+    Result r = kiln("spec check " + spec);
+    EXPECT_EQ(r.code, 0) << name << ": " << r.out;
+    EXPECT_NE(r.out.find(" parameters"), std::string::npos) << name << ": " << r.out;
+    Result bad = kiln("spec check " + write(std::string(name) + "_bad.lua",
+                                            "local m = include \"" + path +
+                                                "\"\nreturn { model = m { size = \"huge\" } }\n"));
+    EXPECT_EQ(bad.code, 1) << name;
+    EXPECT_NE(bad.out.find("unknown size 'huge'"), std::string::npos) << name << ": " << bad.out;
+  }
+}
+
 TEST_F(Cli, SpecCheckBuildsTheModelAndReportsItsParameters) {
   const std::string gpt2 = std::string(KILN_SOURCE_DIR) + "/models/gpt2.lua";
   Result r = kiln("spec check " + gpt2);

@@ -200,6 +200,29 @@ TEST(T5Bias, AttentionGradcheckThroughTheBias) {
   }
 }
 
+// A decoder-only model with T5's bias: one table, stored once, read by every layer; its
+// gradient collects every layer's use.
+TEST(T5Bias, DecoderOnlyModelSharesOneTable) {
+  auto m = std::dynamic_pointer_cast<Decoder>(make_model(
+      R"({"@component": "model.decoder", "vocab": 11, "d_model": 8, "n_layers": 3, "n_heads": 2,
+          "context": 16, "pos": {"@component": "layer.t5_bias", "num_buckets": 8,
+                                 "max_distance": 16}})"));
+  ASSERT_TRUE(m && m->rel_pos);
+  EXPECT_FALSE(std::dynamic_pointer_cast<RelativePositionBias>(m->rel_pos)->bidirectional());
+  EXPECT_EQ(count_under(*m, "rel_pos."), 8 * 2);
+  EXPECT_EQ(count_under(*m, "blocks."), 3 * ((3 * 64 + 24) + (64 + 8) + 16 + (8 * 32 + 32) +
+                                             (32 * 8 + 8) + 16));
+  for (const Attention* a : m->attention_layers()) EXPECT_EQ(a->positions().get(), m->rel_pos.get());
+  randomize(*m, 44);
+  Tensor ids = random_ids(11, {1, 5}, 45);
+  EXPECT_GRADCHECK(
+      [&](const std::vector<Tensor>&) {
+        nn::ForwardState st;
+        return m->forward(ids, st);
+      },
+      with_parameters(*m->rel_pos));
+}
+
 // ---- the encoder-decoder --------------------------------------------------------------------
 
 constexpr int64_t V = 19, D = 16, F = 24, CTX = 20;
