@@ -328,8 +328,8 @@ Tensor Attention::cross_heads(const Tensor& x, nn::ForwardState& st) {
       e.v = v.detach();
     } else {
       KILN_CHECK(e.k.size(0) == B && e.k.size(2) == S,
-                 "cross-attention: the KV cache holds the keys of a memory [B, S] = [",
-                 e.k.size(0), ", ", e.k.size(2), "], but state.memory is ", mem.shape(),
+                 "cross-attention: the KV cache holds the keys of a memory [B, S] = [", e.k.size(0),
+                 ", ", e.k.size(2), "], but state.memory is ", mem.shape(),
                  " (a cache serves one memory: make a new one for another)");
       k = e.k;
       v = e.v;
@@ -344,8 +344,7 @@ Tensor Attention::cross_heads(const Tensor& x, nn::ForwardState& st) {
   Tensor mask;
   if (st.memory_padding.defined()) {
     const Tensor& mp = st.memory_padding;
-    KILN_CHECK(mp.dtype() == DType::boolean && mp.dim() == 2 && mp.size(0) == B &&
-                   mp.size(1) == S,
+    KILN_CHECK(mp.dtype() == DType::boolean && mp.dim() == 2 && mp.size(0) == B && mp.size(1) == S,
                "cross-attention: memory_padding must be bool [B, S] = [", B, ", ", S, "], got ",
                dtype_name(mp.dtype()), " ", mp.shape());
     mask = mp.reshape({B, 1, 1, S});

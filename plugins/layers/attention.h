@@ -44,8 +44,8 @@ struct AttentionConfig {
   bool qk_norm = false;
   double qk_norm_eps = 1e-6;
   bool bias = true;
-  double scale = 0.0;  ///< 0 = 1 / sqrt(head_dim)
-  bool cross = false;  ///< cross-attention: keys and values from ForwardState::memory
+  double scale = 0.0;    ///< 0 = 1 / sqrt(head_dim)
+  bool cross = false;    ///< cross-attention: keys and values from ForwardState::memory
   int64_t d_memory = 0;  ///< cross-attention: width of the memory (0 = d_model)
 };
 

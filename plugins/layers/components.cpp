@@ -230,8 +230,8 @@ void register_attention(Registry& r) {
 
 // The settings a block hands to its attention, MLP and norms.
 const std::initializer_list<const char*> kBlockSettings = {
-    "d_model", "n_heads", "n_kv_heads", "head_dim", "d_mlp",
-    "activation", "bias", "dropout", "pos", "causal"};
+    "d_model",    "n_heads", "n_kv_heads", "head_dim", "d_mlp",
+    "activation", "bias",    "dropout",    "pos",      "causal"};
 
 void register_block(Registry& r) {
   Schema s("a residual block: attention and MLP, each with a norm, pre-norm or post-norm");
@@ -280,8 +280,7 @@ void register_block(Registry& r) {
     if (const Config* x = c.find("cross_attn"); x && !x->is_null()) {
       Config cross_config = inherit(
           *x, settings(c, {"d_model", "n_heads", "n_kv_heads", "head_dim", "bias", "dropout"}));
-      if (x->is_component() && x->component_kind() == "layer" &&
-          x->component_name() == "attention")
+      if (x->is_component() && x->component_kind() == "layer" && x->component_name() == "attention")
         cross_config.set("cross", Config(true)).set_path(x->path());
       cross = make_layer(cross_config);
       ln_cross = make_layer(inherit(norm, norm_settings));

@@ -65,12 +65,13 @@ void register_layers(Registry& r) {
       "ELMo's clipping; PyTorch's gate order and parameter names");
   l.optional("d_model", ParamType::integer(), from_parent("input width"));
   l.optional("d_hidden", ParamType::integer(), "memory cells (default: d_model)");
-  l.optional("d_proj", ParamType::integer(),
-             from_parent("project the hidden state to this width (LSTMP; ELMo 512)", "the model",
-                         "none"));
+  l.optional(
+      "d_proj", ParamType::integer(),
+      from_parent("project the hidden state to this width (LSTMP; ELMo 512)", "the model", "none"));
   l.choice("direction", {"forward", "backward", "both"}, "forward",
            "reading direction; both concatenates forward and backward outputs");
-  l.optional("bias", ParamType::boolean(), from_parent("biases b_ih and b_hh", "the model", "true"));
+  l.optional("bias", ParamType::boolean(),
+             from_parent("biases b_ih and b_hh", "the model", "true"));
   l.number("cell_clip", 0.0, "clip the cells to [-cell_clip, cell_clip] (0: off; ELMo 3)").min(0);
   l.number("proj_clip", 0.0, "clip the projection likewise (0: off; ELMo 3)").min(0);
   r.add<Layer>("layer", "lstm", l, [](const Config& c) {
@@ -100,8 +101,8 @@ void register_layers(Registry& r) {
   seq.boolean("pooler", true, "BERT's pooler: dense [d, d] + tanh before the classifier");
   seq.choice("pooling", {"first", "mean"}, "first",
              "the first token's state ([CLS]) or the mean over real tokens (key_padding)");
-  seq.optional("dropout", ParamType::number(), from_parent("dropout before the classifier",
-                                                           "the model", "0"));
+  seq.optional("dropout", ParamType::number(),
+               from_parent("dropout before the classifier", "the model", "0"));
   seq.optional("d_model", ParamType::integer(), from_parent("width of the hidden states"));
   r.add<Layer>("layer", "sequence_classification", seq, [](const Config& c) {
     const double dropout = c.get<double>("dropout", 0.0);
@@ -117,8 +118,8 @@ void register_layers(Registry& r) {
   tok.integer("n_classes", std::nullopt, "number of classes").min(1);
   tok.boolean("hidden", false, "a dense [d, d] + activation before the classifier (ELECTRA)");
   tok.choice("activation", activation_names(), "gelu", "activation of the hidden layer");
-  tok.optional("dropout", ParamType::number(), from_parent("dropout before the classifier",
-                                                           "the model", "0"));
+  tok.optional("dropout", ParamType::number(),
+               from_parent("dropout before the classifier", "the model", "0"));
   tok.optional("d_model", ParamType::integer(), from_parent("width of the hidden states"));
   r.add<Layer>("layer", "token_classification", tok, [](const Config& c) {
     const double dropout = c.get<double>("dropout", 0.0);
@@ -131,8 +132,8 @@ void register_layers(Registry& r) {
   Schema span(
       "span prediction head (SQuAD): linear [2, d]: [B, T, d] -> [B, T, 2], start logits at "
       "[..., 0] and end logits at [..., 1]");
-  span.optional("dropout", ParamType::number(), from_parent("dropout before the linear",
-                                                            "the model", "0"));
+  span.optional("dropout", ParamType::number(),
+                from_parent("dropout before the linear", "the model", "0"));
   span.optional("d_model", ParamType::integer(), from_parent("width of the hidden states"));
   r.add<Layer>("layer", "span_prediction", span, [](const Config& c) {
     const double dropout = c.get<double>("dropout", 0.0);
@@ -218,8 +219,8 @@ Stack build_stack(const Config& c, const StackSpec& s) {
       g.fail("n_groups (" + std::to_string(G) + ") must divide n_layers (" + std::to_string(L) +
              ")");
     if (G % P != 0)
-      g.fail("n_groups (" + std::to_string(G) + ") must be a multiple of the " +
-             std::to_string(P) + " blocks given");
+      g.fail("n_groups (" + std::to_string(G) + ") must be a multiple of the " + std::to_string(P) +
+             " blocks given");
   }
   for (int64_t g = 0; g < G; ++g)
     out.blocks.push_back(make_layer(inherit(pattern.blocks[size_t(g % P)], base)));
@@ -330,8 +331,10 @@ void register_encoder(Registry& r) {
     p.layer_blocks = std::move(stack.layer_blocks);
     p.final_norm = stack.final_norm;
     const bool tied = c.get<bool>("tie_embeddings");
-    if (c.get<bool>("mlm_head")) p.mlm_head = make_mlm_head(c, d, vocab, wte, tied);
-    else (void)c.get<std::string>("mlm_activation");
+    if (c.get<bool>("mlm_head"))
+      p.mlm_head = make_mlm_head(c, d, vocab, wte, tied);
+    else
+      (void)c.get<std::string>("mlm_activation");
     // BERT's pre-training heads apply no dropout to the pooled state.
     if (const int64_t n = c.get<int64_t>("sentence_head"); n > 0)
       p.sentence_head = std::make_shared<SequenceHead>(d, n, true, Pooling::first, 0.0);
@@ -375,7 +378,8 @@ void register_electra(Registry& r) {
       g.set(key, Config(v)).set_path(path);
     };
     put("d_model", scaled(d));
-    if (const Config* h = c.find("n_heads"); h && !h->is_null()) put("n_heads", scaled(h->as_int()));
+    if (const Config* h = c.find("n_heads"); h && !h->is_null())
+      put("n_heads", scaled(h->as_int()));
     put("d_mlp", scaled(c.get<int64_t>("d_mlp", 4 * d)));
     g.erase("n_kv_heads");
     if (const Config* n = c.find("generator_layers"); n && !n->is_null()) {
@@ -402,8 +406,8 @@ void register_electra(Registry& r) {
     EncoderParts dp = encoder_of(disc, d);
     EncoderParts gp = encoder_of(gen, g.get<int64_t>("d_model"));
     gp.mlm_head = make_mlm_head(c, gp.d_model, vocab, wte, true);
-    auto head = std::make_shared<TokenHead>(d, 1, true, named_activation(c, "mlm_activation", "gelu"),
-                                            0.0);
+    auto head =
+        std::make_shared<TokenHead>(d, 1, true, named_activation(c, "mlm_activation", "gelu"), 0.0);
     return std::make_shared<Electra>(embeddings, std::make_shared<Encoder>(std::move(dp)), head,
                                      std::make_shared<Encoder>(std::move(gp)));
   });

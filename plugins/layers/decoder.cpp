@@ -122,7 +122,7 @@ double Decoder::train_flops_per_token(int64_t seq_len) const {
   double n = double(num_parameters());
   if (auto* learned = dynamic_cast<const LearnedPositions*>(wpe.get()))
     n -= double(learned->weight.numel());
-  if (lm_head && owns_wte_) n -= double(wte->weight.numel());  // looked up, not multiplied
+  if (lm_head && owns_wte_) n -= double(wte->weight.numel());    // looked up, not multiplied
   if (!lm_head && !owns_wte_) n += double(wte->weight.numel());  // the parent's, tied here
   double attn = 0;
   for (const Attention* a : attention_) attn += a->attention_flops_per_token(seq_len);

@@ -42,7 +42,7 @@ struct DecoderConfig {
   int64_t d_model = 0;
   int64_t context = 1024;
   bool tie_embeddings = true;
-  double dropout = 0.0;  ///< on the embeddings
+  double dropout = 0.0;      ///< on the embeddings
   double embed_scale = 1.0;  ///< the token embeddings are multiplied by this (sqrt(d): BART-large)
   double logit_scale = 1.0;  ///< the final states are multiplied by this before the head (T5)
   InitOptions init;
@@ -88,11 +88,11 @@ class Decoder : public nn::Model {
   const std::vector<Attention*>& attention_layers() const { return attention_; }
 
   std::shared_ptr<TokenEmbedding> wte;
-  std::shared_ptr<Positions> wpe;       // absolute positions only
-  std::shared_ptr<Positions> rel_pos;   // a trained relative scheme shared by the layers
+  std::shared_ptr<Positions> wpe;         // absolute positions only
+  std::shared_ptr<Positions> rel_pos;     // a trained relative scheme shared by the layers
   std::shared_ptr<nn::Layer> embed_norm;  // may be null
-  std::shared_ptr<nn::Layer> ln_final;  // may be null
-  std::shared_ptr<Linear> lm_head;      // untied only
+  std::shared_ptr<nn::Layer> ln_final;    // may be null
+  std::shared_ptr<Linear> lm_head;        // untied only
 
  private:
   DecoderConfig c_;

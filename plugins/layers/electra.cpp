@@ -2,10 +2,8 @@
 
 namespace kiln::layers {
 
-Electra::Electra(std::shared_ptr<Embeddings> embeddings_,
-                 std::shared_ptr<Encoder> discriminator_,
-                 std::shared_ptr<TokenHead> discriminator_head_,
-                 std::shared_ptr<Encoder> generator)
+Electra::Electra(std::shared_ptr<Embeddings> embeddings_, std::shared_ptr<Encoder> discriminator_,
+                 std::shared_ptr<TokenHead> discriminator_head_, std::shared_ptr<Encoder> generator)
     : generator_(std::move(generator)) {
   KILN_CHECK(embeddings_ && discriminator_ && discriminator_head_ && generator_,
              "electra: embeddings, discriminator, its head and generator are required");
@@ -17,8 +15,9 @@ Electra::Electra(std::shared_ptr<Embeddings> embeddings_,
   discriminator_head = register_module("discriminator_head", std::move(discriminator_head_));
   register_module("generator", generator_);
   for (const auto& [name, p] : discriminator->named_parameters())
-    KILN_CHECK(!name.starts_with("embeddings."), "electra: the discriminator must not own the "
-                                                 "shared embeddings");
+    KILN_CHECK(!name.starts_with("embeddings."),
+               "electra: the discriminator must not own the "
+               "shared embeddings");
 }
 
 Tensor Electra::encode(const Tensor& tokens, nn::ForwardState& state) {

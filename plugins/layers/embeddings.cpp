@@ -22,16 +22,17 @@ Embeddings::Embeddings(std::shared_ptr<TokenEmbedding> wte_, bool own_wte,
   if (own_wte) register_module("wte", wte);
   if (pos) wpe = register_module("wpe", std::move(pos));
   if (n_types > 0)
-    token_type = register_module("token_type", std::make_shared<TokenEmbedding>(n_types, d_embed()));
+    token_type =
+        register_module("token_type", std::make_shared<TokenEmbedding>(n_types, d_embed()));
   if (norm) ln = register_module("ln", std::move(norm));
 }
 
 Tensor Embeddings::forward(const Tensor& ids, nn::ForwardState& state) {
-  KILN_CHECK(ids.defined() && ids.dim() == 2 &&
-                 (ids.dtype() == DType::i64 || ids.dtype() == DType::i32),
-             "embeddings: expected token ids i64 [B, T], got ",
-             ids.defined() ? dtype_name(ids.dtype()) + std::string(" ") + shape_str(ids.shape())
-                           : std::string("an undefined tensor"));
+  KILN_CHECK(
+      ids.defined() && ids.dim() == 2 && (ids.dtype() == DType::i64 || ids.dtype() == DType::i32),
+      "embeddings: expected token ids i64 [B, T], got ",
+      ids.defined() ? dtype_name(ids.dtype()) + std::string(" ") + shape_str(ids.shape())
+                    : std::string("an undefined tensor"));
   const int64_t B = ids.size(0), T = ids.size(1);
   Tensor x = wte->forward(ids, state);
   if (scale_ != 1.0) x = ops::mul(x, scale_);
@@ -45,8 +46,9 @@ Tensor Embeddings::forward(const Tensor& ids, nn::ForwardState& state) {
   }
   if (state.token_types.defined()) {
     const Tensor& tt = state.token_types;
-    KILN_CHECK(token_type, "embeddings: state.token_types is set but this model has no token "
-                           "type embeddings (n_types = 0)");
+    KILN_CHECK(token_type,
+               "embeddings: state.token_types is set but this model has no token "
+               "type embeddings (n_types = 0)");
     KILN_CHECK(tt.dim() == 2 && tt.size(0) == B && tt.size(1) == T &&
                    (tt.dtype() == DType::i64 || tt.dtype() == DType::i32),
                "embeddings: token_types must be i64 [B, T] = [", B, ", ", T, "], got ",

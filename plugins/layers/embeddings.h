@@ -37,7 +37,7 @@ class Embeddings : public nn::Layer {
   int64_t n_types() const { return token_type ? token_type->vocab() : 0; }
 
   std::shared_ptr<TokenEmbedding> wte;
-  std::shared_ptr<Positions> wpe;            // absolute positions only
+  std::shared_ptr<Positions> wpe;              // absolute positions only
   std::shared_ptr<TokenEmbedding> token_type;  // n_types > 0
   std::shared_ptr<nn::Layer> ln;               // may be null
 

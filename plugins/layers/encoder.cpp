@@ -6,7 +6,9 @@
 namespace kiln::layers {
 
 Encoder::Encoder(EncoderParts p)
-    : d_model_(p.d_model), context_(p.context), init_(p.init),
+    : d_model_(p.d_model),
+      context_(p.context),
+      init_(p.init),
       layer_blocks_(std::move(p.layer_blocks)) {
   KILN_CHECK(p.embeddings, "encoder: embeddings are required");
   KILN_CHECK(d_model_ >= 1 && context_ >= 1, "encoder: d_model and context must be >= 1, got ",
@@ -28,8 +30,8 @@ Encoder::Encoder(EncoderParts p)
   embeddings = p.embeddings;
   if (p.own_embeddings) register_module("embeddings", embeddings);
   if (embeddings->d_embed() != d_model_)
-    embed_proj = register_module(
-        "embed_proj", std::make_shared<Linear>(embeddings->d_embed(), d_model_, true));
+    embed_proj = register_module("embed_proj",
+                                 std::make_shared<Linear>(embeddings->d_embed(), d_model_, true));
   if (embed_proj) embed_proj->init_normal(init_.std, init_.generator);
   if (p.rel_pos) rel_pos = register_module("rel_pos", p.rel_pos);
   blocks = register_module("blocks", std::make_shared<nn::ModuleList>());
@@ -97,7 +99,8 @@ double Encoder::train_flops_per_token(int64_t seq_len) const {
   double attn = 0;
   for (int64_t i = 0; i < n_layers(); ++i)
     for (const auto& [name, m] : block(i).named_modules())
-      if (auto* a = dynamic_cast<const Attention*>(m)) attn += a->attention_flops_per_token(seq_len);
+      if (auto* a = dynamic_cast<const Attention*>(m))
+        attn += a->attention_flops_per_token(seq_len);
   return 6.0 * n + attn;
 }
 

@@ -37,10 +37,10 @@ struct EncoderParts {
   int64_t context = 512;
   InitOptions init;
   std::shared_ptr<Embeddings> embeddings;
-  bool own_embeddings = true;  ///< false: the parent registers them (ELECTRA shares them)
+  bool own_embeddings = true;          ///< false: the parent registers them (ELECTRA shares them)
   std::shared_ptr<Positions> rel_pos;  ///< a trained relative scheme shared by the layers
   std::vector<std::shared_ptr<nn::Layer>> blocks;  ///< the G distinct blocks
-  std::vector<int64_t> layer_blocks;  ///< the block each layer runs (empty: one layer a block)
+  std::vector<int64_t> layer_blocks;      ///< the block each layer runs (empty: one layer a block)
   std::shared_ptr<nn::Layer> final_norm;  ///< may be null
   std::shared_ptr<MLMHead> mlm_head;      ///< may be null
   std::shared_ptr<SequenceHead> sentence_head;  ///< may be null
@@ -72,11 +72,11 @@ class Encoder : public nn::EncoderModel {
   nn::Layer& block(int64_t layer) const;
 
   std::shared_ptr<Embeddings> embeddings;
-  std::shared_ptr<Linear> embed_proj;     // d_embed != d_model only
-  std::shared_ptr<Positions> rel_pos;     // may be null
+  std::shared_ptr<Linear> embed_proj;  // d_embed != d_model only
+  std::shared_ptr<Positions> rel_pos;  // may be null
   std::shared_ptr<nn::ModuleList> blocks;
-  std::shared_ptr<nn::Layer> ln_final;    // may be null
-  std::shared_ptr<MLMHead> mlm_head;      // may be null
+  std::shared_ptr<nn::Layer> ln_final;          // may be null
+  std::shared_ptr<MLMHead> mlm_head;            // may be null
   std::shared_ptr<SequenceHead> sentence_head;  // may be null
 
  private:

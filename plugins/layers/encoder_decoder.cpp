@@ -3,13 +3,14 @@
 namespace kiln::layers {
 
 EncoderDecoder::EncoderDecoder(std::shared_ptr<TokenEmbedding> shared_,
-                               std::shared_ptr<Encoder> encoder_,
-                               std::shared_ptr<Decoder> decoder_, int64_t decoder_start)
+                               std::shared_ptr<Encoder> encoder_, std::shared_ptr<Decoder> decoder_,
+                               int64_t decoder_start)
     : decoder_start_(decoder_start) {
   KILN_CHECK(shared_ && encoder_ && decoder_,
              "encoder_decoder: the shared embedding, the encoder and the decoder are required");
-  KILN_CHECK(encoder_->embeddings->wte.get() == shared_.get() && decoder_->wte.get() == shared_.get(),
-             "encoder_decoder: the encoder and the decoder must read the shared token embedding");
+  KILN_CHECK(
+      encoder_->embeddings->wte.get() == shared_.get() && decoder_->wte.get() == shared_.get(),
+      "encoder_decoder: the encoder and the decoder must read the shared token embedding");
   KILN_CHECK(decoder_start >= 0 && decoder_start < shared_->vocab(),
              "encoder_decoder: decoder_start (", decoder_start, ") is outside the vocabulary of ",
              shared_->vocab());

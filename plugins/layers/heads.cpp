@@ -58,7 +58,8 @@ SequenceHead::SequenceHead(int64_t d_model, int64_t n_classes, bool with_pooler,
              n_classes);
   KILN_CHECK(dropout >= 0 && dropout < 1, "sequence head: dropout must be in [0, 1), got ",
              dropout);
-  if (with_pooler) pooler = register_module("pooler", std::make_shared<Linear>(d_model, d_model, true));
+  if (with_pooler)
+    pooler = register_module("pooler", std::make_shared<Linear>(d_model, d_model, true));
   classifier = register_module("classifier", std::make_shared<Linear>(d_model, n_classes, true));
   init_weights(current_init());
 }
@@ -83,7 +84,7 @@ Tensor SequenceHead::forward(const Tensor& h, nn::ForwardState& state) {
                    kp.size(1) == h.size(1),
                "sequence head: key_padding must be bool [B, T] = [", h.size(0), ", ", h.size(1),
                "], got ", dtype_name(kp.dtype()), " ", kp.shape());
-    Tensor w = kp.to(h.dtype()).unsqueeze(2);                      // [B, T, 1]
+    Tensor w = kp.to(h.dtype()).unsqueeze(2);                    // [B, T, 1]
     Tensor n = ops::clamp(ops::sum(w, {1}), 1.0, std::nullopt);  // [B, 1]
     x = ops::div(ops::sum(ops::mul(h, w), {1}), n);
   }

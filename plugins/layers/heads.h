@@ -71,8 +71,7 @@ class TokenHead : public nn::Layer, public Initializable {
  public:
   /// hidden: a dense [d_model, d_model] + activation before the classifier (ELECTRA's
   /// discriminator head).
-  TokenHead(int64_t d_model, int64_t n_classes, bool hidden, Activation activation,
-            double dropout);
+  TokenHead(int64_t d_model, int64_t n_classes, bool hidden, Activation activation, double dropout);
   /// h [B, T, d_model] (or [..., d_model]) -> [..., n_classes].
   Tensor forward(const Tensor& h, nn::ForwardState& state) override;
   void init_weights(const InitOptions& o) override;

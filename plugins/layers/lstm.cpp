@@ -88,8 +88,7 @@ Tensor LSTM::forward(const Tensor& x, nn::ForwardState& state) {
   Tensor keep;
   if (state.key_padding.defined()) {
     const Tensor& kp = state.key_padding;
-    KILN_CHECK(kp.dtype() == DType::boolean && kp.dim() == 2 && kp.size(0) == B &&
-                   kp.size(1) == T,
+    KILN_CHECK(kp.dtype() == DType::boolean && kp.dim() == 2 && kp.size(0) == B && kp.size(1) == T,
                "lstm: key_padding must be bool [B, T] = [", B, ", ", T, "], got ",
                dtype_name(kp.dtype()), " ", kp.shape());
     keep = kp.unsqueeze(2);

@@ -140,7 +140,8 @@ TEST(BiLM, DirectionsComposeTheirLayers) {
   Tensor ridx = from_vector(rev, {5});
   Tensor xr = ops::index_select(x, 1, ridx);
   Tensor b0 = layer(*m->backward_layers, 0)->forward(xr, s);
-  Tensor b1 = ops::index_select(ops::add(layer(*m->backward_layers, 1)->forward(b0, s), b0), 1, ridx);
+  Tensor b1 =
+      ops::index_select(ops::add(layer(*m->backward_layers, 1)->forward(b0, s), b0), 1, ridx);
   EXPECT_ALL_CLOSE(out.forward, ops::linear(f1, m->wte->weight), 1e-12, 1e-10);
   EXPECT_ALL_CLOSE(out.backward, ops::linear(b1, m->wte->weight), 1e-12, 1e-10);
   nn::ForwardState s2;

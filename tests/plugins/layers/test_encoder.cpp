@@ -41,10 +41,10 @@ TEST(Encoder, BertParameterNamesAndCount) {
           "mlp.c_proj.weight", "mlp.c_proj.bias"})
       want.push_back("blocks." + std::to_string(i) + "." + s);
   // A module's own parameters come before its children's: the MLM bias before its dense.
-  for (const char* s : {"mlm_head.bias", "mlm_head.dense.weight", "mlm_head.dense.bias",
-                        "mlm_head.ln.weight", "mlm_head.ln.bias", "sentence_head.pooler.weight",
-                        "sentence_head.pooler.bias", "sentence_head.classifier.weight",
-                        "sentence_head.classifier.bias"})
+  for (const char* s :
+       {"mlm_head.bias", "mlm_head.dense.weight", "mlm_head.dense.bias", "mlm_head.ln.weight",
+        "mlm_head.ln.bias", "sentence_head.pooler.weight", "sentence_head.pooler.bias",
+        "sentence_head.classifier.weight", "sentence_head.classifier.bias"})
     want.push_back(s);
   EXPECT_EQ(names, want);
   // BERT's count: embeddings (token, position, type, norm), blocks, MLM head (dense, norm, bias;
@@ -120,8 +120,9 @@ TEST(Encoder, EmbeddingsAddTokenPositionAndTypeThenNorm) {
   // Bad types are named.
   nn::ForwardState bad;
   bad.token_types = from_vector(std::vector<int64_t>{0, 2, 0, 0, 0, 0}, {2, 3});
-  EXPECT_NE(error_of([&] { m->embeddings->forward(from_vector(ids, {2, 3}), bad); })
-                .find("token types must be in [0, 2), got values from 0 to 2"),
+  EXPECT_NE(error_of([&] {
+              m->embeddings->forward(from_vector(ids, {2, 3}), bad);
+            }).find("token types must be in [0, 2), got values from 0 to 2"),
             std::string::npos);
 }
 
@@ -171,8 +172,8 @@ TEST(Encoder, FactorisedEmbeddingProjectsToTheHiddenWidth) {
   Tensor ids = random_ids(V, {2, 4}, 4);
   nn::ForwardState st;
   Tensor e = m->embeddings->forward(ids, st);
-  Vec want = ref_linear(values(e), values(m->embed_proj->weight), values(m->embed_proj->bias), 8,
-                        8, H);
+  Vec want =
+      ref_linear(values(e), values(m->embed_proj->weight), values(m->embed_proj->bias), 8, 8, H);
   nn::ForwardState st2;
   EXPECT_ALL_CLOSE(m->embed(ids, st2), from_vector(want, {2, 4, H}), 1e-12, 1e-10);
 }
@@ -191,8 +192,8 @@ TEST(Encoder, AlbertParameterCountWithSharingIsComputedByHand) {
     EXPECT_EQ(m->num_parameters(), emb + proj + groups * block_params(H, F) + mlm + sop);
     EXPECT_EQ(int64_t(m->blocks->size()), groups);
     EXPECT_EQ(m->n_layers(), 4);
-    std::vector<int64_t> want = groups == 1 ? std::vector<int64_t>{0, 0, 0, 0}
-                                            : std::vector<int64_t>{0, 0, 1, 1};
+    std::vector<int64_t> want =
+        groups == 1 ? std::vector<int64_t>{0, 0, 0, 0} : std::vector<int64_t>{0, 0, 1, 1};
     EXPECT_EQ(m->layer_blocks(), want);
     // Stored and checkpointed once: the state dict holds each shared tensor under one name.
     nn::StateDict sd = m->state_dict();
@@ -313,18 +314,22 @@ TEST(Encoder, FactorisedEmbeddingGradcheck) {
 }
 
 TEST(Encoder, ErrorsNameTheProblem) {
-  EXPECT_NE(error_of([] { encoder(R"(, "n_layers": 4, "n_groups": 3)"); })
-                .find("n_groups (3) must divide n_layers (4)"),
+  EXPECT_NE(error_of([] {
+              encoder(R"(, "n_layers": 4, "n_groups": 3)");
+            }).find("n_groups (3) must divide n_layers (4)"),
             std::string::npos);
   auto m = encoder(R"(, "n_layers": 1)");
   nn::ForwardState st;
-  EXPECT_NE(error_of([&] { m->encode(random_ids(V, {1, 13}, 1), st); })
-                .find("13 tokens exceed the model's context of 12"),
+  EXPECT_NE(error_of([&] {
+              m->encode(random_ids(V, {1, 13}, 1), st);
+            }).find("13 tokens exceed the model's context of 12"),
             std::string::npos);
   nn::KVCache cache;
   nn::ForwardState cached;
   cached.cache = &cache;
-  EXPECT_NE(error_of([&] { m->encode(random_ids(V, {1, 3}, 1), cached); }).find("no KV cache"),
+  EXPECT_NE(error_of([&] {
+              m->encode(random_ids(V, {1, 3}, 1), cached);
+            }).find("no KV cache"),
             std::string::npos);
   EXPECT_NE(error_of([&] { m->make_cache(1, 4); }).find("no KV cache"), std::string::npos);
 }

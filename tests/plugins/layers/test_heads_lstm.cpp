@@ -62,7 +62,8 @@ TEST(Heads, TokenAndSpanHeads) {
   // ELECTRA's discriminator head: dense, GELU, one logit.
   auto disc = randomized(std::make_shared<TokenHead>(D, 1, true, Activation::gelu, 0.0), 5);
   nn::ForwardState st;
-  Vec y = ref_linear(values(h), values(disc->dense->weight), values(disc->dense->bias), B * T, D, D);
+  Vec y =
+      ref_linear(values(h), values(disc->dense->weight), values(disc->dense->bias), B * T, D, D);
   for (double& v : y) v = 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
   Vec want =
       ref_linear(y, values(disc->classifier->weight), values(disc->classifier->bias), B * T, D, 1);
@@ -141,8 +142,16 @@ Vec ref_lstm(const Vec& x, const RefLSTM& r, bool reverse, const std::vector<int
 }
 
 RefLSTM ref_of(const LSTM& l, const LSTM::Weights& w, int64_t B, int64_t T) {
-  RefLSTM r{B, T, l.config().d_model, l.config().d_hidden, l.d_direction(), values(w.weight_ih),
-            values(w.weight_hh), Vec(), Vec(), Vec()};
+  RefLSTM r{B,
+            T,
+            l.config().d_model,
+            l.config().d_hidden,
+            l.d_direction(),
+            values(w.weight_ih),
+            values(w.weight_hh),
+            Vec(),
+            Vec(),
+            Vec()};
   if (w.bias_ih.defined()) r.b_ih = values(w.bias_ih), r.b_hh = values(w.bias_hh);
   if (w.weight_hr.defined()) r.w_hr = values(w.weight_hr);
   r.cell_clip = l.config().cell_clip;
@@ -241,16 +250,17 @@ TEST(LSTMLayer, ComponentAndNames) {
                     "direction": "both"})");
   std::vector<std::string> names;
   for (auto& [n, p] : l->named_parameters()) names.push_back(n);
-  EXPECT_EQ(names, (std::vector<std::string>{"weight_ih", "weight_hh", "bias_ih", "bias_hh",
-                                             "weight_hr", "weight_ih_reverse", "weight_hh_reverse",
-                                             "bias_ih_reverse", "bias_hh_reverse",
-                                             "weight_hr_reverse"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr",
+                                      "weight_ih_reverse", "weight_hh_reverse", "bias_ih_reverse",
+                                      "bias_hh_reverse", "weight_hr_reverse"}));
   // PyTorch's shapes for LSTM(4, 6, proj_size=3, bidirectional=True).
   EXPECT_EQ(l->num_parameters(), 2 * (24 * 4 + 24 * 3 + 24 + 24 + 3 * 6));
   nn::ForwardState st;
   EXPECT_EQ(l->forward(randn64({2, 5, 4}, 1).to(DType::f32), st).shape(), (Shape{2, 5, 6}));
-  EXPECT_NE(error_of([&] { l->forward(randn64({2, 5, 3}, 1), st); })
-                .find("lstm: expected input [B, T, 4], got [2, 5, 3]"),
+  EXPECT_NE(error_of([&] {
+              l->forward(randn64({2, 5, 3}, 1), st);
+            }).find("lstm: expected input [B, T, 4], got [2, 5, 3]"),
             std::string::npos);
 }
 

@@ -51,7 +51,8 @@ Vec ref_cross(const Attention& a, const Vec& x, const Vec& mem, int64_t B, int64
         }
         double sum = 0;
         for (int64_t j = 0; j < S; ++j)
-          if (real.empty() || real[size_t(b * S + j)]) sum += s[size_t(j)] = std::exp(s[size_t(j)] - m);
+          if (real.empty() || real[size_t(b * S + j)])
+            sum += s[size_t(j)] = std::exp(s[size_t(j)] - m);
         for (int64_t j = 0; j < S; ++j) {
           if (!real.empty() && !real[size_t(b * S + j)]) continue;
           for (int64_t d = 0; d < D; ++d)
@@ -72,7 +73,8 @@ TEST(CrossAttention, MatchesPlainLoops) {
     for (bool padded : {false, true}) {
       nn::ForwardState st;
       st.memory = mem;
-      if (padded) st.memory_padding = from_vector(std::vector<bool>(real.begin(), real.end()), {B, S});
+      if (padded)
+        st.memory_padding = from_vector(std::vector<bool>(real.begin(), real.end()), {B, S});
       Vec want = ref_cross(*a, values(x), values(mem), B, T, S, padded ? real : std::vector<int>());
       EXPECT_ALL_CLOSE(a->forward(x, st), from_vector(want, {B, T, 8}), 1e-12, 1e-10);
     }
@@ -89,8 +91,8 @@ TEST(CrossAttention, Gradcheck) {
         st.memory_padding = mp;
         return a->forward(v[0], st);
       },
-      with_parameters(*a, {randn64({2, 4, 8}, 33).requires_grad_(),
-                           randn64({2, 3, 6}, 34).requires_grad_()}));
+      with_parameters(
+          *a, {randn64({2, 4, 8}, 33).requires_grad_(), randn64({2, 3, 6}, 34).requires_grad_()}));
 }
 
 TEST(CrossAttention, KVCacheComputesTheMemoryKeysOnce) {
@@ -126,8 +128,9 @@ TEST(CrossAttention, KVCacheComputesTheMemoryKeysOnce) {
   nn::ForwardState other;
   other.memory = randn64({1, 5, 8}, 37);
   other.cache = &cache;
-  EXPECT_NE(error_of([&] { a->forward(x.narrow(1, 0, 1).contiguous(), other); })
-                .find("a cache serves one memory"),
+  EXPECT_NE(error_of([&] {
+              a->forward(x.narrow(1, 0, 1).contiguous(), other);
+            }).find("a cache serves one memory"),
             std::string::npos);
   nn::ForwardState none;
   EXPECT_NE(error_of([&] { a->forward(x, none); }).find("state.memory is not set"),
@@ -174,8 +177,9 @@ TEST(T5Bias, BiasGathersTheTableAndFollowsTheCacheOffset) {
         const int64_t bucket = RelativePositionBias::bucket(j - (S - T + t), false, 8, 16);
         EXPECT_EQ(got[size_t((h * T + t) * S + j)], w[size_t(bucket * 3 + h)]);
       }
-  EXPECT_NE(error_of([&] { p.attention_bias(4, 1, 1, DType::f64); })
-                .find("the table has 3 heads but the attention layer has 4"),
+  EXPECT_NE(error_of([&] {
+              p.attention_bias(4, 1, 1, DType::f64);
+            }).find("the table has 3 heads but the attention layer has 4"),
             std::string::npos);
 }
 
@@ -210,9 +214,10 @@ TEST(T5Bias, DecoderOnlyModelSharesOneTable) {
   ASSERT_TRUE(m && m->rel_pos);
   EXPECT_FALSE(std::dynamic_pointer_cast<RelativePositionBias>(m->rel_pos)->bidirectional());
   EXPECT_EQ(count_under(*m, "rel_pos."), 8 * 2);
-  EXPECT_EQ(count_under(*m, "blocks."), 3 * ((3 * 64 + 24) + (64 + 8) + 16 + (8 * 32 + 32) +
-                                             (32 * 8 + 8) + 16));
-  for (const Attention* a : m->attention_layers()) EXPECT_EQ(a->positions().get(), m->rel_pos.get());
+  EXPECT_EQ(count_under(*m, "blocks."),
+            3 * ((3 * 64 + 24) + (64 + 8) + 16 + (8 * 32 + 32) + (32 * 8 + 8) + 16));
+  for (const Attention* a : m->attention_layers())
+    EXPECT_EQ(a->positions().get(), m->rel_pos.get());
   randomize(*m, 44);
   Tensor ids = random_ids(11, {1, 5}, 45);
   EXPECT_GRADCHECK(
@@ -259,10 +264,11 @@ TEST(EncoderDecoder, T5ShapedCountAndSharedBias) {
   EXPECT_EQ(count_under(*m, "shared."), V * D);
   std::set<std::string> names;
   for (auto& [n, p] : m->named_parameters()) names.insert(n);
-  for (const char* n : {"shared.weight", "encoder.rel_pos.weight", "decoder.rel_pos.weight",
-                        "encoder.ln_final.weight", "decoder.ln_final.weight",
-                        "decoder.blocks.0.cross_attn.c_q.weight",
-                        "decoder.blocks.0.cross_attn.c_kv.weight", "decoder.blocks.2.ln_cross.weight"})
+  for (const char* n :
+       {"shared.weight", "encoder.rel_pos.weight", "decoder.rel_pos.weight",
+        "encoder.ln_final.weight", "decoder.ln_final.weight",
+        "decoder.blocks.0.cross_attn.c_q.weight", "decoder.blocks.0.cross_attn.c_kv.weight",
+        "decoder.blocks.2.ln_cross.weight"})
     EXPECT_TRUE(names.count(n)) << n;
   EXPECT_EQ(m->state_dict().size(), names.size());
   // One bias table a stack: bidirectional in the encoder, causal in the decoder; every
@@ -282,7 +288,7 @@ TEST(EncoderDecoder, T5ShapedCountAndSharedBias) {
         } else {
           ++self;
           EXPECT_EQ(a->positions().get(), stack == m->encoder.get() ? m->encoder->rel_pos.get()
-                                                                      : m->decoder->rel_pos.get())
+                                                                    : m->decoder->rel_pos.get())
               << n;
           EXPECT_EQ(a->config().causal, stack == m->decoder.get()) << n;
         }
@@ -364,8 +370,9 @@ TEST(EncoderDecoder, T5ScalesTheTiedLogits) {
   EXPECT_ALL_CLOSE(m->forward(token_ids({0, 5}, {1, 2}), ds2), from_vector(want, {1, 2, V}), 1e-12,
                    1e-10);
   nn::ForwardState none;
-  EXPECT_NE(error_of([&] { m->forward(token_ids({0}, {1, 1}), none); })
-                .find("set state.memory = encode(source)"),
+  EXPECT_NE(error_of([&] {
+              m->forward(token_ids({0}, {1, 1}), none);
+            }).find("set state.memory = encode(source)"),
             std::string::npos);
 }
 
@@ -399,8 +406,7 @@ TEST(EncoderDecoder, Gradcheck) {
           n.find("cross") != std::string::npos || n.starts_with("encoder.embeddings") ||
           n.starts_with("decoder.embed_norm"))
         in.push_back(p);
-    EXPECT_GRADCHECK([&](const std::vector<Tensor>&) { return run(*m, src, tgt, pad).logits; },
-                     in);
+    EXPECT_GRADCHECK([&](const std::vector<Tensor>&) { return run(*m, src, tgt, pad).logits; }, in);
   }
 }
 
