@@ -282,6 +282,8 @@ TEST(Encoder, Gradcheck) {
                         std::string(extra) + "}");
     auto& e = dynamic_cast<Encoder&>(*m);
     randomize(e, 12);
+    GradcheckOptions sampled;  // every parameter tensor, 24 coordinates of each
+    sampled.max_per_input = 24;
     Tensor ids = random_ids(7, {2, 4}, 13);
     Tensor kp = from_vector(std::vector<bool>{1, 1, 1, 0, 1, 1, 1, 1}, {2, 4});
     Tensor types = from_vector(std::vector<int64_t>{0, 0, 1, 1, 0, 1, 1, 1}, {2, 4});
@@ -295,7 +297,7 @@ TEST(Encoder, Gradcheck) {
           if (e.sentence_head) out = ops::add(ops::sum(out), ops::sum(e.sentence_logits(h)));
           return out;
         },
-        with_parameters(e));
+        with_parameters(e), sampled);
   }
 }
 
