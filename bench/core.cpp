@@ -204,8 +204,10 @@ std::string bench_gemm(const Options& opt) {
   // rate recorded for this CPU and thread count.
   if (!opt.quick) {
     const double ceiling = train::record_gemm_ceiling(best_f32 * 1e9);
-    std::printf("  GEMM ceiling (the fastest f32 rate recorded on this machine, %d threads): %.1f GFLOP/s\n",
-                opt.threads, ceiling / 1e9);
+    std::printf(
+        "  GEMM ceiling (the fastest f32 rate recorded on this machine, %d threads): %.1f "
+        "GFLOP/s\n",
+        opt.threads, ceiling / 1e9);
   }
   return json + "]";
 }

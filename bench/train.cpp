@@ -129,7 +129,8 @@ std::vector<BenchConfig> configs() {
        {"model.vocab=50304", "data=random_tokens { vocab = 50304 }",
         "train={ optimizer = adamw { lr = 6e-4, betas = { 0.9, 0.95 }, weight_decay = 0.1 }, "
         "batch = 4, seq_len = 256, steps = 1000000, grad_clip = 1.0 }"},
-       2, 6},
+       2,
+       6},
   };
 }
 
@@ -182,9 +183,9 @@ Result run_config(const BenchConfig& bc, const std::string& dtype, const Options
 
   train::TrainerOptions to;
   // Never written: only train_step() runs, which writes nothing.
-  to.out = (std::filesystem::temp_directory_path() /
-            ("kiln_bench_train_" + std::to_string(::getpid())))
-               .string();
+  to.out =
+      (std::filesystem::temp_directory_path() / ("kiln_bench_train_" + std::to_string(::getpid())))
+          .string();
   to.mfu = false;
   to.handle_signals = false;
   train::Trainer trainer(spec, to);
@@ -285,10 +286,9 @@ int main(int argc, char** argv) {
         if (!opt.dtype.empty() && opt.dtype != dt) continue;
         Result r = run_config(bc, dt, opt, ceiling);
         std::printf("  %-17s %-5s %9.2f %9.2f %9.2f %11.0f %6.1f%% %6.0f MiB%s %8.4f %9.2fM\n",
-                    r.name.c_str(), r.dtype.c_str(), r.best_s * 1e3, r.median_s * 1e3, r.cpu_s * 1e3,
-                    r.tokens_per_s, r.mfu * 100, double(r.peak_rss) / (1 << 20),
-                    r.peak_since_start ? "*" : " ", r.loss,
-                    double(r.params) / 1e6);
+                    r.name.c_str(), r.dtype.c_str(), r.best_s * 1e3, r.median_s * 1e3,
+                    r.cpu_s * 1e3, r.tokens_per_s, r.mfu * 100, double(r.peak_rss) / (1 << 20),
+                    r.peak_since_start ? "*" : " ", r.loss, double(r.params) / 1e6);
         std::fflush(stdout);
         any_star |= r.peak_since_start;
         if (!json.empty()) json += ", ";
@@ -310,8 +310,8 @@ int main(int argc, char** argv) {
         "token / the GEMM ceiling%s\n",
         any_star ? "; * peak RSS since the start (could not be reset)" : "");
     if (opt.json)
-      std::printf("{\"ceiling_gflops\": %.2f, \"threads\": %d, \"configs\": [%s]}\n",
-                  ceiling / 1e9, opt.threads, json.c_str());
+      std::printf("{\"ceiling_gflops\": %.2f, \"threads\": %d, \"configs\": [%s]}\n", ceiling / 1e9,
+                  opt.threads, json.c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_train: %s\n", e.what());
     return 1;

@@ -165,15 +165,14 @@ Tensor packed_attention(const Tensor& qkv, int64_t H, int64_t Hkv, const Attenti
 
   Tensor saved_out = out.detach();
   const Shape qkv_shape = qkv.shape();
-  autograd::record(
-      op, {qkv, o.bias}, z, [=](const Tensor& g, const autograd::NeedsGrad& needs) {
-        Tensor dqkv = empty(qkv_shape, g.dtype(), g.device());
-        Tensor dbias = full_dbias(needs[1], p, lse);
-        attention_backward_kernels.get(g.device(), g.dtype())(
-            heads(dqkv, 0, H), heads(dqkv, H * D, Hkv), heads(dqkv, (H + Hkv) * D, Hkv), dbias,
-            g.permute({0, 2, 1, 3}), q, k, v, saved_out, lse, bias, mask, p);
-        return std::vector<Tensor>{needs[0] ? dqkv : Tensor(), reduce_dbias(dbias, bias)};
-      });
+  autograd::record(op, {qkv, o.bias}, z, [=](const Tensor& g, const autograd::NeedsGrad& needs) {
+    Tensor dqkv = empty(qkv_shape, g.dtype(), g.device());
+    Tensor dbias = full_dbias(needs[1], p, lse);
+    attention_backward_kernels.get(g.device(), g.dtype())(
+        heads(dqkv, 0, H), heads(dqkv, H * D, Hkv), heads(dqkv, (H + Hkv) * D, Hkv), dbias,
+        g.permute({0, 2, 1, 3}), q, k, v, saved_out, lse, bias, mask, p);
+    return std::vector<Tensor>{needs[0] ? dqkv : Tensor(), reduce_dbias(dbias, bias)};
+  });
   return z;
 }
 

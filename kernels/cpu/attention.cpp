@@ -141,7 +141,7 @@ inline void gemm_acc(A* c, int64_t ldc, const A* a, int64_t sam, int64_t sak, co
     k1 = std::min(k1, K);
     if (n <= 0 || (k1 <= k0 && !kSet)) return;
     gemm_rows<A, MR, kSet>(c + m * ldc, ldc, a + m * sam + k0 * sak, sam, sak, b + k0 * ldb, ldb, n,
-                     k1 - k0);
+                           k1 - k0);
   };
   int64_t m = 0;
   for (; m + 6 <= M; m += 6) block(std::integral_constant<int, 6>{}, m);
@@ -452,8 +452,7 @@ struct Backward {
   void store_dq(Tiles& w, int64_t bh, int64_t i0, int64_t rows) const {
     A* dqp = head_of(dq, a.dq, bh / a.H, bh % a.H) + i0 * a.dq.r;
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t d = 0; d < a.D; ++d)
-        dqp[r * a.dq.r + d] = w.dqt[size_t(r * a.D + d)] * a.scale;
+      for (int64_t d = 0; d < a.D; ++d) dqp[r * a.dq.r + d] = w.dqt[size_t(r * a.D + d)] * a.scale;
   }
 
   // Zeroes key rows c0..c1 of dk and dv of kv head kvh of batch b.

@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <vector>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -20,6 +19,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #if defined(__F16C__)
 #include <immintrin.h>
@@ -275,9 +275,9 @@ class Profile {
     for (const auto& [k, e] : p->map_) v.push_back(e), total += e.seconds, total_cpu += e.cpu;
     std::sort(v.begin(), v.end(),
               [](const ProfileEntry& a, const ProfileEntry& b) { return a.seconds > b.seconds; });
-    std::fprintf(stderr,
-                 "kiln gemm profile: %.3f s wall (%.3f s CPU of the calling thread) in %zu shapes\n",
-                 total, total_cpu, v.size());
+    std::fprintf(
+        stderr, "kiln gemm profile: %.3f s wall (%.3f s CPU of the calling thread) in %zu shapes\n",
+        total, total_cpu, v.size());
     std::fprintf(stderr, "  %9s %9s %8s %6s %6s %6s %5s %3s %3s %8s %8s\n", "seconds", "cpu s",
                  "calls", "batch", "M", "N", "K", "At", "Bt", "us/call", "GFLOP/s");
     for (const ProfileEntry& e : v) {
@@ -608,7 +608,8 @@ void gemm(const GemmArgs& in) {
       return;
     case DType::f32: {
       Profile* prof = Profile::get();
-      const auto t0 = prof ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+      const auto t0 =
+          prof ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
       const double c0 = prof ? thread_cpu_seconds() : 0.0;
       auto p = cache().get(g);
       if (!p->ok)

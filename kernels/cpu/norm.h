@@ -131,8 +131,8 @@ inline void norm_row_grads(S* __restrict dh, S* __restrict cw, S* __restrict cb,
 }
 
 template <bool kW, class T, class S>
-inline void norm_row_grads(S* dh, S* cw, S* cb, const T* gr, const T* xr, const T* weight, S m,
-                           S r, int64_t C) {
+inline void norm_row_grads(S* dh, S* cw, S* cb, const T* gr, const T* xr, const T* weight, S m, S r,
+                           int64_t C) {
   if (cw && cb)
     norm_row_grads<kW, true, true>(dh, cw, cb, gr, xr, weight, m, r, C);
   else if (cw)

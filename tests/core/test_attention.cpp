@@ -569,9 +569,8 @@ TEST(Attention, PackedGradcheck) {
   const int64_t H = 2, Hkv = 1, D = 3;
   AttentionOptions o;
   o.causal = true;
-  EXPECT_GRADCHECK(
-      [&](const std::vector<Tensor>& x) { return packed_attention(x[0], H, Hkv, o); },
-      {randn64({2, 5, (H + 2 * Hkv) * D}, 7).requires_grad_()});
+  EXPECT_GRADCHECK([&](const std::vector<Tensor>& x) { return packed_attention(x[0], H, Hkv, o); },
+                   {randn64({2, 5, (H + 2 * Hkv) * D}, 7).requires_grad_()});
 }
 
 TEST(Attention, PackedBadInputsAreErrors) {
@@ -579,8 +578,7 @@ TEST(Attention, PackedBadInputsAreErrors) {
     packed_attention(randn64({2, 5, 13}), 2, 1);
     ADD_FAILURE() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("(n_heads + 2 n_kv_heads) * head_dim"),
-              std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("(n_heads + 2 n_kv_heads) * head_dim"), std::string::npos)
         << e.what();
   }
 }
