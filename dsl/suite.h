@@ -16,4 +16,9 @@ namespace kiln::dsl {
 /// every problem, each at its file:line.
 std::vector<Config> load_suite(const std::string& path, const SpecOptions& options = {});
 
+/// Probe specs (probes/*.lua): a Lua file that returns a probe component or a list of them,
+///   return { logit_lens { prompt = "ROMEO:" }, attention_patterns { prompt = "ROMEO:" } }
+/// (or a table whose `probes` field is that list), validated with defaults filled.
+std::vector<Config> load_probes(const std::string& path, const SpecOptions& options = {});
+
 }  // namespace kiln::dsl

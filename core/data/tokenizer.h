@@ -27,6 +27,11 @@ class Tokenizer {
   virtual std::map<std::string, int32_t> special_tokens() const { return {}; }
   /// The end-of-text token separating documents, if the tokenizer has one.
   virtual std::optional<int32_t> eos_id() const { return std::nullopt; }
+  /// A special token by its role or its text. Roles are "mask", "pad", "cls", "sep", "unk",
+  /// "bos" and "eos" (eos_id()); a role is found among special_tokens() by its usual texts
+  /// (BERT's "[MASK]", "[PAD]", "[CLS]", "[SEP]", "[UNK]"; RoBERTa/BART/T5's "<mask>", "<pad>",
+  /// "<s>", "</s>", "<unk>"). Anything else is looked up as a text ("<extra_id_0>").
+  virtual std::optional<int32_t> special_id(std::string_view role_or_text) const;
 
   /// Whether the vocabulary is learned from the training text (char, BPE training); fit() is
   /// then called once with that text before any encode.

@@ -135,6 +135,16 @@ std::vector<Generation> generate(nn::Model& model, const std::vector<std::vector
                  ", outside the model's vocabulary of ", V);
     P = std::max<int64_t>(P, int64_t(p.size()));
   }
+  if (o.memory.defined())
+    KILN_CHECK(o.memory.dim() == 3 && o.memory.size(0) == B,
+               "generate: memory must be the encoder's states [B, S, d] for the ", B,
+               " prompts, got ", o.memory.shape());
+  if (o.memory_padding.defined())
+    KILN_CHECK(o.memory.defined() && o.memory_padding.dtype() == DType::boolean &&
+                   o.memory_padding.dim() == 2 && o.memory_padding.size(0) == B &&
+                   o.memory_padding.size(1) == o.memory.size(1),
+               "generate: memory_padding must be bool [B, S] beside a memory [B, S, d], got ",
+               dtype_name(o.memory_padding.dtype()), " ", o.memory_padding.shape());
   std::vector<Generation> out(static_cast<size_t>(B));
   if (o.max_tokens == 0) return out;
 
@@ -170,6 +180,8 @@ std::vector<Generation> generate(nn::Model& model, const std::vector<std::vector
   // Logits [B, V] of the last position after feeding padded positions [from, to).
   auto run = [&](int64_t from, int64_t to) {
     nn::ForwardState st;
+    st.memory = o.memory;
+    st.memory_padding = o.memory_padding;
     if (cached) {
       st.cache = &cache;
     } else {

@@ -41,6 +41,11 @@ struct GenerateOptions {
   /// Keys/values cached between steps (prefill, then one token a step); false recomputes the
   /// whole prefix every step (for models without a cache, and tests).
   bool use_cache = true;
+  /// Encoder-decoders (nn::Seq2SeqModel): the encoder's states [B, S, d] from encode() of the
+  /// B sources, one per prompt (the prompts are then the decoder's: decoder_start_token() and
+  /// any forced prefix), and their padding (bool [B, S], true at real tokens; optional). Every
+  /// forward reads them; the cross-attention keys and values are computed once, in the prefill.
+  Tensor memory, memory_padding;
   /// Called for every new token as it is chosen (streaming): row, token id.
   std::function<void(int64_t row, int32_t token)> on_token;
 };

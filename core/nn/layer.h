@@ -15,6 +15,10 @@ namespace kiln::nn {
 struct KVCache {
   struct Entry {
     Tensor k, v;  ///< [B, Hkv, capacity, D], filled up to `length`
+    /// Cross-attention layers (encoder-decoders): k and v are those of the whole memory,
+    /// [B, Hkv, S, D], computed by the first forward that uses this cache and reused after;
+    /// make_cache leaves them undefined.
+    bool cross = false;
   };
   std::vector<Entry> layers;
   int64_t length = 0;    ///< positions filled (the model advances it after each forward)
@@ -26,6 +30,9 @@ struct ForwardState {
   Tensor positions;    ///< i64 [B, T] or [T]: absolute positions (default: 0..T-1, after the cache)
   Tensor segment_ids;  ///< i64 [B, T], optional: packed documents; attention stays within one
   Tensor key_padding;  ///< bool [B, S], optional: true where a key is a real token (encoders)
+  Tensor token_types;  ///< i64 [B, T], optional: BERT's sentence A (0) / B (1) ids (0 when unset)
+  Tensor memory;          ///< [B, S, d], encoder-decoders: the encoder states cross-attention reads
+  Tensor memory_padding;  ///< bool [B, S], optional: true where a memory position is a real token
   KVCache* cache = nullptr;         ///< generation: read earlier keys/values, append this step's
   Generator* generator = nullptr;   ///< dropout draws (the default generator when null)
 };

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 
 #include "core/data/dataset.h"
@@ -15,9 +16,22 @@ struct LossOutput {
   int64_t tokens = 0;                      ///< tokens the loss was taken over
 };
 
+/// What an objective may read once, before the first compute().
+struct ObjectiveContext {
+  /// The data's tokenizer (special tokens: [MASK], [CLS], sentinels ...); null when the data
+  /// has none.
+  std::shared_ptr<const data::Tokenizer> tokenizer;
+  const nn::Model* model = nullptr;
+  uint64_t seed = 0;  ///< the run's seed (static masking is a function of it and the example)
+};
+
 class Objective {
  public:
   virtual ~Objective();
+  /// Called once, after the data is prepared and before the first compute(): objectives that
+  /// corrupt text look up the special tokens they need here and check the model's kind,
+  /// throwing with a message that names what is missing. The default does nothing.
+  virtual void prepare(const ObjectiveContext& context) {}
   virtual LossOutput compute(nn::Model& model, const data::Batch& batch, nn::ForwardState& state) = 0;
 };
 

@@ -96,6 +96,11 @@ Trainer::Trainer(Config spec, TrainerOptions options)
                       model.loc().known() ? model.loc().str() : "model",
                       "): raise the model's vocabulary or use another tokenizer"));
   }
+  try {
+    objective_->prepare({tokenizer_, model_.get(), seed_});
+  } catch (const Error& e) {
+    opts_.objective.fail(e.what());
+  }
   const size_t train_tokens = dataset_->tokens(data::Split::train).size();
   if (train_tokens <= size_t(opts_.seq_len))
     data.fail(str_cat("the training split has ", train_tokens,

@@ -11,6 +11,7 @@
 
 #include "core/eval/loglikelihood.h"
 #include "core/eval/windows.h"
+#include "plugins/evaluators/pseudo_perplexity.h"
 #include "plugins/evaluators/text_stats.h"
 
 namespace kiln::evaluators {
@@ -19,7 +20,15 @@ namespace {
 namespace fs = std::filesystem;
 
 const char* method_name(PerplexityMethod m) {
-  return m == PerplexityMethod::rolling ? "rolling" : "strided";
+  switch (m) {
+    case PerplexityMethod::rolling:
+      return "rolling";
+    case PerplexityMethod::strided:
+      return "strided";
+    case PerplexityMethod::pseudo:
+      return "pseudo";
+  }
+  return "?";
 }
 
 // The token the first token of each document is conditioned on, and how it was chosen.
@@ -199,6 +208,8 @@ Config PerplexityEvaluator::score(nn::Model& model, const data::Tokenizer* token
     KILN_CHECK(tokenizer->vocab_size() <= model.vocab_size(),
                "perplexity: the tokenizer's vocabulary (", tokenizer->vocab_size(),
                ") is larger than the model's (", model.vocab_size(), ")");
+  if (options_.method == PerplexityMethod::pseudo)
+    return score_pseudo(model, tokenizer, documents, L, batch_size, progress, source);
   const Prefix prefix = resolve_prefix(options_, tokenizer);
   if (prefix.token)
     KILN_CHECK(*prefix.token >= 0 && *prefix.token < model.vocab_size(),
@@ -261,6 +272,49 @@ Config PerplexityEvaluator::score(nn::Model& model, const data::Tokenizer* token
                                : "Hugging Face perplexity guide: windows of `context` tokens every "
                                  "`stride` tokens, each scoring "
                                  "the tokens the previous window did not reach");
+  return out;
+}
+
+Config PerplexityEvaluator::score_pseudo(nn::Model& model, const data::Tokenizer* tokenizer,
+                                         const std::vector<Document>& documents, int64_t context,
+                                         int64_t batch_size, bool progress,
+                                         const std::string& source) const {
+  std::optional<int32_t> mask = tokenizer ? tokenizer->special_id("mask") : std::nullopt;
+  KILN_CHECK(mask, "perplexity: method = \"pseudo\" masks each token in turn, but the ",
+             tokenizer ? "tokenizer has no mask token ([MASK] or <mask>)" : "run has no tokenizer");
+  std::vector<std::vector<int32_t>> docs;
+  int64_t bytes = 0, words = 0;
+  for (size_t i = 0; i < documents.size(); ++i) {
+    const Document& d = documents[i];
+    KILN_CHECK(!d.tokens.empty() && !d.text.empty(), "perplexity: document ", i, " of ", source,
+               " is empty: nothing to score");
+    docs.push_back(d.tokens);
+    bytes += int64_t(d.text.size());
+    words += count_words(d.text);
+  }
+  const PseudoLoglikelihood p = pseudo_loglikelihood(model, docs, *mask, context, batch_size,
+                                                     progress_line(options_.name, progress));
+  const double nll = -p.logprob;
+  Config out = Config::table();
+  out.set("source", source);
+  out.set("documents", int64_t(documents.size()));
+  out.set("windows", p.windows);
+  out.set("tokens", p.tokens);
+  out.set("bytes", bytes);
+  out.set("words", words);
+  out.set("nll", nll);
+  out.set("nll_per_token", nll / double(p.tokens));
+  out.set("token_perplexity", std::exp(nll / double(p.tokens)));
+  out.set("bits_per_byte", nll / std::log(2.0) / double(bytes));
+  out.set("byte_perplexity", std::exp(nll / double(bytes)));
+  out.set("word_perplexity", std::exp(nll / double(words)));
+  out.set("method", method_name(options_.method));
+  out.set("context", context);
+  out.set("mask_token", int64_t(*mask));
+  out.set("method_detail",
+          "pseudo-perplexity (Salazar et al. 2020): every token masked in turn and scored given "
+          "the rest of its window; disjoint windows of `context` tokens; nll is minus the "
+          "pseudo-log-likelihood, not a normalised likelihood");
   return out;
 }
 

@@ -8,6 +8,10 @@
 //   byte_perplexity  = exp(nll / bytes)
 //   word_perplexity  = exp(nll / words), words counted as len(re.split(r"\s+", document))
 //
+// method = "pseudo" scores masked LMs (BERT, RoBERTa, ...) by pseudo-perplexity instead
+// (pseudo_perplexity.h): each token masked in turn with the tokenizer's mask token, disjoint
+// windows of `context` tokens, no prefix token; nll is then minus the pseudo-log-likelihood.
+//
 // Documents are the run's val split (split at the tokenizer's EOS, which is not scored; the
 // text of a document is its tokens' bytes) or the files a path or glob names (one document a
 // file, encoded with the run's tokenizer).
@@ -23,7 +27,7 @@
 
 namespace kiln::evaluators {
 
-enum class PerplexityMethod { rolling, strided };
+enum class PerplexityMethod { rolling, strided, pseudo };
 
 struct PerplexityOptions {
   std::string name = "perplexity";  ///< the evaluator's name in tables and results.json
@@ -69,6 +73,9 @@ class PerplexityEvaluator final : public eval::Evaluator {
   const PerplexityOptions& options() const { return options_; }
 
  private:
+  Config score_pseudo(nn::Model& model, const data::Tokenizer* tokenizer,
+                      const std::vector<Document>& documents, int64_t context, int64_t batch_size,
+                      bool progress, const std::string& source) const;
   PerplexityOptions options_;
 };
 

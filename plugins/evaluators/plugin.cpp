@@ -20,9 +20,10 @@ void register_perplexity(Registry& r) {
   s.string("name", std::string("perplexity"), "the name in the results table and results.json");
   s.optional("path", ParamType::string(),
              "a text file or glob, one document a file (default: the run's val split, cut at EOS)");
-  s.choice("method", {"rolling", "strided"}, std::string("rolling"),
+  s.choice("method", {"rolling", "strided", "pseudo"}, std::string("rolling"),
            "rolling: disjoint windows as loglikelihood_rolling; strided: overlapping windows every "
-           "`stride` tokens");
+           "`stride` tokens; pseudo: pseudo-perplexity of a masked LM (each token masked in turn, "
+           "disjoint windows; needs a mask token)");
   s.optional("context", ParamType::integer(),
              "tokens a window reads (default: the model's context length)")
       .min(2);
@@ -41,8 +42,10 @@ void register_perplexity(Registry& r) {
     PerplexityOptions o;
     o.name = c.get<std::string>("name");
     o.path = c.get<std::string>("path", std::string());
-    o.method = c.get<std::string>("method") == "strided" ? PerplexityMethod::strided
-                                                         : PerplexityMethod::rolling;
+    const std::string method = c.get<std::string>("method");
+    o.method = method == "strided"  ? PerplexityMethod::strided
+               : method == "pseudo" ? PerplexityMethod::pseudo
+                                    : PerplexityMethod::rolling;
     o.context = optional_int<int64_t>(c, "context");
     o.stride = optional_int<int64_t>(c, "stride");
     o.prefix = c.get<std::string>("prefix");
@@ -54,6 +57,9 @@ void register_perplexity(Registry& r) {
     if (o.stride && o.context && *o.stride >= *o.context)
       c.at("stride").fail("stride (" + std::to_string(*o.stride) + ") must be less than context (" +
                           std::to_string(*o.context) + ")");
+    if (o.prefix_token && o.method == PerplexityMethod::pseudo)
+      c.at("prefix_token")
+          .fail("pseudo-perplexity scores every token in its window: it has no prefix token");
     if (o.prefix_token && o.prefix == "none")
       c.at("prefix_token").fail("prefix_token conflicts with prefix = \"none\"");
     return std::make_shared<PerplexityEvaluator>(std::move(o));

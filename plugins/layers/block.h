@@ -4,6 +4,8 @@
 //   x = ln1(x + drop(attn(x)));  x = ln2(x + drop(mlp(x)))
 // Children: ln1, attn, ln2, mlp (any layer components). Hook points (TransformerLens):
 // hook_resid_pre, hook_attn_out, hook_resid_mid, hook_mlp_out, hook_resid_post.
+// Attention-only blocks (ln2 and mlp null, as TransformerLens's attn_only models) have neither
+// ln2 nor mlp nor hook_resid_mid and hook_mlp_out.
 #pragma once
 
 #include <memory>
@@ -22,15 +24,15 @@ class Block : public nn::Layer {
   Tensor forward(const Tensor& x, nn::ForwardState& state) override;
   bool pre_norm() const { return pre_norm_; }
 
-  std::shared_ptr<nn::Layer> ln1, attn, ln2, mlp;
+  std::shared_ptr<nn::Layer> ln1, attn, ln2, mlp;  // ln2, mlp: null in attention-only blocks
 
  private:
   Tensor drop(const Tensor& x, nn::ForwardState& state) const;
 
   bool pre_norm_;
   double dropout_;
-  nn::HookPoint *hook_resid_pre_, *hook_attn_out_, *hook_resid_mid_, *hook_mlp_out_,
-      *hook_resid_post_;
+  nn::HookPoint *hook_resid_pre_, *hook_attn_out_, *hook_resid_post_;
+  nn::HookPoint *hook_resid_mid_ = nullptr, *hook_mlp_out_ = nullptr;  // with an MLP only
 };
 
 }  // namespace kiln::layers

@@ -238,7 +238,8 @@ void register_attention(Registry& r) {
 // The settings a block hands to its attention, MLP and norms.
 const std::initializer_list<const char*> kBlockSettings = {"d_model",  "n_heads", "n_kv_heads",
                                                            "head_dim", "d_mlp",   "activation",
-                                                           "bias",     "dropout", "pos"};
+                                                           "bias",     "dropout", "pos",
+                                                           "attn_only"};
 
 void register_block(Registry& r) {
   Schema s("a residual block: attention and MLP, each with a norm, pre-norm or post-norm");
@@ -264,6 +265,9 @@ void register_block(Registry& r) {
   s.optional("bias", ParamType::boolean(), from_parent("biases in projections and norms"));
   s.optional("pos", ParamType::component("layer"),
              from_parent("relative position scheme of the attention"));
+  s.optional("attn_only", ParamType::boolean(),
+             from_parent("attention only: no MLP and no ln2 (interpretability toy models)",
+                         "the model", "false"));
   r.add<Layer>("layer", "block", s, [](const Config& c) {
     const Config down = settings(c, kBlockSettings);
     inherited_int(c, "d_model");  // a clear error here rather than in each child
@@ -275,9 +279,12 @@ void register_block(Registry& r) {
     double dropout = c.get<double>("dropout", 0.0);
     if (dropout < 0 || dropout >= 1) c.at("dropout").fail("dropout must be in [0, 1)");
     auto attn = make_layer(inherit(c.at("attn"), down));
-    auto mlp = make_layer(inherit(c.at("mlp"), down));
+    const bool attn_only = c.get<bool>("attn_only", false);
+    std::shared_ptr<Layer> mlp, ln2;
+    const Config& mlp_config = c.at("mlp");  // read (and unused) in attention-only blocks
+    if (!attn_only) mlp = make_layer(inherit(mlp_config, down));
     auto ln1 = make_layer(inherit(norm, norm_settings));
-    auto ln2 = make_layer(inherit(norm, norm_settings));
+    if (!attn_only) ln2 = make_layer(inherit(norm, norm_settings));
     return std::make_shared<Block>(ln1, attn, ln2, mlp, position == "pre", dropout);
   });
 }
@@ -319,6 +326,8 @@ void register_decoder(Registry& r) {
       "blocks", ParamType::list(ParamType::component("layer")),
       "blocks that differ by layer, repeated in order to fill n_layers (e.g. {local, global})");
   s.boolean("final_norm", true, "a norm (ln_final) after the last block");
+  s.boolean("attn_only", false,
+            "attention-only blocks: no MLP and no ln2 (interpretability toy models)");
   s.boolean("tie_embeddings", true, "the LM head reuses the token embedding (wte.weight)");
   s.choice("init", {"gpt2", "llama"}, "gpt2",
            "gpt2: normal(0, init_std), residual projections / sqrt(2 n_layers); llama: normal(0, "
@@ -360,7 +369,8 @@ void register_decoder(Registry& r) {
     d.init.n_layers = n_layers;
     InitScope init_scope(d.init);
     Config base = settings(c, {"d_model", "n_heads", "n_kv_heads", "head_dim", "d_mlp",
-                               "activation", "bias", "dropout", "norm", "norm_position"});
+                               "activation", "bias", "dropout", "norm", "norm_position",
+                               "attn_only"});
     Config pos_settings = Config::table();
     pos_settings.set("d_model", Config(d.d_model));
     pos_settings.set("context", Config(d.context));

@@ -1,10 +1,12 @@
-// The tokenizers plugin: byte, char, bpe (trained on the corpus) and gpt2 (GPT-2's files).
+// The tokenizers plugin: byte, char, bpe (trained on the corpus), gpt2 (GPT-2's files) and
+// wordpiece (BERT's: trained on the corpus or read from a vocab.txt).
 #include <cstdlib>
 
 #include "core/registry/plugin.h"
 #include "plugins/tokenizers/bpe_tokenizer.h"
 #include "plugins/tokenizers/byte_tokenizer.h"
 #include "plugins/tokenizers/char_tokenizer.h"
+#include "plugins/tokenizers/wordpiece_tokenizer.h"
 
 #ifndef KILN_SHARED_DATA
 #define KILN_SHARED_DATA ""
@@ -21,6 +23,16 @@ std::vector<std::string> string_list(const Config& c, const std::string& key) {
   return out;
 }
 
+// The special tokens of a spec: its special_tokens, then T5's sentinels when it asks for
+// them, listed from the last down so that <extra_id_0> gets the highest id of those numbered
+// after the vocabulary (T5's numbering: <extra_id_0> = 32099 of 32100).
+std::vector<std::string> specials_of(const Config& c) {
+  std::vector<std::string> out = string_list(c, "special_tokens");
+  for (int64_t i = c.get<int64_t>("sentinels") - 1; i >= 0; --i)
+    out.push_back("<extra_id_" + std::to_string(i) + ">");
+  return out;
+}
+
 std::optional<std::string> optional_string(const Config& c, const std::string& key) {
   const Config* v = c.find(key);
   if (!v || v->is_null()) return std::nullopt;
@@ -32,8 +44,13 @@ void add_specials(Schema& s, std::vector<std::string> def, const std::string& wh
   for (auto& t : def) items.emplace_back(std::move(t));
   s.list("special_tokens", ParamType::string(), Config::list(std::move(items)),
          "strings that encode(text, parse_special) turns into one id each, " + what);
-  s.optional("eos", ParamType::string(),
-             "the special token that ends a document (default: the end-of-text token, when listed)");
+  s.optional(
+      "eos", ParamType::string(),
+      "the special token that ends a document (default: the end-of-text token, when listed)");
+  s.integer("sentinels", 0,
+            "T5's sentinels <extra_id_0>, <extra_id_1>, ... added as special tokens after the "
+            "listed ones (span_corruption needs as many as a sequence has spans)")
+      .min(0);
 }
 
 // Errors of a tokenizer's constructor, located at the spec's node.
@@ -55,13 +72,18 @@ std::string gpt2_dir(const Config& c) {
   return std::string(KILN_SHARED_DATA) + "/gpt2-bpe";
 }
 
+std::optional<bool> optional_bool(const Config& c, const std::string& key) {
+  const Config* v = c.find(key);
+  if (!v || v->is_null()) return std::nullopt;
+  return v->as_bool();
+}
+
 void register_components(Registry& r) {
   Schema byte("bytes as tokens: ids 0..255 are the bytes of the UTF-8 text, special tokens follow");
   add_specials(byte, {}, "numbered from 256");
   r.add<Tokenizer>("tokenizer", "byte", byte, [](const Config& c) {
     return located(c, [&] {
-      return std::make_shared<ByteTokenizer>(string_list(c, "special_tokens"),
-                                             optional_string(c, "eos"));
+      return std::make_shared<ByteTokenizer>(specials_of(c), optional_string(c, "eos"));
     });
   });
 
@@ -74,8 +96,8 @@ void register_components(Registry& r) {
                "a fixed vocabulary: the characters of this string (no fitting)");
   r.add<Tokenizer>("tokenizer", "char", chr, [](const Config& c) {
     return located(c, [&] {
-      return std::make_shared<CharTokenizer>(
-          string_list(c, "special_tokens"), optional_string(c, "eos"), optional_string(c, "chars"));
+      return std::make_shared<CharTokenizer>(specials_of(c), optional_string(c, "eos"),
+                                             optional_string(c, "chars"));
     });
   });
 
@@ -93,7 +115,7 @@ void register_components(Registry& r) {
   r.add<Tokenizer>("tokenizer", "bpe", bpe, [](const Config& c) {
     return located(c, [&] {
       return BpeTokenizer::trainable(c.get<int64_t>("vocab_size"), c.get<int64_t>("min_frequency"),
-                                     string_list(c, "special_tokens"), optional_string(c, "eos"));
+                                     specials_of(c), optional_string(c, "eos"));
     });
   });
 
@@ -115,8 +137,47 @@ void register_components(Registry& r) {
         optional_string(c, "encoder_json").value_or(join_path(dir, "encoder.json"));
     std::string vocab = optional_string(c, "vocab_bpe").value_or(join_path(dir, "vocab.bpe"));
     return located(c, [&] {
-      return BpeTokenizer::gpt2(encoder, vocab, string_list(c, "special_tokens"),
-                                optional_string(c, "eos"), c.where());
+      return BpeTokenizer::gpt2(encoder, vocab, specials_of(c), optional_string(c, "eos"),
+                                c.where());
+    });
+  });
+
+  Schema wp(
+      "BERT's WordPiece: BERT's basic tokenisation (lowercasing, accents, punctuation, CJK) then "
+      "the longest pieces of the vocabulary from each word's start (##-prefixed after the "
+      "first); the vocabulary is a BERT vocab.txt or is learned from the training text");
+  wp.optional("vocab", ParamType::string(),
+              "a BERT vocab.txt (one piece a line, the id is the line number); without it the "
+              "vocabulary is learned from the training text");
+  wp.integer("vocab_size", 8192,
+             "learning: tokens in all (special tokens, the alphabet and the learned pieces)")
+      .min(2);
+  wp.integer("min_frequency", 2, "learning: stop when no pair of pieces occurs this often").min(1);
+  wp.boolean("lowercase", true, "lowercase the text (uncased BERT)");
+  wp.optional("strip_accents", ParamType::boolean(),
+              "drop accents (NFD, then the nonspacing marks); default: as lowercase");
+  wp.boolean("split_cjk", true, "make every CJK ideograph a word of its own");
+  wp.string("unk", "[UNK]", "the token of a word the vocabulary cannot spell");
+  wp.string("prefix", "##", "the prefix of a piece that continues a word");
+  wp.integer("max_word_chars", 100, "longer words are the unknown token").min(1);
+  add_specials(wp, bert_special_tokens(),
+               "with their ids in vocab.txt, or numbered after it (first when learning)");
+  r.add<Tokenizer>("tokenizer", "wordpiece", wp, [](const Config& c) {
+    WordPieceOptions o;
+    o.text.lowercase = c.get<bool>("lowercase");
+    o.text.strip_accents = optional_bool(c, "strip_accents").value_or(o.text.lowercase);
+    o.text.split_cjk = c.get<bool>("split_cjk");
+    o.unk = c.get<std::string>("unk");
+    o.prefix = c.get<std::string>("prefix");
+    o.max_word_chars = c.get<int64_t>("max_word_chars");
+    const int64_t vocab_size = c.get<int64_t>("vocab_size");
+    const int64_t min_frequency = c.get<int64_t>("min_frequency");
+    std::vector<std::string> specials = specials_of(c);
+    std::optional<std::string> eos = optional_string(c, "eos");
+    std::optional<std::string> vocab = optional_string(c, "vocab");
+    return located(c, [&]() -> std::shared_ptr<Tokenizer> {
+      if (vocab) return WordPieceTokenizer::from_vocab_file(*vocab, o, specials, eos);
+      return WordPieceTokenizer::trainable(vocab_size, min_frequency, o, specials, eos);
     });
   });
 }

@@ -18,8 +18,9 @@ struct Result {
   std::string out;  // stdout and stderr together
 };
 
-Result kiln(const std::string& args) {
-  std::string cmd = std::string(KILN_BINARY) + " " + args + " 2>&1";
+// Runs kiln; `stderr_to` "&1" merges stderr into out, "/dev/null" drops it.
+Result kiln(const std::string& args, const std::string& stderr_to = "&1") {
+  std::string cmd = std::string(KILN_BINARY) + " " + args + " 2>" + stderr_to;
   Result r;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -132,6 +133,28 @@ TEST_F(Cli, DumpThenCheckTheJsonGivesTheSameSpec) {
   EXPECT_EQ(a.out, b.out);
   EXPECT_NE(a.out.find("\"@component\": \"optimizer.adamw\""), std::string::npos) << a.out;
   EXPECT_NE(a.out.find("\"eps\": 1e-8"), std::string::npos) << a.out;  // defaults filled
+}
+
+// Issue 3: the resolved spec of every model in models/ survives JSON: dump, check the JSON,
+// dump it again, byte for byte the same.
+TEST_F(Cli, EveryModelSpecRoundTripsThroughJson) {
+  const fs::path models = fs::path(KILN_SOURCE_DIR) / "models";
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(models)) {
+    if (e.path().extension() != ".lua") continue;
+    ++n;
+    const std::string name = e.path().stem().string();
+    Result a = kiln("spec dump " + e.path().string(), "/dev/null");
+    ASSERT_EQ(a.code, 0) << name << ": " << kiln("spec dump " + e.path().string()).out;
+    ASSERT_EQ(a.out.rfind("{", 0), 0u) << name << ": " << a.out;
+    const std::string json = write(name + ".json", a.out);
+    Result check = kiln("spec check " + json);
+    EXPECT_EQ(check.code, 0) << name << ": " << check.out;
+    Result b = kiln("spec dump " + json, "/dev/null");
+    ASSERT_EQ(b.code, 0) << name;
+    EXPECT_EQ(a.out, b.out) << name;
+  }
+  EXPECT_GE(n, 3) << "expected gpt2.lua, llama.lua and gpt2-char.lua in " << models;
 }
 
 TEST_F(Cli, SpecCheckBuildsTheModelAndReportsItsParameters) {

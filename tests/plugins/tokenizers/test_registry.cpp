@@ -30,7 +30,7 @@ std::shared_ptr<Tokenizer> make(const Config& c) {
 
 TEST(TokenizerComponents, AreRegistered) {
   load_plugin(KILN_TOKENIZERS_PLUGIN);
-  for (const char* name : {"byte", "char", "bpe", "gpt2"}) {
+  for (const char* name : {"byte", "char", "bpe", "gpt2", "wordpiece"}) {
     const ComponentInfo* info = Registry::global().find("tokenizer", name);
     ASSERT_NE(info, nullptr) << name;
     EXPECT_EQ(info->plugin, "kiln_tokenizers");

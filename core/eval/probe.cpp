@@ -1,0 +1,7 @@
+#include "core/eval/probe.h"
+
+namespace kiln::eval {
+
+Probe::~Probe() = default;
+
+}  // namespace kiln::eval
