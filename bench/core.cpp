@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/kiln.h"
+#include "core/train/gemm_ceiling.h"
 #include "kernels/cpu/gemm.h"
 
 namespace {
@@ -140,6 +141,7 @@ std::string bench_gemm(const Options& opt) {
               "direct", "ratio", "kiln peak");
   std::string json = "[";
   bool any_note = false;
+  double best_f32 = 0;  // the fastest f32 rate of kiln's matmul: the MFU ceiling
   for (const Shape3& s : shapes) {
     const bool huge = s.m * s.n * s.k > (int64_t(1) << 32);
     const double budget = opt.quick ? 0.05 : huge ? 0.0 : 1.5;
@@ -184,6 +186,7 @@ std::string bench_gemm(const Options& opt) {
                   (long long)s.k, (long long)s.n, dtype_name(dt), gk, gd, gk / gd, mib(peak),
                   direct_native ? "" : "  *");
       any_note |= !direct_native;
+      if (dt == DType::f32) best_f32 = std::max(best_f32, gk);
       if (json.size() > 1) json += ", ";
       json += "{\"m\": " + std::to_string(s.m) + ", \"k\": " + std::to_string(s.k) +
               ", \"n\": " + std::to_string(s.n) + ", \"dtype\": \"" + dtype_name(dt) +
@@ -197,6 +200,15 @@ std::string bench_gemm(const Options& opt) {
   std::printf(
       "  kiln peak: memory kiln's allocator took during the timed calls beyond what it held before "
       "(a call's output, conversion buffers)\n");
+  // The MFU ceiling of the trainer and bench_train (core/train/gemm_ceiling.h) keeps the highest
+  // rate recorded for this CPU and thread count.
+  if (!opt.quick) {
+    const double ceiling = train::record_gemm_ceiling(best_f32 * 1e9);
+    std::printf(
+        "  GEMM ceiling (the fastest f32 rate recorded on this machine, %d threads): %.1f "
+        "GFLOP/s\n",
+        opt.threads, ceiling / 1e9);
+  }
   return json + "]";
 }
 

@@ -164,7 +164,14 @@ void backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
                    gi.shape(), " for input ", i, " of shape ", n->input_shapes[i]);
         if (gi.dtype() != n->input_dtypes[i]) gi = gi.to(n->input_dtypes[i]);
         auto [it, fresh] = pending.try_emplace(nx, gi);
-        if (!fresh) it->second = ops::add(it->second, gi);
+        if (!fresh) {
+          // A sum this map alone holds is added to in place (no new tensor).
+          Tensor& acc = it->second;
+          if (owns_storage_alone(acc) && acc.dtype() == gi.dtype() && !acc.is_same(gi))
+            ops::add_(acc, gi);
+          else
+            acc = ops::add(acc, gi);
+        }
       }
       if (--deps[nx] == 0) ready.push_back(nx);
     }

@@ -87,35 +87,93 @@ AttentionParams attention_params(const char* op, const Tensor& q, const Tensor& 
 
 }  // namespace
 
+namespace {
+
+// out [B, H, T, Dv] and lse [B, H, T] of the fused forward; out is a view of a [B, T, H, Dv]
+// tensor (the order in which heads are merged next).
+std::pair<Tensor, Tensor> fused_forward(const Tensor& q, const Tensor& k, const Tensor& v,
+                                        const Tensor& bias, const Tensor& mask,
+                                        const AttentionParams& p) {
+  const DType lse_dtype = q.dtype() == DType::f64 ? DType::f64 : DType::f32;
+  Tensor out = empty({p.B, p.T, p.H, p.Dv}, q.dtype(), q.device()).permute({0, 2, 1, 3});
+  Tensor lse = empty({p.B, p.H, p.T}, lse_dtype, q.device());
+  attention_forward_kernels.get(q.device(), q.dtype())(out, lse, q, k, v, bias, mask, p);
+  return {out, lse};
+}
+
+// dS over the full [B, H, T, S] when the bias needs a gradient (else undefined), and the bias's
+// gradient from it.
+Tensor full_dbias(bool needed, const AttentionParams& p, const Tensor& lse) {
+  return needed ? zeros({p.B, p.H, p.T, p.S}, lse.dtype(), lse.device()) : Tensor();
+}
+Tensor reduce_dbias(const Tensor& dbias, const Tensor& bias) {
+  return dbias.defined() ? sum_to(dbias, bias.shape()).to(bias.dtype()) : Tensor();
+}
+
+}  // namespace
+
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& o) {
   const AttentionParams p = attention_params(kOp, q, k, v, o);
-  const DType lse_dtype = q.dtype() == DType::f64 ? DType::f64 : DType::f32;
-  Tensor qc = q.detach().contiguous(), kc = k.detach().contiguous(), vc = v.detach().contiguous();
+  // Saved as they are: the kernels read strided operands, so views are not copied.
+  Tensor qd = q.detach(), kd = k.detach(), vd = v.detach();
   Tensor bias = o.bias.defined() ? o.bias.detach() : Tensor();
   Tensor mask = o.mask;
-  Tensor out = empty({p.B, p.H, p.T, p.Dv}, q.dtype(), q.device());
-  Tensor lse = empty({p.B, p.H, p.T}, lse_dtype, q.device());
-  attention_forward_kernels.get(q.device(), q.dtype())(out, lse, qc, kc, vc, bias, mask, p);
+  auto [out, lse] = fused_forward(qd, kd, vd, bias, mask, p);
 
   if (autograd::needs_grad({&q, &k, &v, &o.bias})) {
     Tensor saved_out = out.detach();
     autograd::record(
         kOp, {q, k, v, o.bias}, out, [=](const Tensor& grad, const autograd::NeedsGrad& needs) {
-          Tensor dq = empty(qc.shape(), qc.dtype(), qc.device());
-          Tensor dk = empty(kc.shape(), kc.dtype(), kc.device());
-          Tensor dv = empty(vc.shape(), vc.dtype(), vc.device());
-          // dS over the full [B, H, T, S] only when the bias needs it.
-          Tensor dbias =
-              needs[3] ? zeros({p.B, p.H, p.T, p.S}, lse.dtype(), lse.device()) : Tensor();
+          Tensor dq = empty(qd.shape(), qd.dtype(), qd.device());
+          Tensor dk = empty(kd.shape(), kd.dtype(), kd.device());
+          Tensor dv = empty(vd.shape(), vd.dtype(), vd.device());
+          Tensor dbias = full_dbias(needs[3], p, lse);
           attention_backward_kernels.get(grad.device(), grad.dtype())(
-              dq, dk, dv, dbias, grad.contiguous(), qc, kc, vc, saved_out, lse, bias, mask, p);
-          Tensor db = dbias.defined() ? sum_to(dbias, bias.shape()).to(bias.dtype()) : Tensor();
+              dq, dk, dv, dbias, grad, qd, kd, vd, saved_out, lse, bias, mask, p);
           return std::vector<Tensor>{needs[0] ? dq : Tensor(), needs[1] ? dk : Tensor(),
-                                     needs[2] ? dv : Tensor(), db};
+                                     needs[2] ? dv : Tensor(), reduce_dbias(dbias, bias)};
         });
   }
   return out;
+}
+
+Tensor packed_attention(const Tensor& qkv, int64_t H, int64_t Hkv, const AttentionOptions& o) {
+  constexpr const char* op = "packed_attention";
+  KILN_CHECK(qkv.defined() && qkv.dim() == 3, op, ": expected qkv [B, T, (H + 2 Hkv) D], got ",
+             qkv.defined() ? str_cat(qkv.shape()) : std::string("an undefined tensor"));
+  KILN_CHECK(H >= 1 && Hkv >= 1, op, ": n_heads and n_kv_heads must be >= 1, got ", H, " and ",
+             Hkv);
+  const int64_t B = qkv.size(0), T = qkv.size(1), W = qkv.size(2);
+  KILN_CHECK(W % (H + 2 * Hkv) == 0, op, ": the last dim of qkv ", qkv.shape(),
+             " is not (n_heads + 2 n_kv_heads) * head_dim with n_heads = ", H,
+             ", n_kv_heads = ", Hkv);
+  const int64_t D = W / (H + 2 * Hkv);
+  // [B, H, T, D] views of the three parts: no copy. (Captures by value: backward uses it too.)
+  auto heads = [B, T, D](const Tensor& t, int64_t col, int64_t n) {
+    return t.narrow(2, col, n * D).view({B, T, n, D}).permute({0, 2, 1, 3});
+  };
+  Tensor d = qkv.detach();
+  if (d.stride(2) != 1) d = d.contiguous();  // the heads' last dim must be contiguous
+  Tensor q = heads(d, 0, H), k = heads(d, H * D, Hkv), v = heads(d, (H + Hkv) * D, Hkv);
+  const AttentionParams p = attention_params(op, q, k, v, o);
+  Tensor bias = o.bias.defined() ? o.bias.detach() : Tensor();
+  Tensor mask = o.mask;
+  auto [out, lse] = fused_forward(q, k, v, bias, mask, p);
+  Tensor z = out.permute({0, 2, 1, 3});  // [B, T, H, D], contiguous
+  if (!autograd::needs_grad(qkv, o.bias)) return z;
+
+  Tensor saved_out = out.detach();
+  const Shape qkv_shape = qkv.shape();
+  autograd::record(op, {qkv, o.bias}, z, [=](const Tensor& g, const autograd::NeedsGrad& needs) {
+    Tensor dqkv = empty(qkv_shape, g.dtype(), g.device());
+    Tensor dbias = full_dbias(needs[1], p, lse);
+    attention_backward_kernels.get(g.device(), g.dtype())(
+        heads(dqkv, 0, H), heads(dqkv, H * D, Hkv), heads(dqkv, (H + Hkv) * D, Hkv), dbias,
+        g.permute({0, 2, 1, 3}), q, k, v, saved_out, lse, bias, mask, p);
+    return std::vector<Tensor>{needs[0] ? dqkv : Tensor(), reduce_dbias(dbias, bias)};
+  });
+  return z;
 }
 
 // The same function as the unfused composition of ops, materialising [B, H, T, S] scores.

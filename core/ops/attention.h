@@ -31,9 +31,19 @@ struct AttentionOptions {
 
 /// q [B, H, T, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv] -> [B, H, T, Dv]. Hkv divides H
 /// (grouped-query attention: query head h uses key/value head h / (H / Hkv)). A query row that
-/// can see no key gives zeros.
+/// can see no key gives zeros. q, k, v are read through their strides (views of a projection
+/// are not copied); the result is laid out [B, T, H, Dv] in memory, so that merging the heads
+/// (permute to [B, T, H, Dv], reshape) is free.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& opts = {});
+/// Attention on the packed output of one q/k/v projection, as GPT-2's c_attn makes it: qkv
+/// [B, T, (H + 2 Hkv) D] holds q (H heads), then k and v (Hkv heads each) along its last dim.
+/// Returns z [B, T, H, D], the heads in the order an output projection reads them. The same
+/// function as scaled_dot_product_attention on the split and permuted heads, recorded as one
+/// node from qkv: the kernels read the heads in place and backward writes d(qkv) directly, so no
+/// head is copied either way.
+Tensor packed_attention(const Tensor& qkv, int64_t n_heads, int64_t n_kv_heads,
+                        const AttentionOptions& opts = {});
 /// The unfused composition of ops (matmul, masks, softmax, dropout, matmul): the reference
 /// the fused kernel is tested against. Memory is quadratic in the sequence length.
 Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v,

@@ -17,14 +17,16 @@ struct AttentionParams {
   RngState rng;  ///< the draw of the dropout mask (when dropout > 0)
 };
 
-/// out [B, H, T, Dv] (q's dtype) and lse [B, H, T] (f64 for f64, else f32) from contiguous q, k,
-/// v. bias (q's dtype) and mask (bool) are undefined or in their own shapes, broadcastable to
-/// [B, H, T, S].
+/// out [B, H, T, Dv] (q's dtype) and lse [B, H, T] (f64 for f64, else f32, contiguous) from q, k,
+/// v. q, k, v and out may have any strides (views of packed projections); a backend copies what
+/// its kernels cannot address. bias (q's dtype) and mask (bool) are undefined or in their own
+/// shapes, broadcastable to [B, H, T, S].
 using AttentionForwardKernel = void(const Tensor& out, const Tensor& lse, const Tensor& q,
                                     const Tensor& k, const Tensor& v, const Tensor& bias,
                                     const Tensor& mask, const AttentionParams& p);
-/// dq, dk, dv (inputs' dtype, contiguous, overwritten) and, if defined, dbias [B, H, T, S] in
-/// lse's dtype, zero-filled on entry; dout, q, k, v, out contiguous.
+/// dq, dk, dv (inputs' dtype, overwritten; any strides, possibly slices of one buffer) and, if
+/// defined, dbias [B, H, T, S] in lse's dtype (contiguous), zero-filled on entry; dout, q, k, v,
+/// out with any strides.
 using AttentionBackwardKernel = void(const Tensor& dq, const Tensor& dk, const Tensor& dv,
                                      const Tensor& dbias, const Tensor& dout, const Tensor& q,
                                      const Tensor& k, const Tensor& v, const Tensor& out,

@@ -42,7 +42,7 @@ fs::path cache_file() {
   return {};
 }
 
-// Lines "key\tflops" where key is "<cpu model>|<threads>".
+// Lines "key\tflops".
 std::map<std::string, double> read_cache(const fs::path& f) {
   std::map<std::string, double> out;
   std::ifstream in(f);
@@ -71,28 +71,64 @@ void write_cache(const fs::path& f, const std::map<std::string, double>& entries
   if (ec) fs::remove(tmp, ec);
 }
 
-double measure() {
-  autograd::NoGrad no_grad;
-  constexpr int64_t n = 1024;
-  Generator gen(0);
-  Tensor a = randn({n, n}, DType::f32, &gen), b = randn({n, n}, DType::f32, &gen);
-  ops::matmul(a, b);  // warm-up: creates and caches the oneDNN primitive
-  double best = 1e30;
-  for (int i = 0; i < 5; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    ops::matmul(a, b);
-    best = std::min(best,
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+// The cache file's key: "<cpu model>|<threads>".
+std::string cache_key(int threads) {
+  return cpu_model() + "|" + std::to_string(threads);
+}
+
+std::mutex& mutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+// The ceilings known to this process, by thread count.
+std::map<int, double>& known() {
+  static std::map<int, double> m;
+  return m;
+}
+
+// Merges flops into the cache file (keeping the larger value) and the process; returns the
+// merged value. Call with mutex() held.
+double record_locked(int threads, double flops) {
+  const std::string key = cache_key(threads);
+  const fs::path f = cache_file();
+  std::map<std::string, double> cache = f.empty() ? std::map<std::string, double>{} : read_cache(f);
+  double best = flops;
+  if (auto it = cache.find(key); it != cache.end() && it->second > best) best = it->second;
+  if (auto it = known().find(threads); it != known().end() && it->second > best) best = it->second;
+  known()[threads] = best;
+  if (!f.empty() && best > 0 && (!cache.count(key) || cache[key] != best)) {
+    cache[key] = best;
+    write_cache(f, cache);
   }
-  return 2.0 * double(n) * double(n) * double(n) / best;
+  return best;
 }
 
 }  // namespace
 
+double measure_gemm_flops(int64_t n, double seconds) {
+  autograd::NoGrad no_grad;
+  Generator gen(0);
+  Tensor a = randn({n, n}, DType::f32, &gen), b = randn({n, n}, DType::f32, &gen);
+  ops::matmul(a, b);  // warm-up: creates and caches the oneDNN primitive
+  using Clock = std::chrono::steady_clock;
+  double best = 1e30;
+  const auto start = Clock::now();
+  for (int i = 0; i < 3 || std::chrono::duration<double>(Clock::now() - start).count() < seconds;
+       ++i) {
+    const auto t0 = Clock::now();
+    ops::matmul(a, b);
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  return 2.0 * double(n) * double(n) * double(n) / best;
+}
+
+double record_gemm_ceiling(double flops) {
+  std::lock_guard<std::mutex> lock(mutex());
+  return record_locked(num_threads(), flops);
+}
+
 double gemm_ceiling_flops() {
-  static std::mutex mu;
-  static std::map<int, double> measured;  // by thread count
-  std::lock_guard<std::mutex> lock(mu);
   if (const char* o = std::getenv("KILN_GEMM_CEILING_GFLOPS"); o && *o) {
     try {
       double g = std::stod(o);
@@ -101,22 +137,15 @@ double gemm_ceiling_flops() {
     }
   }
   const int threads = num_threads();
-  if (auto it = measured.find(threads); it != measured.end()) return it->second;
-  const std::string key = cpu_model() + "|" + std::to_string(threads);
+  std::lock_guard<std::mutex> lock(mutex());
+  if (auto it = known().find(threads); it != known().end()) return it->second;
   const fs::path f = cache_file();
-  std::map<std::string, double> cache = f.empty() ? std::map<std::string, double>{} : read_cache(f);
-  double flops;
-  if (auto it = cache.find(key); it != cache.end() && it->second > 0) {
-    flops = it->second;
-  } else {
-    flops = measure();
-    if (!f.empty()) {
-      cache[key] = flops;
-      write_cache(f, cache);
-    }
+  if (!f.empty()) {
+    const std::map<std::string, double> cache = read_cache(f);
+    if (auto it = cache.find(cache_key(threads)); it != cache.end() && it->second > 0)
+      return known()[threads] = it->second;
   }
-  measured[threads] = flops;
-  return flops;
+  return record_locked(threads, measure_gemm_flops());
 }
 
 }  // namespace kiln::train

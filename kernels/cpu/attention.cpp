@@ -6,7 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "kernels/cpu/dropout.h"
 #include "kernels/cpu/fast_exp.h"
@@ -30,14 +35,45 @@ struct KeyRange {
   int64_t lo(int64_t i) const {
     return window > 0 ? std::clamp<int64_t>(i + off - window + 1, 0, S) : 0;
   }
+  // The queries that see key j by position: [qlo(j), qhi(j)) (unclamped).
+  int64_t qlo(int64_t j) const { return bounded ? j - off : 0; }
+  int64_t qhi(int64_t j) const { return window > 0 ? j - off + window : T; }
+
+  // The bands of a tile of queries i0.. and keys j0.. for gemm_acc (see Full, FullK):
+  // score-shaped products (rows are queries, columns keys) need keys below hi of the last row;
+  struct ScoreCols {
+    const KeyRange* kr;
+    int64_t i0, j0;
+    int64_t operator()(int64_t m1) const { return kr->hi(i0 + m1) - j0; }
+  };
+  // sums over keys for rows of queries (P V, dS K) need the keys the rows see;
+  struct KeysOfQueries {
+    const KeyRange* kr;
+    int64_t i0, j0;
+    std::pair<int64_t, int64_t> operator()(int64_t m0, int64_t m1) const {
+      return {kr->lo(i0 + m0) - j0, kr->hi(i0 + m1) - j0};
+    }
+  };
+  // sums over queries for rows of keys (P^T dO, dS^T q) need the queries that see them.
+  struct QueriesOfKeys {
+    const KeyRange* kr;
+    int64_t i0, j0;
+    std::pair<int64_t, int64_t> operator()(int64_t m0, int64_t m1) const {
+      return {kr->qlo(j0 + m0) - i0, kr->qhi(j0 + m1) - i0};
+    }
+  };
+  ScoreCols score_cols(int64_t i0, int64_t j0) const { return {this, i0, j0}; }
+  KeysOfQueries keys_of_queries(int64_t i0, int64_t j0) const { return {this, i0, j0}; }
+  QueriesOfKeys queries_of_keys(int64_t i0, int64_t j0) const { return {this, i0, j0}; }
 };
 
 // C[m][n] += sum_k A(m, k) B[k][n] for m < M, n < N, with A(m, k) = a[m * sam + k * sak] (so A
 // may be read transposed), B and C row-major with leading dims ldb, ldc. The register tile is
 // MR rows x NR columns (NR = one 64-byte line: 16 floats, 8 doubles): each k loads one line of
 // B and broadcasts MR values of A, so loads stay below the FMAs. MR = 6 keeps 12 AVX2
-// accumulators in registers (measured best of 4, 6, 8 on AVX2).
-template <class A, int MR>
+// accumulators in registers (measured best of 4, 6, 8 on AVX2). With kSet, C = A B instead (C
+// is not read, so it needs no zero-filling first).
+template <class A, int MR, bool kSet = false>
 inline void gemm_rows(A* __restrict c, int64_t ldc, const A* __restrict a, int64_t sam, int64_t sak,
                       const A* __restrict b, int64_t ldb, int64_t N, int64_t K) {
   constexpr int64_t NR = 64 / int64_t(sizeof(A));
@@ -47,7 +83,7 @@ inline void gemm_rows(A* __restrict c, int64_t ldc, const A* __restrict a, int64
     if (w == NR) {
       for (int i = 0; i < MR; ++i)
 #pragma omp simd
-        for (int64_t j = 0; j < NR; ++j) acc[i][j] = c[i * ldc + n0 + j];
+        for (int64_t j = 0; j < NR; ++j) acc[i][j] = kSet ? A(0) : c[i * ldc + n0 + j];
       for (int64_t k = 0; k < K; ++k) {
         const A* bk = b + k * ldb + n0;
         for (int i = 0; i < MR; ++i) {
@@ -61,7 +97,7 @@ inline void gemm_rows(A* __restrict c, int64_t ldc, const A* __restrict a, int64
         for (int64_t j = 0; j < NR; ++j) c[i * ldc + n0 + j] = acc[i][j];
     } else {
       for (int i = 0; i < MR; ++i)
-        for (int64_t j = 0; j < w; ++j) acc[i][j] = c[i * ldc + n0 + j];
+        for (int64_t j = 0; j < w; ++j) acc[i][j] = kSet ? A(0) : c[i * ldc + n0 + j];
       for (int64_t k = 0; k < K; ++k) {
         const A* bk = b + k * ldb + n0;
         for (int i = 0; i < MR; ++i) {
@@ -75,30 +111,100 @@ inline void gemm_rows(A* __restrict c, int64_t ldc, const A* __restrict a, int64
   }
 }
 
-template <class A>
+// The part of a tile product a block of C rows needs, when some of the tile is hidden by
+// position (causal or windowed tiles): C columns [0, n_end) and the sum over k in
+// [k_begin, k_end). What is left out is either overwritten with -inf afterwards (scores) or a
+// sum of exact zeros (probabilities of hidden keys), so the results keep their bits.
+struct Full {
+  int64_t operator()(int64_t) const { return std::numeric_limits<int64_t>::max(); }
+};
+struct FullK {
+  std::pair<int64_t, int64_t> operator()(int64_t, int64_t) const {
+    return {0, std::numeric_limits<int64_t>::max()};
+  }
+};
+
+// C[m][n] += sum_k A(m, k) B[k][n] (see gemm_rows) in blocks of up to 6 rows; for the block of
+// rows m0..m1, only columns n < n_end(m1) (rounded up to whole register tiles) and k in
+// k_range(m0, m1). With kSet, C = A B on those columns; the columns left out keep what they
+// held (the caller overwrites or never reads them).
+template <bool kSet = false, class A, class NEnd = Full, class KRange = FullK>
 inline void gemm_acc(A* c, int64_t ldc, const A* a, int64_t sam, int64_t sak, const A* b,
-                     int64_t ldb, int64_t M, int64_t N, int64_t K) {
+                     int64_t ldb, int64_t M, int64_t N, int64_t K, NEnd n_end = {},
+                     KRange k_range = {}) {
+  constexpr int64_t NR = 64 / int64_t(sizeof(A));
+  auto block = [&]<int MR>(std::integral_constant<int, MR>, int64_t m) {
+    const int64_t ne = n_end(m + MR - 1);
+    const int64_t n = ne >= N ? N : std::min(N, (std::max<int64_t>(ne, 0) + NR - 1) / NR * NR);
+    auto [k0, k1] = k_range(m, m + MR - 1);
+    k0 = std::max<int64_t>(k0, 0);
+    k1 = std::min(k1, K);
+    if (n <= 0 || (k1 <= k0 && !kSet)) return;
+    gemm_rows<A, MR, kSet>(c + m * ldc, ldc, a + m * sam + k0 * sak, sam, sak, b + k0 * ldb, ldb, n,
+                           k1 - k0);
+  };
   int64_t m = 0;
-  for (; m + 6 <= M; m += 6) gemm_rows<A, 6>(c + m * ldc, ldc, a + m * sam, sam, sak, b, ldb, N, K);
+  for (; m + 6 <= M; m += 6) block(std::integral_constant<int, 6>{}, m);
   if (m + 4 <= M) {
-    gemm_rows<A, 4>(c + m * ldc, ldc, a + m * sam, sam, sak, b, ldb, N, K);
+    block(std::integral_constant<int, 4>{}, m);
     m += 4;
   }
   if (m + 2 <= M) {
-    gemm_rows<A, 2>(c + m * ldc, ldc, a + m * sam, sam, sak, b, ldb, N, K);
+    block(std::integral_constant<int, 2>{}, m);
     m += 2;
   }
-  if (m < M) gemm_rows<A, 1>(c + m * ldc, ldc, a + m * sam, sam, sak, b, ldb, N, K);
+  if (m < M) block(std::integral_constant<int, 1>{}, m);
 }
 
-// bt[d][c] = src[c][d] for c < n (rows of length K, contiguous); lanes n..BK-1 zeroed.
+#if defined(__AVX2__)
+// d[r * ldd + c] = s[c * ld + r] for an 8 x 8 block of floats (the usual unpack / shuffle /
+// permute sequence: 24 shuffles instead of 64 scalar moves).
+inline void transpose8x8(const float* s, int64_t ld, float* d, int64_t ldd) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(s + i * ld);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(d + i * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+    _mm256_storeu_ps(d + (i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+  }
+}
+#endif
+
+// bt[d][c] = src[c][d] for c < n (rows of K values, `ld` apart); lanes n..BK-1 zeroed.
 template <class A>
-inline void load_transposed(A* __restrict bt, const A* __restrict src, int64_t n, int64_t K) {
+inline void load_transposed(A* __restrict bt, const A* __restrict src, int64_t ld, int64_t n,
+                            int64_t K) {
+#if defined(__AVX2__)
+  if constexpr (std::is_same_v<A, float>) {
+    if (n % 8 == 0 && K % 8 == 0) {
+      for (int64_t c = 0; c < n; c += 8)
+        for (int64_t d = 0; d < K; d += 8) transpose8x8(src + c * ld + d, ld, bt + d * BK + c, BK);
+      if (n < BK)
+        for (int64_t d = 0; d < K; ++d) std::fill(bt + d * BK + n, bt + (d + 1) * BK, A(0));
+      return;
+    }
+  }
+#endif
   for (int64_t d = 0; d < K; ++d) {
     A* row = bt + d * BK;
-    for (int64_t c = 0; c < n; ++c) row[c] = src[c * K + d];
+    for (int64_t c = 0; c < n; ++c) row[c] = src[c * ld + d];
     for (int64_t c = n; c < BK; ++c) row[c] = A(0);
   }
+}
+
+// The first row of head (b, h) of an operand laid out as l.
+template <class P>
+inline P* head_of(P* base, const AttentionLayout& l, int64_t b, int64_t h) {
+  return base + b * l.b + h * l.h;
 }
 
 // Adds the bias to a score tile and sets hidden entries to -inf.
@@ -152,10 +258,11 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v,
     for (int64_t task = 0; task < ntasks; ++task) {
       const int64_t qb = task % nqb, bh = task / nqb, h = bh % H, b = bh / H;
       const int64_t i0 = qb * BQ, rows = std::min(BQ, T - i0);
-      const A* kp = k + (b * Hkv + h / G) * S * D;
-      const A* vp = v + (b * Hkv + h / G) * S * Dv;
-      const A* qp = q + (bh * T + i0) * D;
-      for (int64_t x = 0; x < rows * D; ++x) qs[size_t(x)] = qp[x] * a.scale;
+      const A* kp = head_of(k, a.k, b, h / G);
+      const A* vp = head_of(v, a.v, b, h / G);
+      const A* qp = head_of(q, a.q, b, h) + i0 * a.q.r;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t d = 0; d < D; ++d) qs[size_t(r * D + d)] = qp[r * a.q.r + d] * a.scale;
       std::fill(acc.begin(), acc.end(), A(0));
       std::fill(m, m + BQ, ninf);
       std::fill(l, l + BQ, A(0));
@@ -164,19 +271,27 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v,
       for (int64_t j0 = jlo; j0 < jhi; j0 += BK) {
         const int64_t nk = std::min(BK, jhi - j0);
         // s = (scale q) k^T + bias, -inf where hidden.
-        load_transposed(kt.data(), kp + j0 * D, nk, D);
-        std::fill(s.begin(), s.end(), A(0));
-        gemm_acc(s.data(), BK, qs.data(), D, 1, kt.data(), BK, rows, BK, D);
+        load_transposed(kt.data(), kp + j0 * a.k.r, a.k.r, nk, D);
+        // Columns past the band are not computed; bias_and_mask sets them to -inf.
+        gemm_acc<true>(s.data(), BK, qs.data(), D, 1, kt.data(), BK, rows, BK, D,
+                       kr.score_cols(i0, j0));
         bias_and_mask(s.data(), a, kr, b, h, i0, rows, j0, nk);
         // Online softmax: s <- z exp(s - m'), the row's running max m' and sum l updated.
         for (int64_t r = 0; r < rows; ++r) {
           A* sr = s.data() + r * BK;
+          // Keys outside [cb, ce) are hidden by position (-inf, so probability 0): only the
+          // band is visited.
+          const int64_t cb = std::clamp<int64_t>(kr.lo(i0 + r) - j0, 0, nk);
+          const int64_t ce = std::clamp<int64_t>(kr.hi(i0 + r) - j0, cb, nk);
           A mx = ninf;
-          for (int64_t c = 0; c < nk; ++c) mx = std::max(mx, sr[c]);
+#pragma omp simd reduction(max : mx)
+          for (int64_t c = cb; c < ce; ++c) mx = sr[c] > mx ? sr[c] : mx;
           if (mx == ninf) {  // nothing visible in this block for this row
             std::fill(sr, sr + nk, A(0));
             continue;
           }
+          std::fill(sr, sr + cb, A(0));
+          std::fill(sr + ce, sr + nk, A(0));
           const A mnew = std::max(m[r], mx);
           const A corr = exp_acc(m[r] - mnew);  // 0 on the row's first visible block
           if (corr != A(1)) {
@@ -186,7 +301,7 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v,
           }
           A sum = 0;
 #pragma omp simd reduction(+ : sum)
-          for (int64_t c = 0; c < nk; ++c) {
+          for (int64_t c = cb; c < ce; ++c) {
             const A p = exp_acc(sr[c] - mnew);
             sum += p;
             sr[c] = p;
@@ -200,13 +315,14 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v,
           }
         }
         // acc += s v
-        gemm_acc(acc.data(), Dv, s.data(), BK, 1, vp + j0 * Dv, Dv, rows, Dv, nk);
+        gemm_acc(acc.data(), Dv, s.data(), BK, 1, vp + j0 * a.v.r, a.v.r, rows, Dv, nk, Full{},
+                 kr.keys_of_queries(i0, j0));
       }
 
-      A* op = out + (bh * T + i0) * Dv;
+      A* op = head_of(out, a.out, b, h) + i0 * a.out.r;
       A* lp = lse + bh * T + i0;
       for (int64_t r = 0; r < rows; ++r) {
-        A* orow = op + r * Dv;
+        A* orow = op + r * a.out.r;
         if (m[r] == ninf) {
           for (int64_t e = 0; e < Dv; ++e) orow[e] = A(0);
           lp[r] = std::numeric_limits<A>::infinity();
@@ -249,13 +365,18 @@ struct Backward {
 
   // The query rows i0..i0+rows of head bh: qs = scale q, drow = D_i = dO_i . out_i.
   void load_rows(Tiles& w, int64_t bh, int64_t i0, int64_t rows) const {
-    const A* qp = q + (bh * a.T + i0) * a.D;
-    const A* dop = dout + (bh * a.T + i0) * a.Dv;
-    const A* op = out + (bh * a.T + i0) * a.Dv;
-    for (int64_t x = 0; x < rows * a.D; ++x) w.qs[size_t(x)] = qp[x] * a.scale;
+    const int64_t b = bh / a.H, h = bh % a.H;
+    const A* qp = head_of(q, a.q, b, h) + i0 * a.q.r;
+    const A* dop = head_of(dout, a.dout, b, h) + i0 * a.dout.r;
+    const A* op = head_of(out, a.out, b, h) + i0 * a.out.r;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t d = 0; d < a.D; ++d) w.qs[size_t(r * a.D + d)] = qp[r * a.q.r + d] * a.scale;
     for (int64_t r = 0; r < rows; ++r) {
+      const A* x = dop + r * a.dout.r;
+      const A* y = op + r * a.out.r;
       A d = 0;
-      for (int64_t e = 0; e < a.Dv; ++e) d += dop[r * a.Dv + e] * op[r * a.Dv + e];
+#pragma omp simd reduction(+ : d)
+      for (int64_t e = 0; e < a.Dv; ++e) d += x[e] * y[e];
       w.drow[r] = d;
     }
   }
@@ -265,35 +386,43 @@ struct Backward {
   // are grouped into tiles, so both schedules below compute the same bits.
   void grad_tile(Tiles& w, int64_t b, int64_t h, int64_t i0, int64_t rows, int64_t j0, int64_t nk,
                  bool write_dbias) const {
-    const int64_t bh = b * a.H + h, kvo = b * a.Hkv + h / G;
-    const A* kp = k + kvo * a.S * a.D;
-    const A* vp = v + kvo * a.S * a.Dv;
-    const A* dop = dout + (bh * a.T + i0) * a.Dv;
+    const int64_t bh = b * a.H + h;
+    const A* kp = head_of(k, a.k, b, h / G);
+    const A* vp = head_of(v, a.v, b, h / G);
+    const A* dop = head_of(dout, a.dout, b, h) + i0 * a.dout.r;
     const A* lp = lse + bh * a.T + i0;
-    load_transposed(w.kt.data(), kp + j0 * a.D, nk, a.D);
-    load_transposed(w.vt.data(), vp + j0 * a.Dv, nk, a.Dv);
-    std::fill(w.s.begin(), w.s.end(), A(0));
-    std::fill(w.dp.begin(), w.dp.end(), A(0));
-    gemm_acc(w.s.data(), BK, w.qs.data(), a.D, 1, w.kt.data(), BK, rows, BK, a.D);
+    load_transposed(w.kt.data(), kp + j0 * a.k.r, a.k.r, nk, a.D);
+    load_transposed(w.vt.data(), vp + j0 * a.v.r, a.v.r, nk, a.Dv);
+    // Entries past the band are not computed: the row loop below sets them to 0.
+    gemm_acc<true>(w.s.data(), BK, w.qs.data(), a.D, 1, w.kt.data(), BK, rows, BK, a.D,
+                   kr.score_cols(i0, j0));
     bias_and_mask(w.s.data(), a, kr, b, h, i0, rows, j0, nk);
-    gemm_acc(w.dp.data(), BK, dop, a.Dv, 1, w.vt.data(), BK, rows, BK, a.Dv);
+    gemm_acc<true>(w.dp.data(), BK, dop, a.dout.r, 1, w.vt.data(), BK, rows, BK, a.Dv,
+                   kr.score_cols(i0, j0));
     for (int64_t r = 0; r < rows; ++r) {
       A* sr = w.s.data() + r * BK;
       A* dpr = w.dp.data() + r * BK;
       const A lr = lp[r], dr = w.drow[r];
+      // Outside the band [cb, ce) keys are hidden by position: P = 0 and dS = 0.
+      const int64_t cb = std::clamp<int64_t>(kr.lo(i0 + r) - j0, 0, nk);
+      const int64_t ce = std::clamp<int64_t>(kr.hi(i0 + r) - j0, cb, nk);
+      std::fill(sr, sr + cb, A(0));
+      std::fill(sr + ce, sr + nk, A(0));
+      std::fill(dpr, dpr + cb, A(0));
+      std::fill(dpr + ce, dpr + nk, A(0));
 #pragma omp simd
-      for (int64_t c = 0; c < nk; ++c) sr[c] = exp_acc(sr[c] - lr);
+      for (int64_t c = cb; c < ce; ++c) sr[c] = exp_acc(sr[c] - lr);
       if (a.dropout > 0) {
         dropout_keep_run(w.keep, nk, uint64_t((bh * a.T + i0 + r) * a.S + j0), a.seed, a.offset,
                          threshold);
-        for (int64_t c = 0; c < nk; ++c) {
+        for (int64_t c = cb; c < ce; ++c) {
           const A z = w.keep[c] ? zscale : A(0);
           dpr[c] = sr[c] * (dpr[c] * z - dr);
           sr[c] *= z;
         }
       } else {
 #pragma omp simd
-        for (int64_t c = 0; c < nk; ++c) dpr[c] = sr[c] * (dpr[c] - dr);
+        for (int64_t c = cb; c < ce; ++c) dpr[c] = sr[c] * (dpr[c] - dr);
       }
       if (dbias && write_dbias) {
         A* db = dbias + (bh * a.T + i0 + r) * a.S + j0;
@@ -305,28 +434,40 @@ struct Backward {
   // dv_j += sum_r zP_rj dO_r and dk_j += sum_r dS_rj (scale q_r) for the tile's keys.
   void add_dkdv(Tiles& w, int64_t b, int64_t h, int64_t i0, int64_t rows, int64_t j0,
                 int64_t nk) const {
-    const int64_t bh = b * a.H + h, kvo = b * a.Hkv + h / G;
-    const A* dop = dout + (bh * a.T + i0) * a.Dv;
-    gemm_acc(dv + (kvo * a.S + j0) * a.Dv, a.Dv, w.s.data(), 1, BK, dop, a.Dv, nk, a.Dv, rows);
-    gemm_acc(dk + (kvo * a.S + j0) * a.D, a.D, w.dp.data(), 1, BK, w.qs.data(), a.D, nk, a.D, rows);
+    const A* dop = head_of(dout, a.dout, b, h) + i0 * a.dout.r;
+    gemm_acc(head_of(dv, a.dv, b, h / G) + j0 * a.dv.r, a.dv.r, w.s.data(), 1, BK, dop, a.dout.r,
+             nk, a.Dv, rows, Full{}, kr.queries_of_keys(i0, j0));
+    gemm_acc(head_of(dk, a.dk, b, h / G) + j0 * a.dk.r, a.dk.r, w.dp.data(), 1, BK, w.qs.data(),
+             a.D, nk, a.D, rows, Full{}, kr.queries_of_keys(i0, j0));
   }
 
   // dq_r += sum_j dS_rj k_j for the tile's keys (scaled when the row block is done).
-  void add_dq(Tiles& w, int64_t b, int64_t h, int64_t rows, int64_t j0, int64_t nk) const {
-    const A* kp = k + (b * a.Hkv + h / G) * a.S * a.D;
-    gemm_acc(w.dqt.data(), a.D, w.dp.data(), BK, 1, kp + j0 * a.D, a.D, rows, a.D, nk);
+  void add_dq(Tiles& w, int64_t b, int64_t h, int64_t i0, int64_t rows, int64_t j0,
+              int64_t nk) const {
+    const A* kp = head_of(k, a.k, b, h / G);
+    gemm_acc(w.dqt.data(), a.D, w.dp.data(), BK, 1, kp + j0 * a.k.r, a.k.r, rows, a.D, nk, Full{},
+             kr.keys_of_queries(i0, j0));
   }
 
   void store_dq(Tiles& w, int64_t bh, int64_t i0, int64_t rows) const {
-    A* dqp = dq + (bh * a.T + i0) * a.D;
-    for (int64_t x = 0; x < rows * a.D; ++x) dqp[x] = w.dqt[size_t(x)] * a.scale;
+    A* dqp = head_of(dq, a.dq, bh / a.H, bh % a.H) + i0 * a.dq.r;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t d = 0; d < a.D; ++d) dqp[r * a.dq.r + d] = w.dqt[size_t(r * a.D + d)] * a.scale;
+  }
+
+  // Zeroes key rows c0..c1 of dk and dv of kv head kvh of batch b.
+  void zero_dkdv(int64_t b, int64_t kvh, int64_t c0, int64_t c1) const {
+    A* dkp = head_of(dk, a.dk, b, kvh);
+    A* dvp = head_of(dv, a.dv, b, kvh);
+    for (int64_t j = c0; j < c1; ++j) {
+      std::fill(dkp + j * a.dk.r, dkp + j * a.dk.r + a.D, A(0));
+      std::fill(dvp + j * a.dv.r, dvp + j * a.dv.r + a.Dv, A(0));
+    }
   }
 
   // Schedule 1, one task per (b, kv head): all of its query heads and blocks, every key tile.
   void per_kv_head(Tiles& w, int64_t b, int64_t kvh) const {
-    const int64_t kvo = b * a.Hkv + kvh;
-    std::fill(dk + kvo * a.S * a.D, dk + (kvo + 1) * a.S * a.D, A(0));
-    std::fill(dv + kvo * a.S * a.Dv, dv + (kvo + 1) * a.S * a.Dv, A(0));
+    zero_dkdv(b, kvh, 0, a.S);
     for (int64_t g = 0; g < G; ++g) {
       const int64_t h = kvh * G + g, bh = b * a.H + h;
       for (int64_t qb = 0; qb < nqb; ++qb) {
@@ -338,7 +479,7 @@ struct Backward {
           const int64_t nk = std::min(BK, jhi - j0);
           grad_tile(w, b, h, i0, rows, j0, nk, /*write_dbias=*/true);
           add_dkdv(w, b, h, i0, rows, j0, nk);
-          add_dq(w, b, h, rows, j0, nk);
+          add_dq(w, b, h, i0, rows, j0, nk);
         }
         store_dq(w, bh, i0, rows);
       }
@@ -348,10 +489,8 @@ struct Backward {
   // Schedule 2, phase 1, one task per (b, kv head, aligned key chunk): dk, dv of those keys.
   // Contributions arrive in the same (g, query block) order as in schedule 1.
   void per_key_chunk(Tiles& w, int64_t b, int64_t kvh, int64_t chunk) const {
-    const int64_t kvo = b * a.Hkv + kvh;
     const int64_t c0 = chunk * BK, c1 = std::min(a.S, c0 + BK);
-    std::fill(dk + (kvo * a.S + c0) * a.D, dk + (kvo * a.S + c1) * a.D, A(0));
-    std::fill(dv + (kvo * a.S + c0) * a.Dv, dv + (kvo * a.S + c1) * a.Dv, A(0));
+    zero_dkdv(b, kvh, c0, c1);
     for (int64_t g = 0; g < G; ++g) {
       const int64_t h = kvh * G + g, bh = b * a.H + h;
       for (int64_t qb = 0; qb < nqb; ++qb) {
@@ -376,7 +515,7 @@ struct Backward {
     for (int64_t j0 = jlo; j0 < jhi; j0 += BK) {
       const int64_t nk = std::min(BK, jhi - j0);
       grad_tile(w, b, h, i0, rows, j0, nk, /*write_dbias=*/true);
-      add_dq(w, b, h, rows, j0, nk);
+      add_dq(w, b, h, i0, rows, j0, nk);
     }
     store_dq(w, bh, i0, rows);
   }

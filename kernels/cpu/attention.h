@@ -2,10 +2,14 @@
 // FlashAttention-2, Dao 2023): scores are computed one [query block x key block] tile at a
 // time and folded into the output with an online softmax, so no [T, S] matrix is ever stored.
 //
-// Legend (all tensors contiguous, row-major, in the compute type A = float or double):
+// Legend (in the compute type A = float or double):
 //   B batch, H query heads, Hkv key/value heads (Hkv divides H; G = H / Hkv query heads share
 //   one kv head: head h reads kv head h / G), T queries, S keys, D query/key dim, Dv value dim.
-//   q [B, H, T, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv], out [B, H, T, Dv], lse [B, H, T].
+//   q [B, H, T, D], k [B, Hkv, S, D], v [B, Hkv, S, Dv], out [B, H, T, Dv] and their gradients
+//   are read and written through strides over their first three dims (AttentionLayout), their
+//   last dim contiguous: heads can be views into the packed output of a q/k/v projection
+//   ([B, T, 3, H, D]) and the output can be written in [B, T, H, Dv] order, so no head is ever
+//   copied into place. lse [B, H, T] is contiguous.
 //   bias and mask are read through strides over [B, H, T, S] (0 where broadcast).
 //
 // Forward, for one row i of one head (scores s_j = scale q.k_j + bias_ij, -inf where masked):
@@ -41,9 +45,23 @@ namespace kiln::cpu {
 inline constexpr int64_t kAttentionBlockQ = 64;  ///< query rows per tile
 inline constexpr int64_t kAttentionBlockK = 64;  ///< keys per tile
 
+/// Element strides of an operand's batch, head and row (query or key) dims; its last dim is
+/// contiguous.
+struct AttentionLayout {
+  int64_t b = 0, h = 0, r = 0;
+};
+
+/// The layout of a contiguous [B, heads, rows, dim] tensor.
+inline AttentionLayout contiguous_layout(int64_t heads, int64_t rows, int64_t dim) {
+  return {heads * rows * dim, rows * dim, dim};
+}
+
 template <class A>
 struct AttentionArgs {
   int64_t B = 0, H = 0, Hkv = 0, T = 0, S = 0, D = 0, Dv = 0;
+  /// q, k, v, out; the backward's dout, dq, dk, dv. set_contiguous() fills them for contiguous
+  /// tensors.
+  AttentionLayout q, k, v, out, dout, dq, dk, dv;
   A scale = 1;
   /// Key j is visible to query i when j <= i + S - T (causal, or window > 0) and, with a
   /// window, j > i + S - T - window.
@@ -57,6 +75,13 @@ struct AttentionArgs {
   /// in the Philox draw (seed, offset) (see dropout.h).
   double dropout = 0.0;
   uint64_t seed = 0, offset = 0;
+
+  void set_contiguous() {
+    q = dq = contiguous_layout(H, T, D);
+    k = dk = contiguous_layout(Hkv, S, D);
+    v = dv = contiguous_layout(Hkv, S, Dv);
+    out = dout = contiguous_layout(H, T, Dv);
+  }
 };
 
 /// out, lse from q, k, v (lse of a row that sees no key is +inf).
@@ -66,6 +91,7 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v,
 
 /// dq, dk, dv (overwritten) and, when dbias is not null, dbias [B, H, T, S] (contiguous; only
 /// visible entries are written, so it must arrive zeroed) from dout and the forward's out, lse.
+/// dq, dk, dv must not overlap each other or the inputs (they may be slices of one buffer).
 template <class A>
 void attention_backward(A* dq, A* dk, A* dv, A* dbias, const A* dout, const A* q, const A* k,
                         const A* v, const A* out, const A* lse, const AttentionArgs<A>& args,

@@ -8,14 +8,18 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #if defined(__F16C__)
 #include <immintrin.h>
@@ -230,6 +234,67 @@ PrimCache& cache() {
   static PrimCache* c = new PrimCache;  // never destroyed: gemm may run from other statics' dtors
   return *c;
 }
+
+// ---- KILN_GEMM_PROFILE=1: time per product shape, printed to stderr at exit -----------------
+
+struct ProfileEntry {
+  GemmArgs shape;
+  int64_t calls = 0;
+  double seconds = 0, cpu = 0;  // wall time, and CPU time of the calling thread
+};
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+class Profile {
+ public:
+  static Profile* get() {
+    static Profile* p = [] {
+      const char* e = std::getenv("KILN_GEMM_PROFILE");
+      return e && *e && *e != '0' ? new Profile : nullptr;
+    }();
+    return p;
+  }
+  void add(const GemmArgs& g, double s, double cpu) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ProfileEntry& e = map_[make_key(g)];
+    e.shape = g;
+    ++e.calls;
+    e.seconds += s;
+    e.cpu += cpu;
+  }
+  ~Profile() = default;
+  static void print() {
+    Profile* p = get();
+    if (!p) return;
+    std::vector<ProfileEntry> v;
+    double total = 0, total_cpu = 0;
+    for (const auto& [k, e] : p->map_) v.push_back(e), total += e.seconds, total_cpu += e.cpu;
+    std::sort(v.begin(), v.end(),
+              [](const ProfileEntry& a, const ProfileEntry& b) { return a.seconds > b.seconds; });
+    std::fprintf(
+        stderr, "kiln gemm profile: %.3f s wall (%.3f s CPU of the calling thread) in %zu shapes\n",
+        total, total_cpu, v.size());
+    std::fprintf(stderr, "  %9s %9s %8s %6s %6s %6s %5s %3s %3s %8s %8s\n", "seconds", "cpu s",
+                 "calls", "batch", "M", "N", "K", "At", "Bt", "us/call", "GFLOP/s");
+    for (const ProfileEntry& e : v) {
+      const GemmArgs& g = e.shape;
+      const double flop = 2.0 * double(g.batch * g.m) * double(g.n) * double(g.k) * double(e.calls);
+      std::fprintf(stderr, "  %9.4f %9.4f %8lld %6lld %6lld %6lld %5lld %3s %3s %8.1f %8.1f\n",
+                   e.seconds, e.cpu, (long long)e.calls, (long long)g.batch, (long long)g.m,
+                   (long long)g.n, (long long)g.k, g.a_cs == 1 ? "" : "T", g.b_cs == 1 ? "" : "T",
+                   e.seconds / double(e.calls) * 1e6, flop / e.seconds / 1e9);
+    }
+  }
+
+ private:
+  Profile() { std::atexit(&Profile::print); }
+  std::mutex mu_;
+  std::unordered_map<Key, ProfileEntry, KeyHash> map_;
+};
 
 // The memory objects of a primitive, made once per thread and re-pointed at each call's
 // buffers: creating them costs more than a small product.
@@ -542,11 +607,18 @@ void gemm(const GemmArgs& in) {
       gemm_f64(g);
       return;
     case DType::f32: {
+      Profile* prof = Profile::get();
+      const auto t0 =
+          prof ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+      const double c0 = prof ? thread_cpu_seconds() : 0.0;
       auto p = cache().get(g);
       if (!p->ok)
         throw std::runtime_error(
             "kiln::cpu::gemm: oneDNN could not create an f32 matmul primitive");
       run_prim(*p, g);
+      if (prof)
+        prof->add(g, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                  thread_cpu_seconds() - c0);
       return;
     }
     case DType::bf16:

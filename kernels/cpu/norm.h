@@ -47,6 +47,32 @@ inline int64_t norm_row_chunk(int64_t N) {
   return std::max<int64_t>(32, (N + 255) / 256);
 }
 
+// The optional operands are template flags rather than null tests inside the loops: a test per
+// element keeps GCC from vectorising them.
+template <bool kW, bool kB, class T, class S>
+inline void norm_row_out(T* __restrict o, const T* __restrict xr, const T* __restrict weight,
+                         const T* __restrict bias, S m, S r, int64_t C) {
+#pragma omp simd
+  for (int64_t i = 0; i < C; ++i) {
+    S y = (cast_value<S>(xr[i]) - m) * r;
+    if constexpr (kW) y *= cast_value<S>(weight[i]);
+    if constexpr (kB) y += cast_value<S>(bias[i]);
+    o[i] = cast_value<T>(y);
+  }
+}
+
+template <class T, class S>
+inline void norm_row_out(T* o, const T* xr, const T* weight, const T* bias, S m, S r, int64_t C) {
+  if (weight && bias)
+    norm_row_out<true, true>(o, xr, weight, bias, m, r, C);
+  else if (weight)
+    norm_row_out<true, false>(o, xr, weight, bias, m, r, C);
+  else if (bias)
+    norm_row_out<false, true>(o, xr, weight, bias, m, r, C);
+  else
+    norm_row_out<false, false>(o, xr, weight, bias, m, r, C);
+}
+
 template <class T>
 void layernorm_forward(T* out, acc_t<T>* mean, acc_t<T>* rstd, const T* x, const T* weight,
                        const T* bias, int64_t N, int64_t C, double eps, int threads) {
@@ -63,13 +89,7 @@ void layernorm_forward(T* out, acc_t<T>* mean, acc_t<T>* rstd, const T* x, const
                             }) /
                 S(C);
     const S r = S(1) / std::sqrt(v + S(eps));
-    T* o = out + n * C;
-    for (int64_t i = 0; i < C; ++i) {
-      S y = (cast_value<S>(xr[i]) - m) * r;
-      if (weight) y *= cast_value<S>(weight[i]);
-      if (bias) y += cast_value<S>(bias[i]);
-      o[i] = cast_value<T>(y);
-    }
+    norm_row_out(out + n * C, xr, weight, bias, m, r, C);
     mean[n] = m;
     rstd[n] = r;
   }
@@ -87,14 +107,40 @@ void rmsnorm_forward(T* out, acc_t<T>* rstd, const T* x, const T* weight, int64_
       return v * v;
     });
     const S r = S(1) / std::sqrt(ss / S(C) + S(eps));
-    T* o = out + n * C;
-    for (int64_t i = 0; i < C; ++i) {
-      S y = cast_value<S>(xr[i]) * r;
-      if (weight) y *= cast_value<S>(weight[i]);
-      o[i] = cast_value<T>(y);
-    }
+    norm_row_out(out + n * C, xr, weight, static_cast<const T*>(nullptr), S(0), r, C);
     rstd[n] = r;
   }
+}
+
+// One row of the backward: dh = dy * w (or dy), and the row's dy * xhat and dy added into the
+// chunk's partial parameter gradients cw, cb (when wanted).
+template <bool kW, bool kCW, bool kCB, class T, class S>
+inline void norm_row_grads(S* __restrict dh, S* __restrict cw, S* __restrict cb,
+                           const T* __restrict gr, const T* __restrict xr,
+                           const T* __restrict weight, S m, S r, int64_t C) {
+#pragma omp simd
+  for (int64_t i = 0; i < C; ++i) {
+    const S g = cast_value<S>(gr[i]);
+    if constexpr (kW)
+      dh[i] = g * cast_value<S>(weight[i]);
+    else
+      dh[i] = g;
+    if constexpr (kCW) cw[i] += g * ((cast_value<S>(xr[i]) - m) * r);
+    if constexpr (kCB) cb[i] += g;
+  }
+}
+
+template <bool kW, class T, class S>
+inline void norm_row_grads(S* dh, S* cw, S* cb, const T* gr, const T* xr, const T* weight, S m, S r,
+                           int64_t C) {
+  if (cw && cb)
+    norm_row_grads<kW, true, true>(dh, cw, cb, gr, xr, weight, m, r, C);
+  else if (cw)
+    norm_row_grads<kW, true, false>(dh, cw, cb, gr, xr, weight, m, r, C);
+  else if (cb)
+    norm_row_grads<kW, false, true>(dh, cw, cb, gr, xr, weight, m, r, C);
+  else
+    norm_row_grads<kW, false, false>(dh, cw, cb, gr, xr, weight, m, r, C);
 }
 
 /// Layer norm (mean given) or RMS norm (mean == nullptr) backward. dx, dweight, dbias may each
@@ -123,23 +169,22 @@ void norm_backward(T* dx, T* dweight, T* dbias, const T* dout, const T* x, const
         const T* gr = dout + n * C;
         const S m = mean ? mean[n] : S(0), r = rstd[n];
         S* dh = dxhat.data();
-        for (int64_t i = 0; i < C; ++i) {
-          const S g = cast_value<S>(gr[i]);
-          const S xhat = (cast_value<S>(xr[i]) - m) * r;
-          dh[i] = weight ? g * cast_value<S>(weight[i]) : g;
-          if (cw) cw[i] += g * xhat;
-          if (cb) cb[i] += g;
-        }
+        if (weight)
+          norm_row_grads<true>(dh, cw, cb, gr, xr, weight, m, r, C);
+        else
+          norm_row_grads<false>(dh, cw, cb, gr, xr, weight, m, r, C);
         if (!dx) continue;
         // Terms 2 and 3: the row means of dxhat and dxhat * xhat.
         const S mean_d = mean ? lane_sum<S>(C, [dh](int64_t i) { return dh[i]; }) * inv_c : S(0);
         const S mean_dx =
             lane_sum<S>(C, [&](int64_t i) { return dh[i] * (cast_value<S>(xr[i]) - m) * r; }) *
             inv_c;
-        T* o = dx + n * C;
+        T* __restrict o = dx + n * C;
+        const S* __restrict dhr = dh;
+#pragma omp simd
         for (int64_t i = 0; i < C; ++i) {
           const S xhat = (cast_value<S>(xr[i]) - m) * r;
-          o[i] = cast_value<T>(r * (dxhat[size_t(i)] - mean_d - xhat * mean_dx));
+          o[i] = cast_value<T>(r * (dhr[i] - mean_d - xhat * mean_dx));
         }
       }
     }

@@ -239,6 +239,12 @@ Tensor Attention::heads(const Tensor& qkv, nn::ForwardState& st) {
 Tensor Attention::heads_fused(const Tensor& qkv, nn::ForwardState& st) {
   const int64_t H = c_.n_heads, Hkv = c_.n_kv_heads, D = c_.head_dim;
   const int64_t B = qkv.size(0), T = qkv.size(1);
+  // Nothing between the projection and the scores (no qk-norm, no rotation): the packed op
+  // reads the heads out of qkv and writes d(qkv) directly, with no copies and no inner tape.
+  if (!q_norm && !hook_rot_q_) {
+    const Context ctx = context(st, B, T, qkv.dtype());
+    return ops::packed_attention(qkv, H, Hkv, options(ctx, st));
+  }
   Tensor q, k, v;
   {
     autograd::NoGrad no_grad;
@@ -271,7 +277,7 @@ Tensor Attention::heads_fused(const Tensor& qkv, nn::ForwardState& st) {
       "attention_heads", {qkv}, z,
       [q, k, v, out, qkv_shape, H, Hkv, D](const Tensor& g, const autograd::NeedsGrad&) {
         const int64_t B = qkv_shape[0], T = qkv_shape[1];
-        out.backward(g.permute({0, 2, 1, 3}).contiguous());
+        out.backward(g.permute({0, 2, 1, 3}));  // the kernels read it through its strides
         Tensor dqkv = empty(qkv_shape, g.dtype(), g.device());
         auto put = [&](const Tensor& leaf, int64_t col, int64_t heads) {
           Tensor dst = dqkv.narrow(2, col, heads * D).view({B, T, heads, D});

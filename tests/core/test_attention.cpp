@@ -515,6 +515,74 @@ TEST(Attention, DropoutDrawsFromTheGeneratorAndReplays) {
   EXPECT_ALL_CLOSE(scaled_dot_product_attention(q, k, v, o), a, 0, 0);
 }
 
+// ---- packed q/k/v -----------------------------------------------------------------------------
+
+// qkv [B, T, (H + 2 Hkv) D] split into [B, H, T, D] heads the plain way (copies).
+struct Split {
+  Tensor q, k, v;
+};
+Split split_heads(const Tensor& qkv, int64_t H, int64_t Hkv) {
+  const int64_t B = qkv.size(0), T = qkv.size(1), D = qkv.size(2) / (H + 2 * Hkv);
+  auto part = [&](int64_t col, int64_t n) {
+    return qkv.narrow(2, col, n * D).reshape({B, T, n, D}).permute({0, 2, 1, 3}).contiguous();
+  };
+  return {part(0, H), part(H * D, Hkv), part((H + Hkv) * D, Hkv)};
+}
+
+TEST(Attention, PackedMatchesTheSplitHeads) {
+  // GQA (H = 4, Hkv = 2), causal, a key mask and a learned bias; the gradients of qkv and bias.
+  const int64_t B = 2, T = 70, H = 4, Hkv = 2, D = 8;
+  Tensor qkv = randn64({B, T, (H + 2 * Hkv) * D}, 1);
+  Tensor bias = randn64({H, T, T}, 2);
+  Tensor dz = randn64({B, T, H, D}, 3);
+  Inputs masks = make_inputs({.name = "m", .B = B, .H = H, .T = T, .S = T, .mask = true});
+  auto options = [&](const Tensor& b) {
+    AttentionOptions o;
+    o.causal = true;
+    o.mask = masks.mask;
+    o.bias = b;
+    return o;
+  };
+  Tensor x = qkv.detach().requires_grad_(), b = bias.detach().requires_grad_();
+  Tensor z = packed_attention(x, H, Hkv, options(b));
+  ASSERT_EQ(z.shape(), (Shape{B, T, H, D}));
+  EXPECT_TRUE(z.is_contiguous());
+  z.backward(dz);
+
+  Tensor x2 = qkv.detach().requires_grad_(), b2 = bias.detach().requires_grad_();
+  Split s = split_heads(x2, H, Hkv);
+  Tensor ref = scaled_dot_product_attention(s.q, s.k, s.v, options(b2)).permute({0, 2, 1, 3});
+  ref.backward(dz);
+  EXPECT_ALL_CLOSE(z, ref, 1e-13, 1e-12);
+  EXPECT_ALL_CLOSE(x.grad(), x2.grad(), 1e-13, 1e-12);
+  EXPECT_ALL_CLOSE(b.grad(), b2.grad(), 1e-13, 1e-12);
+
+  // And against the plain loops, in f32.
+  Generator gen(5);
+  PlainResult plain = plain_attention(split_heads(qkv, H, Hkv).q, split_heads(qkv, H, Hkv).k,
+                                      split_heads(qkv, H, Hkv).v, options(bias), gen.state());
+  Tensor z32 = packed_attention(qkv.to(DType::f32), H, Hkv, options(bias.to(DType::f32)));
+  EXPECT_ALL_CLOSE(z32, plain.out.permute({0, 2, 1, 3}), 1e-5, 1e-5);
+}
+
+TEST(Attention, PackedGradcheck) {
+  const int64_t H = 2, Hkv = 1, D = 3;
+  AttentionOptions o;
+  o.causal = true;
+  EXPECT_GRADCHECK([&](const std::vector<Tensor>& x) { return packed_attention(x[0], H, Hkv, o); },
+                   {randn64({2, 5, (H + 2 * Hkv) * D}, 7).requires_grad_()});
+}
+
+TEST(Attention, PackedBadInputsAreErrors) {
+  try {
+    packed_attention(randn64({2, 5, 13}), 2, 1);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("(n_heads + 2 n_kv_heads) * head_dim"), std::string::npos)
+        << e.what();
+  }
+}
+
 // ---- threads and memory ----------------------------------------------------------------------
 
 void expect_same_bits_for_thread_counts(const Case& c) {

@@ -40,15 +40,27 @@ kiln::cpu::AttentionArgs<A> make_args(const AttentionParams& p, const Tensor& bi
   return a;
 }
 
-// The operand in the compute dtype (the same tensor when it already is).
+// True when the kernels can address t as it is: 4-d with a contiguous last dim.
+bool rows_ok(const Tensor& t) {
+  return t.dim() == 4 && (t.stride(3) == 1 || t.size(3) <= 1);
+}
+
+// An operand in the compute dtype: the same tensor when it already is one the kernels address
+// (any strides but a contiguous last dim), else a contiguous copy.
 template <class A>
 Tensor in_acc(const Tensor& t) {
-  return t.defined() ? t.to(dtype_v<A>).contiguous() : Tensor();
+  if (!t.defined()) return Tensor();
+  Tensor a = t.to(dtype_v<A>);
+  return rows_ok(a) ? a : a.contiguous();
 }
 // Where a kernel writes a result that belongs in `t`: t itself, or an A-typed temporary.
 template <class A>
 Tensor out_acc(const Tensor& t) {
-  return t.dtype() == dtype_v<A> ? t : empty(t.shape(), dtype_v<A>);
+  return t.dtype() == dtype_v<A> && rows_ok(t) ? t : empty(t.shape(), dtype_v<A>);
+}
+
+kiln::cpu::AttentionLayout layout_of(const Tensor& t) {
+  return {t.stride(0), t.stride(1), t.stride(2)};
 }
 
 // dst <- src for a result computed in a temporary (the handle is shared, the data written).
@@ -66,6 +78,8 @@ void attention_forward_cpu(const Tensor& out, const Tensor& lse, const Tensor& q
   Tensor qa = in_acc<A>(q), ka = in_acc<A>(k), va = in_acc<A>(v), ba = in_acc<A>(bias);
   Tensor oa = out_acc<A>(out);
   auto args = make_args<A>(p, ba, mask);
+  args.q = layout_of(qa), args.k = layout_of(ka), args.v = layout_of(va);
+  args.out = layout_of(oa);
   kiln::cpu::attention_forward<A>(oa.data<A>(), lse.data<A>(), qa.data<A>(), ka.data<A>(),
                                   va.data<A>(), args, num_threads());
   copy_into(out, oa);
@@ -81,6 +95,9 @@ void attention_backward_cpu(const Tensor& dq, const Tensor& dk, const Tensor& dv
   Tensor oa = in_acc<A>(out), doa = in_acc<A>(dout);
   Tensor dqa = out_acc<A>(dq), dka = out_acc<A>(dk), dva = out_acc<A>(dv);
   auto args = make_args<A>(p, ba, mask);
+  args.q = layout_of(qa), args.k = layout_of(ka), args.v = layout_of(va);
+  args.out = layout_of(oa), args.dout = layout_of(doa);
+  args.dq = layout_of(dqa), args.dk = layout_of(dka), args.dv = layout_of(dva);
   kiln::cpu::attention_backward<A>(dqa.data<A>(), dka.data<A>(), dva.data<A>(),
                                    dbias.defined() ? dbias.data<A>() : nullptr, doa.data<A>(),
                                    qa.data<A>(), ka.data<A>(), va.data<A>(), oa.data<A>(),
