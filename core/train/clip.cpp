@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 
 #include "core/autograd/autograd.h"
 #include "core/base/threads.h"
@@ -14,42 +15,58 @@ namespace {
 
 constexpr int64_t kChunk = 4096;
 
-// Sum of squares of n contiguous values: chunk partials (parallel) added in chunk order.
+// Sum of squares of x[b, e): partial sums in vector lanes (a fixed order, decided at compile time).
 template <class T>
-double sum_squares(const T* x, int64_t n) {
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-  std::vector<double> part(static_cast<size_t>(chunks));
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (n > 65536)
-  for (int64_t c = 0; c < chunks; ++c) {
-    // The reduction clause lets the compiler keep several partial sums in vector lanes (a
-    // fixed order, decided at compile time, so still the same for every thread count).
-    double s = 0;
-    const int64_t b = c * kChunk, e = std::min(n, b + kChunk);
+double sum_squares(const T* x, int64_t b, int64_t e) {
+  double s = 0;
 #pragma omp simd reduction(+ : s)
-    for (int64_t i = b; i < e; ++i) {
-      const double v = cpu::cast_value<double>(x[i]);
-      s += v * v;
-    }
-    part[size_t(c)] = s;
+  for (int64_t i = b; i < e; ++i) {
+    const double v = cpu::cast_value<double>(x[i]);
+    s += v * v;
   }
-  double total = 0;
-  for (double s : part) total += s;
-  return total;
+  return s;
 }
 
 }  // namespace
 
 double grad_norm(const std::vector<Tensor>& params) {
-  double total = 0;
+  // Every gradient cut into fixed chunks of kChunk values; one parallel loop over all the
+  // chunks (most parameters are too small to be worth threads of their own), and the chunk
+  // sums added in order: the result does not depend on the thread count.
+  struct Chunk {
+    size_t grad;
+    int64_t begin, end;
+  };
+  std::vector<Tensor> grads;
+  std::vector<Chunk> chunks;
   for (const Tensor& p : params) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    g = g.to(Device::cpu()).contiguous();
-    total += dispatch_floating(g.dtype(), "grad_norm", [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      return sum_squares(g.data<T>(), g.numel());
-    });
+    grads.push_back(g.to(Device::cpu()).contiguous());
+    const int64_t n = grads.back().numel();
+    for (int64_t b = 0; b < n; b += kChunk)
+      chunks.push_back({grads.size() - 1, b, std::min(n, b + kChunk)});
   }
+  std::vector<double> part(chunks.size());
+  const int64_t nc = int64_t(chunks.size());
+  std::exception_ptr error;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (nc > 16)
+  for (int64_t c = 0; c < nc; ++c) {
+    const Chunk& k = chunks[size_t(c)];
+    const Tensor& g = grads[k.grad];
+    try {
+      part[size_t(c)] = dispatch_floating(g.dtype(), "grad_norm", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        return sum_squares(g.data<T>(), k.begin, k.end);
+      });
+    } catch (...) {
+#pragma omp critical
+      error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+  double total = 0;
+  for (double s : part) total += s;
   return std::sqrt(total);
 }
 

@@ -141,7 +141,7 @@ inline void gemm_acc(A* c, int64_t ldc, const A* a, int64_t sam, int64_t sak, co
     k1 = std::min(k1, K);
     if (n <= 0 || (k1 <= k0 && !kSet)) return;
     gemm_rows<A, MR, kSet>(c + m * ldc, ldc, a + m * sam + k0 * sak, sam, sak, b + k0 * ldb, ldb, n,
-                           k1 - k0);
+                           std::max<int64_t>(k1 - k0, 0));
   };
   int64_t m = 0;
   for (; m + 6 <= M; m += 6) block(std::integral_constant<int, 6>{}, m);
@@ -201,6 +201,17 @@ inline void load_transposed(A* __restrict bt, const A* __restrict src, int64_t l
   }
 }
 
+// Per-thread tiles that outlive the call (the kernels run about 100 times a training step; a
+// fresh, zero-filled buffer each time cost more than some tiles' arithmetic). Slot i holds at
+// least n values; contents are whatever the last user left.
+template <class A>
+A* thread_tile(int slot, int64_t n) {
+  thread_local std::vector<A> tiles[6];
+  std::vector<A>& t = tiles[slot];
+  if (t.size() < size_t(n)) t.resize(size_t(n));
+  return t.data();
+}
+
 // The first row of head (b, h) of an operand laid out as l.
 template <class P>
 inline P* head_of(P* base, const AttentionLayout& l, int64_t b, int64_t h) {
@@ -251,7 +262,10 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v,
 
 #pragma omp parallel num_threads(threads) if (ntasks > 1)
   {
-    std::vector<A> qs(size_t(BQ * D)), kt(size_t(D * BK)), s(size_t(BQ * BK)), acc(size_t(BQ * Dv));
+    A* qs = thread_tile<A>(0, BQ * D);
+    A* kt = thread_tile<A>(1, D * BK);
+    A* s = thread_tile<A>(2, BQ * BK);
+    A* acc = thread_tile<A>(3, BQ * Dv);
     A m[BQ], l[BQ];
     bool keep[BK];
 #pragma omp for schedule(dynamic, 1)
@@ -262,8 +276,7 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v,
       const A* vp = head_of(v, a.v, b, h / G);
       const A* qp = head_of(q, a.q, b, h) + i0 * a.q.r;
       for (int64_t r = 0; r < rows; ++r)
-        for (int64_t d = 0; d < D; ++d) qs[size_t(r * D + d)] = qp[r * a.q.r + d] * a.scale;
-      std::fill(acc.begin(), acc.end(), A(0));
+        for (int64_t d = 0; d < D; ++d) qs[r * D + d] = qp[r * a.q.r + d] * a.scale;
       std::fill(m, m + BQ, ninf);
       std::fill(l, l + BQ, A(0));
 
@@ -271,14 +284,13 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v,
       for (int64_t j0 = jlo; j0 < jhi; j0 += BK) {
         const int64_t nk = std::min(BK, jhi - j0);
         // s = (scale q) k^T + bias, -inf where hidden.
-        load_transposed(kt.data(), kp + j0 * a.k.r, a.k.r, nk, D);
+        load_transposed(kt, kp + j0 * a.k.r, a.k.r, nk, D);
         // Columns past the band are not computed; bias_and_mask sets them to -inf.
-        gemm_acc<true>(s.data(), BK, qs.data(), D, 1, kt.data(), BK, rows, BK, D,
-                       kr.score_cols(i0, j0));
-        bias_and_mask(s.data(), a, kr, b, h, i0, rows, j0, nk);
+        gemm_acc<true>(s, BK, qs, D, 1, kt, BK, rows, BK, D, kr.score_cols(i0, j0));
+        bias_and_mask(s, a, kr, b, h, i0, rows, j0, nk);
         // Online softmax: s <- z exp(s - m'), the row's running max m' and sum l updated.
         for (int64_t r = 0; r < rows; ++r) {
-          A* sr = s.data() + r * BK;
+          A* sr = s + r * BK;
           // Keys outside [cb, ce) are hidden by position (-inf, so probability 0): only the
           // band is visited.
           const int64_t cb = std::clamp<int64_t>(kr.lo(i0 + r) - j0, 0, nk);
@@ -294,8 +306,8 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v,
           std::fill(sr + ce, sr + nk, A(0));
           const A mnew = std::max(m[r], mx);
           const A corr = exp_acc(m[r] - mnew);  // 0 on the row's first visible block
-          if (corr != A(1)) {
-            A* ar = acc.data() + r * Dv;
+          if (corr != A(1) && j0 != jlo) {      // (acc is written, not scaled, by the first block)
+            A* ar = acc + r * Dv;
             l[r] *= corr;
             for (int64_t e = 0; e < Dv; ++e) ar[e] *= corr;
           }
@@ -314,9 +326,13 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v,
             for (int64_t c = 0; c < nk; ++c) sr[c] = keep[c] ? sr[c] * zscale : A(0);
           }
         }
-        // acc += s v
-        gemm_acc(acc.data(), Dv, s.data(), BK, 1, vp + j0 * a.v.r, a.v.r, rows, Dv, nk, Full{},
-                 kr.keys_of_queries(i0, j0));
+        // acc += s v (acc = s v for the first block: no zero-filling)
+        if (j0 == jlo)
+          gemm_acc<true>(acc, Dv, s, BK, 1, vp + j0 * a.v.r, a.v.r, rows, Dv, nk, Full{},
+                         kr.keys_of_queries(i0, j0));
+        else
+          gemm_acc(acc, Dv, s, BK, 1, vp + j0 * a.v.r, a.v.r, rows, Dv, nk, Full{},
+                   kr.keys_of_queries(i0, j0));
       }
 
       A* op = head_of(out, a.out, b, h) + i0 * a.out.r;
@@ -328,7 +344,7 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v,
           lp[r] = std::numeric_limits<A>::infinity();
         } else {
           const A inv = A(1) / l[r];
-          const A* ar = acc.data() + r * Dv;
+          const A* ar = acc + r * Dv;
           for (int64_t e = 0; e < Dv; ++e) orow[e] = ar[e] * inv;
           lp[r] = m[r] + std::log(l[r]);
         }
@@ -351,16 +367,16 @@ struct Backward {
   A zscale;
 
   struct Tiles {
-    std::vector<A> qs, kt, vt, s, dp, dqt;
+    A *qs, *kt, *vt, *s, *dp, *dqt;
     A drow[BQ];
     bool keep[BK];
     explicit Tiles(const AttentionArgs<A>& a)
-        : qs(size_t(BQ * a.D)),
-          kt(size_t(a.D * BK)),
-          vt(size_t(a.Dv * BK)),
-          s(size_t(BQ * BK)),
-          dp(size_t(BQ * BK)),
-          dqt(size_t(BQ * a.D)) {}
+        : qs(thread_tile<A>(0, BQ * a.D)),
+          kt(thread_tile<A>(1, a.D * BK)),
+          vt(thread_tile<A>(2, a.Dv * BK)),
+          s(thread_tile<A>(3, BQ * BK)),
+          dp(thread_tile<A>(4, BQ * BK)),
+          dqt(thread_tile<A>(5, BQ * a.D)) {}
   };
 
   // The query rows i0..i0+rows of head bh: qs = scale q, drow = D_i = dO_i . out_i.
@@ -370,7 +386,7 @@ struct Backward {
     const A* dop = head_of(dout, a.dout, b, h) + i0 * a.dout.r;
     const A* op = head_of(out, a.out, b, h) + i0 * a.out.r;
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t d = 0; d < a.D; ++d) w.qs[size_t(r * a.D + d)] = qp[r * a.q.r + d] * a.scale;
+      for (int64_t d = 0; d < a.D; ++d) w.qs[r * a.D + d] = qp[r * a.q.r + d] * a.scale;
     for (int64_t r = 0; r < rows; ++r) {
       const A* x = dop + r * a.dout.r;
       const A* y = op + r * a.out.r;
@@ -391,17 +407,15 @@ struct Backward {
     const A* vp = head_of(v, a.v, b, h / G);
     const A* dop = head_of(dout, a.dout, b, h) + i0 * a.dout.r;
     const A* lp = lse + bh * a.T + i0;
-    load_transposed(w.kt.data(), kp + j0 * a.k.r, a.k.r, nk, a.D);
-    load_transposed(w.vt.data(), vp + j0 * a.v.r, a.v.r, nk, a.Dv);
+    load_transposed(w.kt, kp + j0 * a.k.r, a.k.r, nk, a.D);
+    load_transposed(w.vt, vp + j0 * a.v.r, a.v.r, nk, a.Dv);
     // Entries past the band are not computed: the row loop below sets them to 0.
-    gemm_acc<true>(w.s.data(), BK, w.qs.data(), a.D, 1, w.kt.data(), BK, rows, BK, a.D,
-                   kr.score_cols(i0, j0));
-    bias_and_mask(w.s.data(), a, kr, b, h, i0, rows, j0, nk);
-    gemm_acc<true>(w.dp.data(), BK, dop, a.dout.r, 1, w.vt.data(), BK, rows, BK, a.Dv,
-                   kr.score_cols(i0, j0));
+    gemm_acc<true>(w.s, BK, w.qs, a.D, 1, w.kt, BK, rows, BK, a.D, kr.score_cols(i0, j0));
+    bias_and_mask(w.s, a, kr, b, h, i0, rows, j0, nk);
+    gemm_acc<true>(w.dp, BK, dop, a.dout.r, 1, w.vt, BK, rows, BK, a.Dv, kr.score_cols(i0, j0));
     for (int64_t r = 0; r < rows; ++r) {
-      A* sr = w.s.data() + r * BK;
-      A* dpr = w.dp.data() + r * BK;
+      A* sr = w.s + r * BK;
+      A* dpr = w.dp + r * BK;
       const A lr = lp[r], dr = w.drow[r];
       // Outside the band [cb, ce) keys are hidden by position: P = 0 and dS = 0.
       const int64_t cb = std::clamp<int64_t>(kr.lo(i0 + r) - j0, 0, nk);
@@ -435,24 +449,29 @@ struct Backward {
   void add_dkdv(Tiles& w, int64_t b, int64_t h, int64_t i0, int64_t rows, int64_t j0,
                 int64_t nk) const {
     const A* dop = head_of(dout, a.dout, b, h) + i0 * a.dout.r;
-    gemm_acc(head_of(dv, a.dv, b, h / G) + j0 * a.dv.r, a.dv.r, w.s.data(), 1, BK, dop, a.dout.r,
-             nk, a.Dv, rows, Full{}, kr.queries_of_keys(i0, j0));
-    gemm_acc(head_of(dk, a.dk, b, h / G) + j0 * a.dk.r, a.dk.r, w.dp.data(), 1, BK, w.qs.data(),
-             a.D, nk, a.D, rows, Full{}, kr.queries_of_keys(i0, j0));
+    gemm_acc(head_of(dv, a.dv, b, h / G) + j0 * a.dv.r, a.dv.r, w.s, 1, BK, dop, a.dout.r, nk, a.Dv,
+             rows, Full{}, kr.queries_of_keys(i0, j0));
+    gemm_acc(head_of(dk, a.dk, b, h / G) + j0 * a.dk.r, a.dk.r, w.dp, 1, BK, w.qs, a.D, nk, a.D,
+             rows, Full{}, kr.queries_of_keys(i0, j0));
   }
 
-  // dq_r += sum_j dS_rj k_j for the tile's keys (scaled when the row block is done).
-  void add_dq(Tiles& w, int64_t b, int64_t h, int64_t i0, int64_t rows, int64_t j0,
-              int64_t nk) const {
+  // dq_r += sum_j dS_rj k_j for the tile's keys (scaled when the row block is done); the first
+  // tile of a row block writes dq_r rather than adding to it.
+  void add_dq(Tiles& w, int64_t b, int64_t h, int64_t i0, int64_t rows, int64_t j0, int64_t nk,
+              bool first) const {
     const A* kp = head_of(k, a.k, b, h / G);
-    gemm_acc(w.dqt.data(), a.D, w.dp.data(), BK, 1, kp + j0 * a.k.r, a.k.r, rows, a.D, nk, Full{},
-             kr.keys_of_queries(i0, j0));
+    if (first)
+      gemm_acc<true>(w.dqt, a.D, w.dp, BK, 1, kp + j0 * a.k.r, a.k.r, rows, a.D, nk, Full{},
+                     kr.keys_of_queries(i0, j0));
+    else
+      gemm_acc(w.dqt, a.D, w.dp, BK, 1, kp + j0 * a.k.r, a.k.r, rows, a.D, nk, Full{},
+               kr.keys_of_queries(i0, j0));
   }
 
   void store_dq(Tiles& w, int64_t bh, int64_t i0, int64_t rows) const {
     A* dqp = head_of(dq, a.dq, bh / a.H, bh % a.H) + i0 * a.dq.r;
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t d = 0; d < a.D; ++d) dqp[r * a.dq.r + d] = w.dqt[size_t(r * a.D + d)] * a.scale;
+      for (int64_t d = 0; d < a.D; ++d) dqp[r * a.dq.r + d] = w.dqt[r * a.D + d] * a.scale;
   }
 
   // Zeroes key rows c0..c1 of dk and dv of kv head kvh of batch b.
@@ -473,13 +492,13 @@ struct Backward {
       for (int64_t qb = 0; qb < nqb; ++qb) {
         const int64_t i0 = qb * BQ, rows = std::min(BQ, a.T - i0);
         load_rows(w, bh, i0, rows);
-        std::fill(w.dqt.begin(), w.dqt.end(), A(0));
         const int64_t jlo = kr.lo(i0), jhi = kr.hi(i0 + rows - 1);
+        if (jlo >= jhi) std::fill(w.dqt, w.dqt + BQ * a.D, A(0));  // no key: dq = 0
         for (int64_t j0 = jlo; j0 < jhi; j0 += BK) {
           const int64_t nk = std::min(BK, jhi - j0);
           grad_tile(w, b, h, i0, rows, j0, nk, /*write_dbias=*/true);
           add_dkdv(w, b, h, i0, rows, j0, nk);
-          add_dq(w, b, h, i0, rows, j0, nk);
+          add_dq(w, b, h, i0, rows, j0, nk, j0 == jlo);
         }
         store_dq(w, bh, i0, rows);
       }
@@ -510,12 +529,12 @@ struct Backward {
     const int64_t b = bh / a.H, h = bh % a.H;
     const int64_t i0 = qb * BQ, rows = std::min(BQ, a.T - i0);
     load_rows(w, bh, i0, rows);
-    std::fill(w.dqt.begin(), w.dqt.end(), A(0));
     const int64_t jlo = kr.lo(i0), jhi = kr.hi(i0 + rows - 1);
+    if (jlo >= jhi) std::fill(w.dqt, w.dqt + BQ * a.D, A(0));  // no key: dq = 0
     for (int64_t j0 = jlo; j0 < jhi; j0 += BK) {
       const int64_t nk = std::min(BK, jhi - j0);
       grad_tile(w, b, h, i0, rows, j0, nk, /*write_dbias=*/true);
-      add_dq(w, b, h, i0, rows, j0, nk);
+      add_dq(w, b, h, i0, rows, j0, nk, j0 == jlo);
     }
     store_dq(w, bh, i0, rows);
   }
