@@ -206,6 +206,11 @@ bool suggest_global(lua_State* L, const char* name, char* out, size_t cap) {
 int strict_global(lua_State* L) {
   const char* name = lua_tostring(L, 2);
   if (!name) return 0;
+  std::string owners;  // a name several kinds use is not a global: say which to write
+  for (const ComponentInfo* c : Registry::global().all())
+    if (c->name == name) owners += (owners.empty() ? "" : ", ") + c->full_name();
+  if (owners.find(',') != std::string::npos)
+    return luaL_error(L, "'%s' names several components (%s): write kind.name", name, owners.c_str());
   char suggestion[256];
   bool found = suggest_global(L, name, suggestion, sizeof suggestion);
   if (found) return luaL_error(L, "unknown name '%s' (did you mean '%s'?)", name, suggestion);

@@ -36,7 +36,7 @@ local function elmo(o)
     if o[key] ~= nil then return o[key] end
     return default
   end
-  return bilm {
+  return model.bilm {  -- `bilm` alone also names the objective
     vocab = pick("vocab", 32000),
     d_model = pick("d_model", size.d_model),
     d_hidden = pick("d_hidden", size.d_hidden),
