@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <limits>
+#include <tuple>
+#include <utility>
 
 #include "core/autograd/autograd.h"
 #include "core/nn/init.h"
@@ -30,11 +32,21 @@ Attention::Attention(const AttentionConfig& config, std::shared_ptr<Positions> p
   }
   KILN_CHECK(c.window >= 0, "attention: window must be >= 0, got ", c.window);
   KILN_CHECK(c.window == 0 || c.causal, "attention: a sliding window needs causal attention");
+  if (c.d_memory == 0) c.d_memory = c.d_model;
+  KILN_CHECK(!c.cross || (!c.causal && !pos_),
+             "attention: cross-attention is neither causal nor positional (the memory is the "
+             "encoder's whole output)");
+  KILN_CHECK(c.d_memory >= 1, "attention: d_memory must be >= 1, got ", c.d_memory);
   KILN_CHECK(c.dropout >= 0 && c.dropout < 1, "attention: dropout must be in [0, 1), got ",
              c.dropout);
   const int64_t H = c.n_heads, Hkv = c.n_kv_heads, D = c.head_dim;
-  c_attn =
-      register_module("c_attn", std::make_shared<Linear>(c.d_model, (H + 2 * Hkv) * D, c.bias));
+  if (c.cross) {
+    c_q = register_module("c_q", std::make_shared<Linear>(c.d_model, H * D, c.bias));
+    c_kv = register_module("c_kv", std::make_shared<Linear>(c.d_memory, 2 * Hkv * D, c.bias));
+  } else {
+    c_attn =
+        register_module("c_attn", std::make_shared<Linear>(c.d_model, (H + 2 * Hkv) * D, c.bias));
+  }
   c_proj = register_module("c_proj", std::make_shared<Linear>(H * D, c.d_model, c.bias));
   if (c.qk_norm) {
     q_norm = register_module("q_norm", std::make_shared<RMSNorm>(D, c.qk_norm_eps));
@@ -43,23 +55,36 @@ Attention::Attention(const AttentionConfig& config, std::shared_ptr<Positions> p
   hook_q_ = &register_hook("hook_q");
   hook_k_ = &register_hook("hook_k");
   hook_v_ = &register_hook("hook_v");
-  if (std::dynamic_pointer_cast<RotaryPositions>(pos_)) {
-    hook_rot_q_ = &register_hook("hook_rot_q");
-    hook_rot_k_ = &register_hook("hook_rot_k");
-  }
+  if (std::dynamic_pointer_cast<RotaryPositions>(pos_)) add_rotary_hooks();
   hook_attn_scores_ = &register_hook("hook_attn_scores");
   hook_pattern_ = &register_hook("hook_pattern");
   hook_z_ = &register_hook("hook_z");
-  inner_hooks_ = {hook_q_, hook_k_, hook_v_, hook_attn_scores_, hook_pattern_};
-  if (hook_rot_q_) inner_hooks_.insert(inner_hooks_.end(), {hook_rot_q_, hook_rot_k_});
+  inner_hooks_.insert(inner_hooks_.end(),
+                      {hook_q_, hook_k_, hook_v_, hook_attn_scores_, hook_pattern_});
   for (const auto& norm : {q_norm, k_norm})
     if (norm)
       for (const auto& [name, h] : norm->named_hook_points()) inner_hooks_.push_back(h);
   init_weights(current_init());
 }
 
+void Attention::add_rotary_hooks() {
+  if (hook_rot_q_) return;
+  hook_rot_q_ = &register_hook("hook_rot_q");
+  hook_rot_k_ = &register_hook("hook_rot_k");
+  inner_hooks_.insert(inner_hooks_.end(), {hook_rot_q_, hook_rot_k_});
+}
+
+void Attention::set_positions(std::shared_ptr<Positions> pos) {
+  KILN_CHECK(!c_.cross, "attention: cross-attention takes no position scheme");
+  KILN_CHECK(!pos || !pos->is_absolute(),
+             "attention: absolute positions are added to the embeddings, not in attention");
+  pos_ = std::move(pos);
+  if (std::dynamic_pointer_cast<RotaryPositions>(pos_)) add_rotary_hooks();
+}
+
 void Attention::init_weights(const InitOptions& o) {
-  c_attn->init_normal(o.std, o.generator);
+  for (const auto& l : {c_attn, c_q, c_kv})
+    if (l) l->init_normal(o.std, o.generator);
   const bool scaled = o.scheme == InitOptions::Scheme::gpt2;
   c_proj->init_normal(scaled ? o.std / std::sqrt(2.0 * double(o.n_layers)) : o.std, o.generator);
   if (q_norm) {
@@ -70,6 +95,8 @@ void Attention::init_weights(const InitOptions& o) {
 
 nn::KVCache::Entry Attention::make_cache_entry(int64_t batch, int64_t capacity, DType dtype) const {
   nn::KVCache::Entry e;
+  e.cross = c_.cross;
+  if (c_.cross) return e;
   e.k = zeros({batch, c_.n_kv_heads, capacity, c_.head_dim}, dtype);
   e.v = zeros({batch, c_.n_kv_heads, capacity, c_.head_dim}, dtype);
   return e;
@@ -107,12 +134,15 @@ Tensor Attention::forward(const Tensor& x, nn::ForwardState& st) {
   KILN_CHECK(x.dim() == 3 && x.size(2) == c_.d_model, "attention: expected input [B, T, ",
              c_.d_model, "], got ", x.shape());
   const int64_t B = x.size(0), T = x.size(1);
-  Tensor qkv = c_attn->forward(x);  // one GEMM for q, k and v
-  bool hooked = false;
-  for (const nn::HookPoint* h : inner_hooks_) hooked |= h->active();
-  // [B, T, H, D]
-  Tensor z =
-      !st.cache && !hooked && autograd::needs_grad(qkv) ? heads_fused(qkv, st) : heads(qkv, st);
+  Tensor z;  // [B, T, H, D]
+  if (c_.cross) {
+    z = cross_heads(x, st);
+  } else {
+    Tensor qkv = c_attn->forward(x);  // one GEMM for q, k and v
+    bool hooked = false;
+    for (const nn::HookPoint* h : inner_hooks_) hooked |= h->active();
+    z = !st.cache && !hooked && autograd::needs_grad(qkv) ? heads_fused(qkv, st) : heads(qkv, st);
+  }
   z = (*hook_z_)(z);
   return c_proj->forward(z.reshape({B, T, H * D}));
 }
@@ -265,6 +295,77 @@ Tensor Attention::heads_fused(const Tensor& qkv, nn::ForwardState& st) {
   return z;
 }
 
+std::pair<Tensor, Tensor> Attention::memory_kv(const Tensor& memory, nn::ForwardState& st) {
+  const int64_t Hkv = c_.n_kv_heads, D = c_.head_dim;
+  const int64_t B = memory.size(0), S = memory.size(1);
+  Tensor kv = c_kv->forward(memory);
+  Tensor k = kv.narrow(2, 0, Hkv * D).view({B, S, Hkv, D});
+  Tensor v = kv.narrow(2, Hkv * D, Hkv * D).view({B, S, Hkv, D});
+  if (k_norm) k = k_norm->forward(k, st);
+  k = (*hook_k_)(k).permute({0, 2, 1, 3}).contiguous();  // [B, Hkv, S, D]
+  v = (*hook_v_)(v).permute({0, 2, 1, 3}).contiguous();
+  return {k, v};
+}
+
+// Queries from x; keys and values of the whole memory, unmasked but for its padding (a decoder
+// position may read every source position). With a KV cache they are computed once.
+Tensor Attention::cross_heads(const Tensor& x, nn::ForwardState& st) {
+  const int64_t H = c_.n_heads, D = c_.head_dim;
+  const int64_t B = x.size(0), T = x.size(1);
+  const Tensor& mem = st.memory;
+  KILN_CHECK(mem.defined(),
+             "cross-attention: state.memory is not set; an encoder-decoder's decoder reads the "
+             "encoder's output: set state.memory = encode(source) (and state.memory_padding)");
+  KILN_CHECK(mem.dim() == 3 && mem.size(0) == B && mem.size(2) == c_.d_memory,
+             "cross-attention: memory must be [B, S, d_memory] = [", B, ", S, ", c_.d_memory,
+             "], got ", mem.shape());
+  const int64_t S = mem.size(1);
+  Tensor k, v;
+  if (st.cache) {
+    KILN_CHECK(slot_ >= 0 && slot_ < int64_t(st.cache->layers.size()),
+               "cross-attention: this layer has cache slot ", slot_, " but the KV cache has ",
+               st.cache->layers.size(), " entries (make the cache with the model's make_cache)");
+    nn::KVCache::Entry& e = st.cache->layers[size_t(slot_)];
+    KILN_CHECK(e.cross, "cross-attention: cache slot ", slot_,
+               " belongs to a self-attention layer (make the cache with the model's make_cache)");
+    if (!e.k.defined()) {
+      std::tie(k, v) = memory_kv(mem, st);
+      e.k = k.detach();
+      e.v = v.detach();
+    } else {
+      KILN_CHECK(e.k.size(0) == B && e.k.size(2) == S,
+                 "cross-attention: the KV cache holds the keys of a memory [B, S] = [", e.k.size(0),
+                 ", ", e.k.size(2), "], but state.memory is ", mem.shape(),
+                 " (a cache serves one memory: make a new one for another)");
+      k = e.k;
+      v = e.v;
+    }
+  } else {
+    std::tie(k, v) = memory_kv(mem, st);
+  }
+  Tensor q = c_q->forward(x).view({B, T, H, D});
+  if (q_norm) q = q_norm->forward(q, st);
+  q = (*hook_q_)(q).permute({0, 2, 1, 3}).contiguous();  // [B, H, T, D]
+
+  Tensor mask;
+  if (st.memory_padding.defined()) {
+    const Tensor& mp = st.memory_padding;
+    KILN_CHECK(mp.dtype() == DType::boolean && mp.dim() == 2 && mp.size(0) == B && mp.size(1) == S,
+               "cross-attention: memory_padding must be bool [B, S] = [", B, ", ", S, "], got ",
+               dtype_name(mp.dtype()), " ", mp.shape());
+    mask = mp.reshape({B, 1, 1, S});
+  }
+  Tensor z;
+  if (hook_attn_scores_->active() || hook_pattern_->active()) {
+    z = unfused(q, k, v, mask, Tensor(), st);
+  } else {
+    Context ctx;
+    ctx.mask = mask;
+    z = ops::scaled_dot_product_attention(q, k, v, options(ctx, st));
+  }
+  return z.permute({0, 2, 1, 3}).contiguous();
+}
+
 // The scores and pattern formed explicitly, for hooks that read or replace them. The same
 // function as the fused op: scale q.k + bias, -inf where a key is hidden, softmax (a row that
 // sees no key gives zeros), dropout, the weighted sum of v.
@@ -306,6 +407,12 @@ Tensor Attention::unfused(const Tensor& q, const Tensor& k, const Tensor& v, con
   if (is_training() && c_.dropout > 0)
     pattern = ops::dropout(pattern, c_.dropout, true, st.generator);
   return ops::matmul(pattern, vh);
+}
+
+void share_positions(const nn::Module& root, const std::shared_ptr<Positions>& pos) {
+  for (const auto& [name, m] : root.named_modules())
+    if (auto* a = dynamic_cast<Attention*>(const_cast<nn::Module*>(m)))
+      if (!a->config().cross && !a->positions()) a->set_positions(pos);
 }
 
 }  // namespace kiln::layers

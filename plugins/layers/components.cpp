@@ -3,6 +3,7 @@
 #include "plugins/layers/attention.h"
 #include "plugins/layers/block.h"
 #include "plugins/layers/common.h"
+#include "plugins/layers/component_util.h"
 #include "plugins/layers/decoder.h"
 #include "plugins/layers/mlp.h"
 #include "plugins/layers/norm.h"
@@ -12,30 +13,6 @@ namespace kiln::layers {
 namespace {
 
 using nn::Layer;
-
-// Doc of a parameter that a parent normally fills in, and its value when no parent does.
-std::string from_parent(const std::string& what, const std::string& parent = "the model",
-                        const std::string& otherwise = "") {
-  return what + " (default: " + parent + "'s" + (otherwise.empty() ? "" : ", else " + otherwise) +
-         ")";
-}
-
-// Copies the keys present in `c` into a table that children inherit from.
-Config settings(const Config& c, std::initializer_list<const char*> keys) {
-  Config out = Config::table();
-  for (const char* k : keys)
-    if (const Config* v = c.find(k); v && !v->is_null()) out.set(k, *v).set_path(v->path());
-  return out;
-}
-
-std::shared_ptr<Positions> make_positions(const Config& component) {
-  auto p = std::dynamic_pointer_cast<Positions>(make_layer(component));
-  if (!p)
-    component.fail(
-        "expected a position scheme (learned{}, sinusoidal{}, rope{}, alibi{} or nope{}), got " +
-        component.type_name());
-  return p;
-}
 
 // ---- embeddings and positions ---------------------------------------------------------------
 
@@ -126,7 +103,14 @@ void register_attention(Registry& r) {
           "grouped-query attention",
           "the block", "n_heads"));
   s.optional("head_dim", ParamType::integer(), "dims of each head (default: d_model / n_heads)");
-  s.boolean("causal", true, "each token attends only to itself and earlier tokens");
+  s.optional("causal", ParamType::boolean(),
+             from_parent("each token attends only to itself and earlier tokens (decoders)",
+                         "the block", "true; false for cross-attention"));
+  s.boolean("cross", false,
+            "cross-attention: queries from the input, keys and values from the encoder's "
+            "memory (a decoder block's cross_attn sets it)");
+  s.optional("d_memory", ParamType::integer(),
+             "cross-attention: width of the memory (default: d_model)");
   s.integer("window", 0,
             "sliding window: attend only to the last `window` tokens, itself included (0: all)")
       .min(0);
@@ -148,7 +132,12 @@ void register_attention(Registry& r) {
     a.n_heads = inherited_int(c, "n_heads");
     a.n_kv_heads = c.get<int64_t>("n_kv_heads", 0);
     a.head_dim = c.get<int64_t>("head_dim", 0);
-    a.causal = c.get<bool>("causal");
+    a.cross = c.get<bool>("cross");
+    a.causal = c.get<bool>("causal", !a.cross);
+    a.d_memory = c.get<int64_t>("d_memory", 0);
+    if (a.cross && a.causal) c.at("causal").fail("cross-attention cannot be causal");
+    if (c.has("d_memory") && !c.at("d_memory").is_null() && a.d_memory < 1)
+      c.at("d_memory").fail("d_memory must be >= 1");
     a.window = c.get<int64_t>("window");
     a.dropout = c.get<double>("dropout", 0.0);
     a.qk_norm = c.get<bool>("qk_norm");
@@ -170,7 +159,11 @@ void register_attention(Registry& r) {
     if (a.dropout < 0 || a.dropout >= 1) c.at("dropout").fail("dropout must be in [0, 1)");
     std::shared_ptr<Positions> pos;
     if (const Config* p = c.find("pos"); p && !p->is_null()) {
-      pos = make_positions(*p);
+      if (a.cross) p->fail("cross-attention takes no position scheme");
+      Config pos_settings = Config::table();
+      pos_settings.set("n_heads", Config(a.n_heads));
+      pos_settings.set("bidirectional", Config(!a.causal));
+      pos = make_positions(inherit(*p, pos_settings));
       if (pos->is_absolute())
         p->fail("absolute positions are added to the embeddings: give " + p->component_name() +
                 "{} to the model, not to attention");
@@ -236,15 +229,18 @@ void register_attention(Registry& r) {
 // ---- blocks and the decoder -----------------------------------------------------------------
 
 // The settings a block hands to its attention, MLP and norms.
-const std::initializer_list<const char*> kBlockSettings = {"d_model",  "n_heads", "n_kv_heads",
-                                                           "head_dim", "d_mlp",   "activation",
-                                                           "bias",     "dropout", "pos",
-                                                           "attn_only"};
+const std::initializer_list<const char*> kBlockSettings = {
+    "d_model",    "n_heads", "n_kv_heads", "head_dim", "d_mlp",    "activation",
+    "bias",       "dropout", "pos",        "causal",   "attn_only"};
 
 void register_block(Registry& r) {
   Schema s("a residual block: attention and MLP, each with a norm, pre-norm or post-norm");
   s.component("attn", "layer", component_config("layer", "attention"), "the attention layer");
   s.component("mlp", "layer", component_config("layer", "mlp"), "the feed-forward layer");
+  s.optional("cross_attn", ParamType::component("layer"),
+             from_parent("a cross-attention sublayer (with its norm, between attention and MLP) "
+                         "reading the encoder's memory: attention{} made cross",
+                         "the encoder-decoder", "none"));
   s.optional("norm", ParamType::component("layer"),
              from_parent("norm of ln1 and ln2", "the model", "layer_norm{}"));
   s.optional("norm_position", ParamType::choice({"pre", "post"}),
@@ -268,6 +264,8 @@ void register_block(Registry& r) {
   s.optional("attn_only", ParamType::boolean(),
              from_parent("attention only: no MLP and no ln2 (interpretability toy models)",
                          "the model", "false"));
+  s.optional("causal", ParamType::boolean(),
+             from_parent("causal self-attention (decoders: true, encoders: false)"));
   r.add<Layer>("layer", "block", s, [](const Config& c) {
     const Config down = settings(c, kBlockSettings);
     inherited_int(c, "d_model");  // a clear error here rather than in each child
@@ -285,7 +283,18 @@ void register_block(Registry& r) {
     if (!attn_only) mlp = make_layer(inherit(mlp_config, down));
     auto ln1 = make_layer(inherit(norm, norm_settings));
     if (!attn_only) ln2 = make_layer(inherit(norm, norm_settings));
-    return std::make_shared<Block>(ln1, attn, ln2, mlp, position == "pre", dropout);
+    std::shared_ptr<Layer> ln_cross, cross;
+    if (const Config* x = c.find("cross_attn"); x && !x->is_null()) {
+      if (attn_only) x->fail("an attention-only block has no cross-attention");
+      Config cross_config = inherit(
+          *x, settings(c, {"d_model", "n_heads", "n_kv_heads", "head_dim", "bias", "dropout"}));
+      if (x->is_component() && x->component_kind() == "layer" && x->component_name() == "attention")
+        cross_config.set("cross", Config(true)).set_path(x->path());
+      cross = make_layer(cross_config);
+      ln_cross = make_layer(inherit(norm, norm_settings));
+    }
+    return std::make_shared<Block>(ln1, attn, ln2, mlp, position == "pre", dropout, ln_cross,
+                                   cross);
   });
 }
 
@@ -345,25 +354,8 @@ void register_decoder(Registry& r) {
                                                           : InitOptions::Scheme::gpt2;
     d.init.std = c.get<double>("init_std");
 
-    std::vector<Config> pattern;
-    const Config& block = c.at("block");
-    const Config* list = c.find("blocks");
-    if (list && !list->is_null()) {
-      if (list->size() == 0) list->fail("blocks is empty; give at least one block or leave it out");
-      pattern = list->items();
-    } else {
-      pattern.push_back(block);
-    }
-    int64_t n_layers = int64_t(pattern.size());
-    if (const Config* n = c.find("n_layers"); n && !n->is_null()) {
-      n_layers = n->as_int();
-      if (n_layers < 1) n->fail("n_layers must be >= 1");
-      if (n_layers % int64_t(pattern.size()) != 0)
-        n->fail("n_layers (" + std::to_string(n_layers) + ") is not a multiple of the " +
-                std::to_string(pattern.size()) + " blocks given");
-    } else if (!list || list->is_null()) {
-      c.fail("set n_layers (or give the list of blocks)");
-    }
+    const BlockPattern pattern = block_pattern(c, "n_layers");
+    const int64_t n_layers = pattern.n_layers;
 
     // Every layer draws its weights once, as it is made, with the model's scheme.
     d.init.n_layers = n_layers;
@@ -374,12 +366,18 @@ void register_decoder(Registry& r) {
     Config pos_settings = Config::table();
     pos_settings.set("d_model", Config(d.d_model));
     pos_settings.set("context", Config(d.context));
+    if (const Config* h = c.find("n_heads"); h && !h->is_null()) pos_settings.set("n_heads", *h);
+    pos_settings.set("bidirectional", Config(false));
     std::shared_ptr<Positions> pos = make_positions(inherit(c.at("pos"), pos_settings));
-    if (!pos->is_absolute()) base.set("pos", c.at("pos")).set_path(c.at("pos").path());
+    // A relative scheme without parameters is made by each attention layer; one with
+    // parameters (T5's bias) is made once here and shared by the decoder.
+    if (!pos->is_absolute() && pos->named_parameters().empty())
+      base.set("pos", c.at("pos")).set_path(c.at("pos").path());
 
     std::vector<std::shared_ptr<Layer>> blocks;
     for (int64_t i = 0; i < n_layers; ++i)
-      blocks.push_back(make_layer(inherit(pattern[size_t(i) % pattern.size()], base)));
+      blocks.push_back(
+          make_layer(inherit(pattern.blocks[size_t(i) % pattern.blocks.size()], base)));
 
     std::shared_ptr<Layer> final_norm;
     if (c.get<bool>("final_norm"))
@@ -396,6 +394,7 @@ void register_components(Registry& r) {
   register_attention(r);
   register_block(r);
   register_decoder(r);
+  register_encoder_components(r);
 }
 
 }  // namespace kiln::layers

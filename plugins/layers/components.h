@@ -11,7 +11,11 @@
 namespace kiln::layers {
 
 /// Registers layer.{token_embedding, learned, sinusoidal, rope, alibi, nope, layer_norm,
-/// rms_norm, attention, mlp, block} and model.decoder.
+/// rms_norm, attention, mlp, block} and model.decoder, then register_encoder_components.
 void register_components(Registry& r);
+
+/// Registers layer.{t5_bias, lstm, sequence_classification, token_classification,
+/// span_prediction} and model.{encoder, electra, encoder_decoder, bilm}.
+void register_encoder_components(Registry& r);
 
 }  // namespace kiln::layers

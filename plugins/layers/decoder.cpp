@@ -9,7 +9,8 @@ namespace kiln::layers {
 
 Decoder::Decoder(const DecoderConfig& config, std::shared_ptr<Positions> pos,
                  std::vector<std::shared_ptr<nn::Layer>> blocks,
-                 std::shared_ptr<nn::Layer> final_norm)
+                 std::shared_ptr<nn::Layer> final_norm, std::shared_ptr<nn::Layer> embed_norm_,
+                 std::shared_ptr<TokenEmbedding> shared_wte)
     : c_(config) {
   KILN_CHECK(c_.vocab >= 1 && c_.d_model >= 1 && c_.context >= 1,
              "decoder: vocab, d_model and context must be >= 1, got ", c_.vocab, ", ", c_.d_model,
@@ -21,8 +22,19 @@ Decoder::Decoder(const DecoderConfig& config, std::shared_ptr<Positions> pos,
   InitScope init_scope(c_.init);  // the embedding and head are drawn with the model's scheme
   hook_embed_ = &register_hook("hook_embed");
   hook_pos_embed_ = &register_hook("hook_pos_embed");
-  wte = register_module("wte", std::make_shared<TokenEmbedding>(c_.vocab, c_.d_model));
+  if (shared_wte) {
+    KILN_CHECK(shared_wte->vocab() == c_.vocab && shared_wte->weight.size(1) == c_.d_model,
+               "decoder: the shared token embedding is ", shared_wte->weight.shape(),
+               ", expected [vocab, d_model] = [", c_.vocab, ", ", c_.d_model, "]");
+    wte = std::move(shared_wte);
+    owns_wte_ = false;
+  } else {
+    wte = register_module("wte", std::make_shared<TokenEmbedding>(c_.vocab, c_.d_model));
+  }
   if (pos && pos->is_absolute()) wpe = register_module("wpe", pos);
+  if (pos && !pos->is_absolute() && !pos->named_parameters().empty())
+    rel_pos = register_module("rel_pos", pos);
+  if (embed_norm_) embed_norm = register_module("embed_norm", std::move(embed_norm_));
   blocks_ = register_module("blocks", std::make_shared<nn::ModuleList>());
   for (auto& b : blocks) blocks_->push_back(std::move(b));
   if (final_norm) ln_final = register_module("ln_final", std::move(final_norm));
@@ -31,6 +43,7 @@ Decoder::Decoder(const DecoderConfig& config, std::shared_ptr<Positions> pos,
     lm_head->init_normal(c_.init.std, c_.init.generator);
   }
 
+  if (rel_pos) share_positions(*this, rel_pos);
   // Cache slots in the order the attention layers run.
   for (const auto& [name, m] : named_modules())
     if (auto* a = dynamic_cast<Attention*>(const_cast<nn::Module*>(m))) {
@@ -65,7 +78,9 @@ Tensor Decoder::hidden(const Tensor& tokens, nn::ForwardState& state) {
                "decoder: positions of shape ", state.positions.shape(),
                " do not match tokens [B, T] = [", B, ", ", T, "] (expected [B, T] or [T])");
 
-  Tensor x = (*hook_embed_)(wte->forward(tokens, state));
+  Tensor x = wte->forward(tokens, state);
+  if (c_.embed_scale != 1.0) x = ops::mul(x, c_.embed_scale);
+  x = (*hook_embed_)(x);
   if (wpe) {
     PositionInfo where;
     where.positions = state.positions;
@@ -73,6 +88,7 @@ Tensor Decoder::hidden(const Tensor& tokens, nn::ForwardState& state) {
     where.T = T;
     x = ops::add(x, (*hook_pos_embed_)(wpe->embed(where)));
   }
+  if (embed_norm) x = embed_norm->forward(x, state);
   if (is_training() && c_.dropout > 0) x = ops::dropout(x, c_.dropout, true, state.generator);
   for (size_t i = 0; i < blocks_->size(); ++i)
     x = std::static_pointer_cast<nn::Layer>((*blocks_)[i])->forward(x, state);
@@ -82,7 +98,8 @@ Tensor Decoder::hidden(const Tensor& tokens, nn::ForwardState& state) {
 }
 
 Tensor Decoder::unembed(const Tensor& h) const {
-  return ops::linear(h, lm_head ? lm_head->weight : wte->weight);
+  Tensor x = c_.logit_scale != 1.0 ? ops::mul(h, c_.logit_scale) : h;
+  return ops::linear(x, lm_head ? lm_head->weight : wte->weight);
 }
 
 Tensor Decoder::forward(const Tensor& tokens, nn::ForwardState& state) {
@@ -105,7 +122,8 @@ double Decoder::train_flops_per_token(int64_t seq_len) const {
   double n = double(num_parameters());
   if (auto* learned = dynamic_cast<const LearnedPositions*>(wpe.get()))
     n -= double(learned->weight.numel());
-  if (lm_head) n -= double(wte->weight.numel());
+  if (lm_head && owns_wte_) n -= double(wte->weight.numel());    // looked up, not multiplied
+  if (!lm_head && !owns_wte_) n += double(wte->weight.numel());  // the parent's, tied here
   double attn = 0;
   for (const Attention* a : attention_) attn += a->attention_flops_per_token(seq_len);
   return 6.0 * n + attn;

@@ -70,8 +70,8 @@ void MLP::init_weights(const InitOptions& o) {
   }
 }
 
-Tensor MLP::activate(const Tensor& x, nn::ForwardState& state) {
-  switch (c_.activation) {
+Tensor apply_activation(Activation a, const Tensor& x) {
+  switch (a) {
     case Activation::gelu:
     case Activation::geglu:
       return ops::gelu(x, ops::GeluApprox::none);
@@ -82,14 +82,18 @@ Tensor MLP::activate(const Tensor& x, nn::ForwardState& state) {
     case Activation::silu:
     case Activation::swiglu:
       return ops::silu(x);
-    case Activation::layer: {
-      Tensor y = act_->forward(x, state);
-      KILN_CHECK(y.shape() == x.shape(), "mlp: the activation layer turned shape ", x.shape(),
-                 " into ", y.shape(), "; an activation must keep the shape");
-      return y;
-    }
+    case Activation::layer:
+      break;
   }
-  KILN_FAIL("mlp: unknown activation");
+  KILN_FAIL("apply_activation: an activation layer is applied by its owner");
+}
+
+Tensor MLP::activate(const Tensor& x, nn::ForwardState& state) {
+  if (c_.activation != Activation::layer) return apply_activation(c_.activation, x);
+  Tensor y = act_->forward(x, state);
+  KILN_CHECK(y.shape() == x.shape(), "mlp: the activation layer turned shape ", x.shape(), " into ",
+             y.shape(), "; an activation must keep the shape");
+  return y;
 }
 
 Tensor MLP::forward(const Tensor& x, nn::ForwardState& state) {

@@ -26,6 +26,9 @@ enum class Activation { gelu, gelu_tanh, relu, silu, swiglu, geglu, layer };
 Activation parse_activation(const std::string& name);
 /// The names parse_activation accepts.
 const std::vector<std::string>& activation_names();
+/// The elementwise function of a named activation (gated ones: their gate's, SiLU or GELU);
+/// throws for Activation::layer.
+Tensor apply_activation(Activation a, const Tensor& x);
 
 struct MLPConfig {
   int64_t d_model = 0;

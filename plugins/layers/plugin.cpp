@@ -1,4 +1,5 @@
-// The layers plugin: decoder layers and the decoder model (see components.h).
+// The layers plugin: layers and the decoder, encoder, encoder-decoder, ELECTRA and biLM models
+// (see components.h).
 #include "core/registry/plugin.h"
 #include "plugins/layers/components.h"
 

@@ -193,4 +193,58 @@ Tensor AlibiPositions::attention_bias(int64_t H, int64_t T, int64_t S, DType dty
   return bias_;
 }
 
+// ---- T5 relative position bias ----------------------------------------------------------------
+
+RelativePositionBias::RelativePositionBias(int64_t n_heads, int64_t num_buckets,
+                                           int64_t max_distance, bool bidirectional)
+    : num_buckets_(num_buckets), max_distance_(max_distance), bidirectional_(bidirectional) {
+  KILN_CHECK(n_heads >= 1, "t5_bias: n_heads must be >= 1, got ", n_heads);
+  KILN_CHECK(num_buckets >= (bidirectional ? 4 : 2),
+             "t5_bias: num_buckets must be >= ", bidirectional ? 4 : 2, ", got ", num_buckets);
+  const int64_t exact = (bidirectional ? num_buckets / 2 : num_buckets) / 2;
+  KILN_CHECK(max_distance > exact, "t5_bias: max_distance (", max_distance,
+             ") must exceed the exact range of ", exact, " distances");
+  weight = register_parameter("weight", zeros({num_buckets, n_heads}));
+  init_weights(current_init());
+}
+
+void RelativePositionBias::init_weights(const InitOptions& o) {
+  nn::init::normal_(weight, 0.0, o.std, o.generator);
+}
+
+int64_t RelativePositionBias::bucket(int64_t relative, bool bidirectional, int64_t num_buckets,
+                                     int64_t max_distance) {
+  int64_t out = 0;
+  int64_t n = num_buckets;
+  if (bidirectional) {
+    n /= 2;
+    if (relative > 0) out += n;
+    relative = relative < 0 ? -relative : relative;
+  } else {
+    relative = relative < 0 ? -relative : 0;  // keys after the query: distance 0
+  }
+  const int64_t exact = n / 2;
+  if (relative < exact) return out + relative;
+  // As Hugging Face computes it, in float32, truncated toward zero.
+  const float scaled = std::log(float(relative) / float(exact)) /
+                       float(std::log(double(max_distance) / double(exact))) * float(n - exact);
+  return out + std::min<int64_t>(exact + int64_t(scaled), n - 1);
+}
+
+Tensor RelativePositionBias::attention_bias(int64_t H, int64_t T, int64_t S, DType dtype) {
+  KILN_CHECK(H == weight.size(1), "t5_bias: the table has ", weight.size(1),
+             " heads but the attention layer has ", H);
+  if (!buckets_.defined() || T != T_ || S != S_) {
+    std::vector<int64_t> b(size_t(T * S));
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t j = 0; j < S; ++j)
+        b[size_t(t * S + j)] = bucket(j - (S - T + t), bidirectional_, num_buckets_, max_distance_);
+    buckets_ = from_vector(b, {T, S}).to(weight.device());
+    T_ = T, S_ = S;
+  }
+  Tensor bias = ops::embedding(weight, buckets_);  // [T, S, H]
+  if (bias.dtype() != dtype) bias = bias.to(dtype);
+  return bias.permute({2, 0, 1}).unsqueeze(0).contiguous();
+}
+
 }  // namespace kiln::layers

@@ -108,6 +108,40 @@ class AlibiPositions : public Positions {
   Tensor bias_;
 };
 
+/// T5's relative position bias (Raffel et al. 2020, section 2.1): a learned scalar for each
+/// head and bucket of the distance key - query, added to the attention scores. One table
+/// serves every self-attention layer of a stack: the model owns it (child "rel_pos") and hands
+/// it to them. Distances (by index: query t of T sits at S - T + t among S keys, which is exact
+/// with a KV cache and for left-padded prompts, as ALiBi) fall into num_buckets buckets:
+/// bidirectional (encoders), half the buckets for keys after the query and half for keys before;
+/// causal (decoders), keys after the query share bucket 0. Of a direction's n buckets, the
+/// first n/2 are exact distances 0..n/2-1; the rest are spaced logarithmically up to
+/// max_distance, beyond which all share the last bucket.
+class RelativePositionBias : public Positions, public Initializable {
+ public:
+  /// Parameter: weight [num_buckets, n_heads] (Hugging Face's relative_attention_bias.weight).
+  RelativePositionBias(int64_t n_heads, int64_t num_buckets, int64_t max_distance,
+                       bool bidirectional);
+  /// [1, H, T, S], differentiable in weight.
+  Tensor attention_bias(int64_t H, int64_t T, int64_t S, DType dtype) override;
+  void init_weights(const InitOptions& o) override;
+  /// The bucket of a relative position key - query (Hugging Face's _relative_position_bucket,
+  /// with its float32 arithmetic).
+  static int64_t bucket(int64_t relative, bool bidirectional, int64_t num_buckets,
+                        int64_t max_distance);
+  bool bidirectional() const { return bidirectional_; }
+  int64_t num_buckets() const { return num_buckets_; }
+  int64_t max_distance() const { return max_distance_; }
+
+  nn::Parameter weight;
+
+ private:
+  int64_t num_buckets_, max_distance_;
+  bool bidirectional_;
+  int64_t T_ = 0, S_ = 0;
+  Tensor buckets_;  // i64 [T, S] of the last shape asked for
+};
+
 /// No positions at all (NoPE; Kazemnejad et al. 2023).
 class NoPositions : public Positions {};
 

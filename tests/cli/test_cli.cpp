@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace {
@@ -139,12 +140,29 @@ TEST_F(Cli, DumpThenCheckTheJsonGivesTheSameSpec) {
 // dump it again, byte for byte the same.
 TEST_F(Cli, EveryModelSpecRoundTripsThroughJson) {
   const fs::path models = fs::path(KILN_SOURCE_DIR) / "models";
+  // The published sizes (the dump reports the model's count on stderr): GPT-2 small; BERT-base
+  // as Hugging Face's BertForPreTraining; RoBERTa-base as RobertaForMaskedLM; ALBERT-base as
+  // AlbertForPreTraining; ELECTRA-base discriminator (ElectraForPreTraining, 109,483,009) plus
+  // its generator without the shared embeddings (9,903,418); BART-base less the two unused
+  // rows of each of Hugging Face's position tables (139,420,416 - 2 * 2 * 768); t5-base; ELMo's
+  // biLSTMs (75,628,544) and a 32000-word table.
+  const std::map<std::string, std::string> published{
+      {"gpt2", "124,439,808"},    {"bert", "110,106,428"},    {"roberta", "124,697,433"},
+      {"albert", "11,813,810"},   {"electra", "119,386,427"}, {"bart", "139,417,344"},
+      {"t5", "222,903,552"},      {"elmo", "92,012,544"}};
   int n = 0;
   for (const auto& e : fs::directory_iterator(models)) {
     if (e.path().extension() != ".lua") continue;
     ++n;
     const std::string name = e.path().stem().string();
-    Result a = kiln("spec dump " + e.path().string(), "/dev/null");
+    const std::string err = (dir_ / (name + ".stderr")).string();
+    Result a = kiln("spec dump " + e.path().string(), err);
+    if (auto it = published.find(name); it != published.end()) {
+      std::stringstream said;
+      said << std::ifstream(err).rdbuf();
+      EXPECT_NE(said.str().find("model: " + it->second + " parameters"), std::string::npos)
+          << name << ": " << said.str();
+    }
     ASSERT_EQ(a.code, 0) << name << ": " << kiln("spec dump " + e.path().string()).out;
     ASSERT_EQ(a.out.rfind("{", 0), 0u) << name << ": " << a.out;
     const std::string json = write(name + ".json", a.out);
@@ -154,7 +172,28 @@ TEST_F(Cli, EveryModelSpecRoundTripsThroughJson) {
     ASSERT_EQ(b.code, 0) << name;
     EXPECT_EQ(a.out, b.out) << name;
   }
-  EXPECT_GE(n, 3) << "expected gpt2.lua, llama.lua and gpt2-char.lua in " << models;
+  EXPECT_GE(n, 10) << "expected gpt2.lua, llama.lua, gpt2-char.lua and the encoder specs in "
+                   << models;
+}
+
+// Each encoder family's spec, included, makes its tiny preset for tests (and the base size
+// above); the tiny counts are small enough to train on a CPU.
+TEST_F(Cli, EncoderSpecsHaveTinyPresets) {
+  for (const char* name : {"bert", "roberta", "albert", "electra", "bart", "t5", "elmo"}) {
+    const std::string path = std::string(KILN_SOURCE_DIR) + "/models/" + name + ".lua";
+    const std::string spec =
+        write(std::string(name) + "_tiny.lua", "local m = include \"" + path +
+                                                   "\"\nreturn { model = m { size = \"tiny\", "
+                                                   "vocab = 100, dropout = 0 } }\n");
+    Result r = kiln("spec check " + spec);
+    EXPECT_EQ(r.code, 0) << name << ": " << r.out;
+    EXPECT_NE(r.out.find(" parameters"), std::string::npos) << name << ": " << r.out;
+    Result bad = kiln("spec check " + write(std::string(name) + "_bad.lua",
+                                            "local m = include \"" + path +
+                                                "\"\nreturn { model = m { size = \"huge\" } }\n"));
+    EXPECT_EQ(bad.code, 1) << name;
+    EXPECT_NE(bad.out.find("unknown size 'huge'"), std::string::npos) << name << ": " << bad.out;
+  }
 }
 
 TEST_F(Cli, SpecCheckBuildsTheModelAndReportsItsParameters) {

@@ -63,6 +63,7 @@ double projected_loss(const std::function<Tensor(const std::vector<Tensor>&)>& f
   Tensor w = randn(y.shape(), DType::f64, &g);
   ops::sum(ops::mul(y.to(DType::f64), w)).backward();
 
+  const double l0 = opts.skip_kinks ? projected_loss(fn, inputs, w) : 0.0;  // the unperturbed loss
   int64_t checked = 0, kinks = 0, total = 0;
   std::ostringstream failures;
   int reported = 0;
@@ -73,7 +74,11 @@ double projected_loss(const std::function<Tensor(const std::vector<Tensor>&)>& f
     std::vector<double> ga = analytic.defined() ? analytic.to_vector<double>() : std::vector<double>(x.numel(), 0.0);
     KILN_CHECK(x.is_contiguous(), "gradcheck: inputs must be contiguous");
     double* p = x.data<double>();
-    for (int64_t i = 0; i < x.numel(); ++i) {
+    const int64_t n = x.numel();
+    const int64_t count = opts.max_per_input > 0 ? std::min(n, opts.max_per_input) : n;
+    for (int64_t j = 0; j < count; ++j) {
+      // Evenly spaced: j (n - 1) / (count - 1) runs from the first coordinate to the last.
+      const int64_t i = count == n || count == 1 ? j : j * (n - 1) / (count - 1);
       ++total;
       const double orig = p[i];
       p[i] = orig + opts.eps;
@@ -83,7 +88,6 @@ double projected_loss(const std::function<Tensor(const std::vector<Tensor>&)>& f
       p[i] = orig;
       double numeric = (lp - lm) / (2 * opts.eps);
       if (opts.skip_kinks) {
-        double l0 = projected_loss(fn, inputs, w);
         double right = (lp - l0) / opts.eps, left = (l0 - lm) / opts.eps;
         double scale = std::max({1.0, std::fabs(right), std::fabs(left)});
         if (std::fabs(right - left) > 1e-3 * scale) {

@@ -31,6 +31,9 @@ struct GradcheckOptions {
   bool skip_kinks = true;
   /// At most this fraction of coordinates may be skipped as kinks.
   double max_kink_fraction = 0.05;
+  /// Whole-model checks: at most this many coordinates of each input, evenly spaced over it
+  /// (every tensor is still checked, its first and last coordinates included); 0: all.
+  int64_t max_per_input = 0;
 };
 
 /// Checks the gradients of L = sum(fn(inputs) * w), w a fixed random tensor, against central

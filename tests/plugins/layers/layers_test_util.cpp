@@ -89,6 +89,42 @@ Vec ref_rms_norm(const Vec& x, const Vec& w, int64_t d, double eps) {
   return y;
 }
 
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void randomize(nn::Module& m, uint64_t seed, double scale) {
+  m.to(DType::f64);
+  autograd::NoGrad ng;
+  for (auto& [n, p] : m.named_parameters()) {
+    Tensor v = randn64(p.shape(), seed++);
+    const bool norm = n.find("ln") != std::string::npos || n.find("norm") != std::string::npos;
+    if (norm)  // near the identity, so that a norm's bias does not swamp what it normalised
+      v = n.ends_with("weight") ? ops::add(ops::mul(v, 0.1), 1.0) : ops::mul(v, 0.1);
+    else
+      v = ops::mul(v, scale);
+    Tensor dst = p;
+    dst.copy_(v);
+  }
+}
+
+std::vector<Tensor> with_parameters(const nn::Module& m, std::vector<Tensor> first) {
+  for (auto& [n, p] : m.named_parameters()) first.push_back(p);
+  return first;
+}
+
+int64_t count_under(const nn::Module& m, const std::string& prefix) {
+  int64_t n = 0;
+  for (auto& [name, p] : m.named_parameters())
+    if (name.starts_with(prefix)) n += p.numel();
+  return n;
+}
+
 Vec ref_alibi_slopes(int64_t H) {
   Vec m;
   for (int64_t h = 1; h <= H; ++h) m.push_back(std::pow(2.0, -8.0 * double(h) / double(H)));

@@ -72,4 +72,15 @@ Vec ref_attention_layer(const Vec& x, const Vec& w_qkv, const Vec& b_qkv, const 
 /// ALiBi slopes by Press et al.'s recipe, written out independently of the plugin.
 Vec ref_alibi_slopes(int64_t H);
 
+/// The message of the kiln::Error that fn throws ("" when it throws none).
+std::string error_of(const std::function<void()>& fn);
+/// Converts m to f64 and fills every parameter with normal values times `scale` (norm weights
+/// 1 + 0.1 normal, norm biases 0.1 normal), so that tests see weights away from their initial
+/// zeros and ones.
+void randomize(nn::Module& m, uint64_t seed, double scale = 0.5);
+/// Every parameter of m, as gradcheck inputs after `first`.
+std::vector<Tensor> with_parameters(const nn::Module& m, std::vector<Tensor> first = {});
+/// Sum of the elements' counts of named parameters whose names start with prefix.
+int64_t count_under(const nn::Module& m, const std::string& prefix);
+
 }  // namespace kiln::layers::testing
