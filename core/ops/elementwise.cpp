@@ -60,6 +60,7 @@ bool grad_reads_y(UnaryOp op) {
   switch (op) {
     case UnaryOp::exp: case UnaryOp::sqrt: case UnaryOp::rsqrt: case UnaryOp::reciprocal:
     case UnaryOp::sigmoid: case UnaryOp::tanh:
+    case UnaryOp::gelu_tanh:  // the f32 CPU kernel reads (1 + tanh)/2 off y = x (1 + tanh)/2
       return true;
     default:
       return false;

@@ -8,6 +8,7 @@
 #include <limits>
 #include <string>
 
+#include "kernels/cpu/elementwise.h"
 #include "tests/core/test_util.h"
 
 namespace kiln {
@@ -281,6 +282,35 @@ TEST(Elementwise, UnaryValuesMatchStdInDouble) {
   EXPECT_EQ(sign(zero).item(), 0.0);
   EXPECT_EQ(relu(zero).item(), 0.0);
   EXPECT_TRUE(std::isnan(relu(scalar(NAN, DType::f64)).item()));  // NaN is not hidden
+}
+
+TEST(Elementwise, GeluTanhF32GradientFromItsOutputMatchesTheFormula) {
+  // The f32 kernel reads (1 + tanh u)/2 off the output (y / x) rather than evaluating tanh
+  // again. Against the derivative in f64: within 2e-6 where f32 resolves tanh (|x| <= 4), within
+  // 1e-7 at |x| >= 6 (the asymptote), and in between no further from it than the plain kernel
+  // that recomputes tanh in f32 (both inherit f32's saturated tanh there: 1 - t^2 is a few ulps
+  // of 1 times a factor ~x^3).
+  std::vector<double> xs;
+  for (double v = -12; v <= 12; v += 0.01) xs.push_back(v);
+  for (double v :
+       {0.0, 1e-7, -1e-7, 1e-4, -1e-4, 9.99e-4, -9.99e-4, 1.001e-3, -1.001e-3, 30.0, -30.0})
+    xs.push_back(v);
+  Tensor x = from_vector(xs, {int64_t(xs.size())}).to(DType::f32).requires_grad_();
+  Tensor y = gelu(x, GeluApprox::tanh);
+  y.backward(ones_like(x));
+  std::vector<double> got = x.grad().to_vector<double>(), xv = x.to_vector<double>(),
+                      yv = y.to_vector<double>();
+  const double s = std::sqrt(2 / kPi), c = 0.044715;
+  for (size_t i = 0; i < xv.size(); ++i) {
+    const double v = xv[i], t = std::tanh(s * (v + c * v * v * v));
+    const double want = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * s * (1 + 3 * c * v * v);
+    const double plain =
+        cpu::unary_grad_fn<UnaryOp::gelu_tanh, float>(float(v), float(yv[i]), 0.0f, 0.0f);
+    const double tol = std::fabs(v) <= 4   ? 2e-6 * (1 + std::fabs(want))
+                       : std::fabs(v) >= 6 ? 1e-7
+                                           : std::fabs(plain - want) + 2e-6 * (1 + std::fabs(want));
+    EXPECT_NEAR(got[i], want, tol) << "x = " << v << ", recomputing tanh gives " << plain;
+  }
 }
 
 TEST(Elementwise, HalfPrecisionMatchesF32WithinRounding) {
