@@ -190,48 +190,54 @@ std::vector<LoglikelihoodResult> loglikelihood(nn::Model& model,
       for (int64_t p = n - row.scored; p < n; p += chunk_rows)
         pieces.push_back({b, p, std::min(chunk_rows, n - p)});
     }
-    // logprob[(b, position)] for the positions read, filled chunk by chunk.
-    std::vector<std::vector<double>> row_logprobs(static_cast<size_t>(B));
-    for (int64_t b = 0; b < B; ++b)
-      row_logprobs[size_t(b)].resize(size_t(rows[size_t(start + b)].scored * V));
+    // Each request's per-token log-probs, filled chunk by chunk (never a row's whole
+    // distributions at once), then summed in the continuation's order.
+    for (int64_t b = 0; b < B; ++b) {
+      const Row& row = rows[size_t(start + b)];
+      for (size_t index : row.requests) {
+        results[index].greedy = true;
+        results[index].token_logprobs.assign(requests[index].continuation.size(), 0.0);
+      }
+    }
     for (size_t i = 0; i < pieces.size();) {
       std::vector<Tensor> views;
       size_t j = i;
       for (int64_t n = 0; j < pieces.size() && n + pieces[j].count <= chunk_rows; ++j) {
-        views.push_back(logits.select(0, pieces[j].row).narrow(0, pieces[j].first, pieces[j].count));
+        views.push_back(
+            logits.select(0, pieces[j].row).narrow(0, pieces[j].first, pieces[j].count));
         n += pieces[j].count;
       }
       Tensor chunk = views.size() == 1 ? views[0] : ops::concat(views, 0);
       const std::vector<double> lp =
           ops::log_softmax(chunk.to(DType::f64).contiguous(), -1).to_vector<double>();
       size_t at = 0;
-      for (size_t k = i; k < j; ++k) {
-        const Piece& pc = pieces[k];
+      for (size_t q = i; q < j; ++q) {
+        const Piece& pc = pieces[q];
         const Row& row = rows[size_t(start + pc.row)];
-        const int64_t first_scored = int64_t(row.input->size()) - row.scored;
-        std::copy(lp.begin() + long(at), lp.begin() + long(at + size_t(pc.count * V)),
-                  row_logprobs[size_t(pc.row)].begin() + long((pc.first - first_scored) * V));
+        const int64_t n = int64_t(row.input->size());
+        for (size_t index : row.requests) {
+          const std::vector<int32_t>& targets = requests[index].continuation;
+          const int64_t k = int64_t(targets.size());
+          LoglikelihoodResult& r = results[index];
+          // The request scores positions n - k .. n - 1; this piece holds pc.first ..
+          for (int64_t p = std::max(pc.first, n - k); p < pc.first + pc.count; ++p) {
+            const double* dist = lp.data() + at + size_t((p - pc.first) * V);
+            const int32_t target = targets[size_t(p - (n - k))];
+            r.token_logprobs[size_t(p - (n - k))] = dist[target];
+            if (first_argmax(dist, V) != target) r.greedy = false;
+          }
+        }
         at += size_t(pc.count * V);
       }
       i = j;
     }
     for (int64_t b = 0; b < B; ++b) {
       const Row& row = rows[size_t(start + b)];
-      const std::vector<double>& lp = row_logprobs[size_t(b)];
       for (size_t index : row.requests) {
-        const std::vector<int32_t>& targets = requests[index].continuation;
-        const int64_t k = int64_t(targets.size());
         LoglikelihoodResult& r = results[index];
-        r.greedy = true;
-        if (options.token_logprobs) r.token_logprobs.resize(size_t(k));
         // f64 sum in the continuation's order: the same whatever batch the request ran in.
-        for (int64_t j = 0; j < k; ++j) {
-          const double* dist = lp.data() + size_t((row.scored - k + j) * V);
-          const int32_t target = targets[size_t(j)];
-          r.logprob += dist[target];
-          if (options.token_logprobs) r.token_logprobs[size_t(j)] = dist[target];
-          if (first_argmax(dist, V) != target) r.greedy = false;
-        }
+        for (double v : r.token_logprobs) r.logprob += v;
+        if (!options.token_logprobs) std::vector<double>().swap(r.token_logprobs);
       }
       done += int64_t(row.requests.size());
     }
