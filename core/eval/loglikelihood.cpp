@@ -16,7 +16,8 @@ namespace {
 
 // The tokens the model reads for a request: (context + continuation)[-(max_length + 1):][:-1];
 // the predictions at its last continuation.size() positions are scored.
-std::vector<int32_t> model_input(const LoglikelihoodRequest& r, size_t index, int64_t max_length, int64_t vocab) {
+std::vector<int32_t> model_input(const LoglikelihoodRequest& r, size_t index, int64_t max_length,
+                                 int64_t vocab) {
   KILN_CHECK(!r.context.empty(), "loglikelihood: request ", index,
              " has an empty context (give at least one token, e.g. the EOS/BOS prefix, to "
              "condition the first "

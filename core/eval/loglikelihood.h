@@ -7,11 +7,12 @@
 // prompt) share one forward row. Results do not depend on the batch size as far as the engine
 // goes: rows are batched by length (longest first, right-padded; a causal model's prediction at
 // a position does not see the padding after it), the scored positions are read back per row,
-// put through log_softmax in f64 row by row, and summed in f64 in the request's own token order. The model's forward must also compute each row the same whatever
-// the rows beside it: kiln's f64 kernels do (the evaluator tests check identical results for
-// batch sizes 1, 8 and 32 on a model built from ops), but oneDNN's f32 matmul chooses its
-// blocking by the total row count, so f32 models agree across batch sizes to f32 rounding only
-// (about 1e-7 relative); --batch 1 is the reference.
+// put through log_softmax in f64 row by row, and summed in f64 in the request's own token order.
+// The model's forward must also compute each row the same whatever the rows beside it: kiln's f64
+// kernels do (the evaluator tests check identical results for batch sizes 1, 8 and 32 on a model
+// built from ops), but oneDNN's f32 matmul chooses its blocking by the total row count, so f32
+// models agree across batch sizes to f32 rounding only (about 1e-7 relative); --batch 1 is the
+// reference.
 #pragma once
 
 #include <cstdint>

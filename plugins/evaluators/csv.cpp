@@ -55,9 +55,10 @@ std::vector<CsvRecord> parse_csv(std::string_view text, const std::string& sourc
         }
         ++i;
       }
-      KILN_CHECK(i == n || text[i] == ',' || text[i] == '\r' || text[i] == '\n', source, ":", line,
-                 ":", column(i), ": unexpected '", std::string(1, text[i]),
-                 "' after the closing quote of a quoted field (expected ',' or the end of the line)");
+      KILN_CHECK(
+          i == n || text[i] == ',' || text[i] == '\r' || text[i] == '\n', source, ":", line, ":",
+          column(i), ": unexpected '", std::string(1, text[i]),
+          "' after the closing quote of a quoted field (expected ',' or the end of the line)");
       if (i == n) break;
       if (text[i] == ',') {
         record.push_back(std::move(field));

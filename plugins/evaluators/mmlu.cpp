@@ -20,19 +20,17 @@ constexpr std::array<const char*, 4> kLetters = {"A", "B", "C", "D"};
 const std::map<std::string, const char*>& category_map() {
   static const std::map<std::string, const char*> m = [] {
     std::map<std::string, const char*> out;
-    for (const char* s :
-         {"abstract_algebra", "astronomy", "college_biology", "college_chemistry",
-          "college_computer_science", "college_mathematics", "college_physics",
-          "computer_security", "conceptual_physics", "electrical_engineering",
-          "elementary_mathematics", "high_school_biology", "high_school_chemistry",
-          "high_school_computer_science", "high_school_mathematics", "high_school_physics",
-          "high_school_statistics", "machine_learning"})
+    for (const char* s : {"abstract_algebra", "astronomy", "college_biology", "college_chemistry",
+                          "college_computer_science", "college_mathematics", "college_physics",
+                          "computer_security", "conceptual_physics", "electrical_engineering",
+                          "elementary_mathematics", "high_school_biology", "high_school_chemistry",
+                          "high_school_computer_science", "high_school_mathematics",
+                          "high_school_physics", "high_school_statistics", "machine_learning"})
       out[s] = "stem";
-    for (const char* s :
-         {"formal_logic", "high_school_european_history", "high_school_us_history",
-          "high_school_world_history", "international_law", "jurisprudence", "logical_fallacies",
-          "moral_disputes", "moral_scenarios", "philosophy", "prehistory", "professional_law",
-          "world_religions"})
+    for (const char* s : {"formal_logic", "high_school_european_history", "high_school_us_history",
+                          "high_school_world_history", "international_law", "jurisprudence",
+                          "logical_fallacies", "moral_disputes", "moral_scenarios", "philosophy",
+                          "prehistory", "professional_law", "world_religions"})
       out[s] = "humanities";
     for (const char* s :
          {"econometrics", "high_school_geography", "high_school_government_and_politics",
@@ -79,7 +77,9 @@ std::vector<std::string> list_subjects(const fs::path& dir, const std::string& s
   return subjects;
 }
 
-double ratio(int64_t a, int64_t b) { return b > 0 ? double(a) / double(b) : 0.0; }
+double ratio(int64_t a, int64_t b) {
+  return b > 0 ? double(a) / double(b) : 0.0;
+}
 
 }  // namespace
 
@@ -151,8 +151,8 @@ Config MmluEvaluator::evaluate(eval::EvalContext& ctx) {
   return score(*ctx.model, *tokenizer, ctx.batch_size, ctx.progress);
 }
 
-Config MmluEvaluator::score(nn::Model& model, const data::Tokenizer& tokenizer,
-                            int64_t batch_size, bool progress) const {
+Config MmluEvaluator::score(nn::Model& model, const data::Tokenizer& tokenizer, int64_t batch_size,
+                            bool progress) const {
   const fs::path root(options_.path);
   const int64_t L = options_.context.value_or(model.context_length());
   KILN_CHECK(L >= 2 && L <= model.context_length(), "mmlu: context must lie in [2, ",
@@ -167,8 +167,9 @@ Config MmluEvaluator::score(nn::Model& model, const data::Tokenizer& tokenizer,
   std::vector<std::string> subjects = list_subjects(root / options_.split, options_.split);
   if (!options_.subjects.empty()) {
     for (const std::string& s : options_.subjects)
-      KILN_CHECK(std::find(subjects.begin(), subjects.end(), s) != subjects.end(), "mmlu: subject \"",
-                 s, "\" has no file ", (root / options_.split / (s + "_" + options_.split + ".csv")).string());
+      KILN_CHECK(std::find(subjects.begin(), subjects.end(), s) != subjects.end(),
+                 "mmlu: subject \"", s, "\" has no file ",
+                 (root / options_.split / (s + "_" + options_.split + ".csv")).string());
     subjects = options_.subjects;
   }
 
@@ -184,8 +185,8 @@ Config MmluEvaluator::score(nn::Model& model, const data::Tokenizer& tokenizer,
   for (size_t si = 0; si < subjects.size(); ++si) {
     const std::string& subject = subjects[si];
     mmlu_category(subject);  // an unknown subject fails before any scoring
-    std::vector<MmluQuestion> questions = read_mmlu_csv(
-        (root / options_.split / (subject + "_" + options_.split + ".csv")).string());
+    std::vector<MmluQuestion> questions =
+        read_mmlu_csv((root / options_.split / (subject + "_" + options_.split + ".csv")).string());
     if (options_.limit && int64_t(questions.size()) > *options_.limit)
       questions.resize(size_t(*options_.limit));
     std::vector<MmluQuestion> shots;
@@ -300,9 +301,10 @@ Config MmluEvaluator::score(nn::Model& model, const data::Tokenizer& tokenizer,
   method.set("fewshot", std::string("the first `shots` questions of dev/<subject>_dev.csv, in file "
                                     "order; shots that do not fit the context dropped from the "
                                     "front"));
-  method.set("scoring", std::string("loglikelihood of \" A\", \" B\", \" C\", \" D\" after the "
-                                    "prompt (context and continuation tokenised as the harness's "
-                                    "_encode_pair); the largest wins, ties to the earliest letter"));
+  method.set("scoring",
+             std::string("loglikelihood of \" A\", \" B\", \" C\", \" D\" after the "
+                         "prompt (context and continuation tokenised as the harness's "
+                         "_encode_pair); the largest wins, ties to the earliest letter"));
   method.set("bos", std::string(bos ? "the prompt starts with token " + std::to_string(*bos) +
                                           " (bos = \"bos\")"
                                     : "none (lm-evaluation-harness's default add_bos_token = "

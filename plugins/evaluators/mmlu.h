@@ -7,9 +7,9 @@
 //
 // Prompt (k shots, the first k questions of the subject's dev file, in file order):
 //
-//   The following are multiple choice questions (with answers) about {subject}.\n\n     header
-//   {question}\nA. {A}\nB. {B}\nC. {C}\nD. {D}\nAnswer: {letter}\n\n                    each shot
-//   {question}\nA. {A}\nB. {B}\nC. {C}\nD. {D}\nAnswer:                                  the question
+//   header:    The following are multiple choice questions (with answers) about {subject}.\n\n
+//   each shot: {question}\nA. {A}\nB. {B}\nC. {C}\nD. {D}\nAnswer: {letter}\n\n
+//   question:  {question}\nA. {A}\nB. {B}\nC. {C}\nD. {D}\nAnswer:
 //
 // {subject} is the file's subject with underscores as spaces. template = "original" (the
 // default) writes every field verbatim as evaluate.py does; template = "harness" strips the

@@ -100,7 +100,7 @@ void register_mmlu(Registry& r) {
     o.limit = optional_int<int64_t>(c, "limit");
     o.context = optional_int<int64_t>(c, "context");
     o.prompt = c.get<std::string>("template") == "harness" ? MmluTemplate::harness
-                                                            : MmluTemplate::original;
+                                                           : MmluTemplate::original;
     o.bos = c.get<std::string>("bos");
     if (o.name.empty()) c.at("name").fail("the name must not be empty");
     if (o.path.empty()) c.at("path").fail("the path must not be empty");

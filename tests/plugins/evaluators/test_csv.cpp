@@ -39,8 +39,7 @@ TEST(Csv, QuotedFieldsHoldCommasQuotesAndLineBreaks) {
 }
 
 TEST(Csv, EmptyFieldsAndBlankLines) {
-  EXPECT_EQ(parse_csv("a,,c\n,\n\n\r\nb,\n"),
-            (Records{{"a", "", "c"}, {"", ""}, {"b", ""}}));
+  EXPECT_EQ(parse_csv("a,,c\n,\n\n\r\nb,\n"), (Records{{"a", "", "c"}, {"", ""}, {"b", ""}}));
   // A quoted empty field is a record, not a blank line.
   EXPECT_EQ(parse_csv("\"\"\n\"\""), (Records{{""}, {""}}));
   EXPECT_EQ(parse_csv("\"q\","), (Records{{"q", ""}}));
@@ -51,8 +50,7 @@ TEST(Csv, QuoteInsideAnUnquotedFieldIsKept) {
 }
 
 TEST(Csv, MalformedInputNamesTheLineAndColumn) {
-  EXPECT_NE(error_of("a,b\n\"open,c\nd").find(
-                "f.csv:2:1: a quoted field is never closed"),
+  EXPECT_NE(error_of("a,b\n\"open,c\nd").find("f.csv:2:1: a quoted field is never closed"),
             std::string::npos)
       << error_of("a,b\n\"open,c\nd");
   EXPECT_NE(error_of("a\n\"x\nz\"y,b").find("f.csv:3:3: unexpected 'y' after the closing quote"),

@@ -142,8 +142,8 @@ TEST(Loglikelihood, RequestsReadingTheSameTokensShareARow) {
   LoglikelihoodOptions o;
   o.batch_size = 1;
   // {ctx, [a]} for a = 0..3, and {ctx + [5], [2]} / {ctx, [5, 2]}: the same input 3 1 4 (5).
-  std::vector<LoglikelihoodRequest> reqs = {{ctx, {0}}, {ctx, {1}}, {ctx, {2}}, {ctx, {3}},
-                                            {{3, 1, 4, 5}, {2}}, {ctx, {5, 2}}};
+  std::vector<LoglikelihoodRequest> reqs = {{ctx, {0}}, {ctx, {1}},          {ctx, {2}},
+                                            {ctx, {3}}, {{3, 1, 4, 5}, {2}}, {ctx, {5, 2}}};
   std::vector<LoglikelihoodResult> r = loglikelihood(m, reqs, o);
   EXPECT_EQ(m.forwards, 2);
   for (int a = 0; a < 4; ++a) EXPECT_NEAR(r[size_t(a)].logprob, m.logprob(4, 2, a), 1e-12);

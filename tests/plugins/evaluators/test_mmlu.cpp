@@ -23,7 +23,7 @@ using testing::TinyAttentionModel;
 
 const std::string kMmlu = std::string(KILN_SHARED_DATA) + "/mmlu";
 
-#define SKIP_WITHOUT_MMLU()                                                      \
+#define SKIP_WITHOUT_MMLU()                                                    \
   if (!fs::is_directory(kMmlu + "/test") || !fs::is_directory(kMmlu + "/dev")) \
   GTEST_SKIP() << "no MMLU data at " << kMmlu << " (see ../shared/data/README.md)"
 
@@ -93,8 +93,8 @@ const char* kManagementQuestion =
     "parties?\nA. Bargaining\nB. Satisficing\nC. Accepting\nD. Compromising\nAnswer:";
 
 std::string header(const char* about) {
-  return std::string("The following are multiple choice questions (with answers) about ") +
-         about + ".\n\n";
+  return std::string("The following are multiple choice questions (with answers) about ") + about +
+         ".\n\n";
 }
 
 TEST(Mmlu, PromptsMatchThePublishedTemplate) {
@@ -180,11 +180,11 @@ std::string render(const std::string& subject, const std::vector<MmluQuestion>& 
   std::string about = subject;
   for (char& c : about)
     if (c == '_') c = ' ';
-  std::string s = "The following are multiple choice questions (with answers) about " + about +
-                   ".\n\n";
+  std::string s =
+      "The following are multiple choice questions (with answers) about " + about + ".\n\n";
   auto block = [](const MmluQuestion& x) {
-    return x.question + "\nA. " + x.choices[0] + "\nB. " + x.choices[1] + "\nC. " +
-           x.choices[2] + "\nD. " + x.choices[3] + "\nAnswer:";
+    return x.question + "\nA. " + x.choices[0] + "\nB. " + x.choices[1] + "\nC. " + x.choices[2] +
+           "\nD. " + x.choices[3] + "\nAnswer:";
   };
   for (const MmluQuestion& shot : shots)
     s += block(shot) + " " + std::string(1, char('A' + shot.answer)) + "\n\n";
@@ -218,7 +218,8 @@ TEST(Mmlu, OracleScoresEveryTestQuestion) {
   for (int shots : {0, 5}) {
     OracleModel oracle;
     MmluOptions o = options(shots);
-    if (shots > 0) o.subjects = {"abstract_algebra", "world_religions", "high_school_european_history"};
+    if (shots > 0)
+      o.subjects = {"abstract_algebra", "world_religions", "high_school_european_history"};
     int64_t questions = 0;
     for (const std::string& s : o.subjects.empty() ? all_subjects() : o.subjects) {
       std::vector<MmluQuestion> dev = load(s, "dev");
@@ -238,8 +239,8 @@ TEST(Mmlu, OracleScoresEveryTestQuestion) {
     EXPECT_EQ(r.at("accuracy_subjects").as_number(), 1.0);
     EXPECT_EQ(r.at("shots_dropped").as_int(), 0);
     if (shots > 0) continue;
-    for (const char* c : {"accuracy_stem", "accuracy_humanities", "accuracy_social_sciences",
-                          "accuracy_other"})
+    for (const char* c :
+         {"accuracy_stem", "accuracy_humanities", "accuracy_social_sciences", "accuracy_other"})
       EXPECT_EQ(r.at(c).as_number(), 1.0) << c;
     EXPECT_EQ(r.at("subjects").as_int(), 57);
     EXPECT_EQ(r.at("by_subject").at("professional_law").at("questions").as_int(), 1534);
@@ -336,7 +337,7 @@ TEST(Mmlu, DropsShotsFromTheFrontToFitTheContext) {
 TEST(Mmlu, CategoryMapCoversTheFiftySevenSubjects) {
   std::map<std::string, int> count;
   const std::vector<std::string> subjects = {
-      "abstract_algebra", "anatomy", "astronomy", "formal_logic", "econometrics",
+      "abstract_algebra", "anatomy",         "astronomy",    "formal_logic",     "econometrics",
       "professional_law", "human_sexuality", "global_facts", "machine_learning", "virology"};
   for (const std::string& s : subjects) ++count[mmlu_category(s)];
   // Spot checks from hendrycks/test categories.py: anatomy is "health", so "other".
@@ -358,9 +359,7 @@ TEST(Mmlu, CategoryMapCoversTheFiftySevenSubjects) {
 TEST(Mmlu, BadFilesAndOptionsError) {
   const fs::path dir = fs::temp_directory_path() / "kiln_mmlu_bad";
   fs::create_directories(dir / "test");
-  {
-    std::ofstream(dir / "test" / "anatomy_test.csv") << "q,a,b,c,d,A\r\n\"q2\",a,b,c,d,E\n";
-  }
+  { std::ofstream(dir / "test" / "anatomy_test.csv") << "q,a,b,c,d,A\r\n\"q2\",a,b,c,d,E\n"; }
   try {
     read_mmlu_csv((dir / "test" / "anatomy_test.csv").string());
     ADD_FAILURE() << "no error";

@@ -74,8 +74,8 @@ TEST_F(EvaluatorsPlugin, BuildsMmluFromAConfig) {
     GTEST_SKIP() << "no MMLU data at " << mmlu << " (see ../shared/data/README.md)";
   const ComponentInfo* info = Registry::global().find("evaluator", "mmlu");
   ASSERT_NE(info, nullptr);
-  for (const char* p : {"name", "path", "split", "shots", "subjects", "limit", "context",
-                        "template", "bos"}) {
+  for (const char* p :
+       {"name", "path", "split", "shots", "subjects", "limit", "context", "template", "bos"}) {
     const Param* param = info->schema.find(p);
     ASSERT_NE(param, nullptr) << p;
     EXPECT_FALSE(param->doc.empty()) << p;
