@@ -56,10 +56,15 @@ void register_positions(Registry& r) {
     return std::make_shared<RotaryPositions>(theta, fraction);
   });
 
-  r.add<Layer>(
-      "layer", "alibi",
-      Schema("ALiBi (Press et al. 2022): score bias -m_h (i - j) with head slopes 2^(-8h/H)"),
-      [](const Config&) { return std::make_shared<AlibiPositions>(); });
+  Schema alibi(
+      "ALiBi (Press et al. 2022): score bias -m_h (i - j) with head slopes 2^(-8h/H); "
+      "-m_h |i - j| in bidirectional attention");
+  alibi.optional("bidirectional", ParamType::boolean(),
+                 from_parent("the symmetric bias, for attention that sees keys after the query",
+                             "the attention layer", "false"));
+  r.add<Layer>("layer", "alibi", alibi, [](const Config& c) {
+    return std::make_shared<AlibiPositions>(c.get<bool>("bidirectional", false));
+  });
   r.add<Layer>("layer", "nope",
                Schema("no position information (NoPE): causal attention alone orders tokens"),
                [](const Config&) { return std::make_shared<NoPositions>(); });

@@ -187,7 +187,9 @@ Tensor AlibiPositions::attention_bias(int64_t H, int64_t T, int64_t S, DType dty
   for (int64_t h = 0; h < H; ++h)
     for (int64_t t = 0; t < T; ++t)
       for (int64_t j = 0; j < S; ++j)
-        b[size_t((h * T + t) * S + j)] = -m[size_t(h)] * double(S - T + t - j);
+        b[size_t((h * T + t) * S + j)] = -m[size_t(h)] * (bidirectional_
+                                                               ? std::abs(double(S - T + t - j))
+                                                               : double(S - T + t - j));
   bias_ = from_vector(b, {1, H, T, S}).to(dtype);
   H_ = H, T_ = T, S_ = S;
   return bias_;

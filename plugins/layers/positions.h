@@ -96,13 +96,17 @@ class RotaryPositions : public Positions {
 /// ALiBi: head h of H adds -m_h * (i - j) to the score of query i and key j, with
 /// m_h = 2^(-8h/H) for h = 1..H when H is a power of two; otherwise the slopes of the closest
 /// power of two n below H, then every other slope of 2n (Press et al., appendix).
+/// The paper's bias is for causal attention, where i >= j; in bidirectional attention (an
+/// encoder) it would reward keys the farther they lie after the query, so there the bias is
+/// the symmetric -m_h * |i - j| (as MosaicBERT's encoders use it).
 class AlibiPositions : public Positions {
  public:
-  AlibiPositions() = default;
+  explicit AlibiPositions(bool bidirectional = false) : bidirectional_(bidirectional) {}
   Tensor attention_bias(int64_t H, int64_t T, int64_t S, DType dtype) override;
   static std::vector<double> slopes(int64_t H);
 
  private:
+  bool bidirectional_;
   // The bias of the last call, reused while the shape stays (every step of training).
   int64_t H_ = 0, T_ = 0, S_ = 0;
   Tensor bias_;

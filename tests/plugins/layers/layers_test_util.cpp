@@ -187,7 +187,8 @@ Vec ref_attention_layer(const Vec& x, const Vec& w_qkv, const Vec& b_qkv, const 
           if (a.rope_theta > 0) rotate(k.data(), D, pos(j), a.rope_theta, a.rope_fraction);
           double dot = 0;
           for (int64_t d = 0; d < D; ++d) dot += q[size_t(d)] * k[size_t(d)];
-          s[size_t(j)] = dot * scale + (a.alibi ? -slopes[size_t(h)] * double(i - j) : 0.0);
+          s[size_t(j)] = dot * scale + (a.alibi ? -slopes[size_t(h)] * (a.causal ? double(i - j) : std::abs(double(i - j)))
+                                                 : 0.0);
           m = std::max(m, s[size_t(j)]);
         }
         double sum = 0;

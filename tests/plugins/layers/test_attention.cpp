@@ -83,6 +83,11 @@ std::vector<Case> cases() {
   Case alibi{"alibi", cfg(16, 4), std::make_shared<AlibiPositions>(), {}};
   alibi.r.alibi = true;
   v.push_back(alibi);
+  // In an encoder ALiBi is symmetric, -m |i - j|: the causal form would favour far keys after i.
+  Case alibi_bi{"bidirectional alibi", cfg(16, 4), std::make_shared<AlibiPositions>(true), {}};
+  alibi_bi.c.causal = false;
+  alibi_bi.r.alibi = true;
+  v.push_back(alibi_bi);
   return v;
 }
 
