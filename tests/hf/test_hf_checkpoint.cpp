@@ -273,6 +273,35 @@ TEST(HfCheckpoint, LlamaKilnToHfToKilnIsExact) {
   fs::remove_all(d2);
 }
 
+// tokenizer.json (the `tokenizers` library's file) instead of vocab.json + merges.txt, with the
+// merges written either way that library has written them ("a b", and ["a", "b"] since 0.20).
+TEST(HfCheckpoint, TokenizerJsonIsReadForByteLevelBpe) {
+  auto m = native("gpt2_tiny.lua");
+  fs::path d = write_gpt2_dir("tokenizer_json", *m);
+  const std::string vocab = read(d / "vocab.json");
+  fs::remove(d / "vocab.json");
+  fs::remove(d / "merges.txt");
+  for (const char* merges : {R"(["a b", "ab c"])", R"([["a", "b"], ["ab", "c"]])"}) {
+    write(d / "tokenizer.json",
+          std::string(R"({"version": "1.0", "added_tokens": [{"id": 258, "content": "<|endoftext|>",
+            "special": true}], "normalizer": null,
+            "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true},
+            "decoder": {"type": "ByteLevel"},
+            "model": {"type": "BPE", "dropout": null, "unk_token": null, "vocab": )") +
+              vocab + R"(, "merges": )" + merges + "}}");
+    train::LoadedRun r = hf::load(d.string());
+    EXPECT_EQ(r.tokenizer->encode("abcx ab"),
+              (std::vector<int32_t>{257, int32_t('x'), int32_t(' '), 256}))
+        << merges;
+    EXPECT_EQ(r.tokenizer->eos_id(), std::optional<int32_t>(258));
+  }
+  // A tokenizer.json of another kind (WordPiece) is refused, naming the file.
+  write(d / "tokenizer.json", R"({"model": {"type": "WordPiece", "vocab": {}}})");
+  const std::string e = error_of([&] { hf::load(d.string()); });
+  EXPECT_NE(e.find("tokenizer.json: not a BPE tokenizer"), std::string::npos) << e;
+  fs::remove_all(d);
+}
+
 TEST(HfCheckpoint, ShardsAreReadThroughTheIndex) {
   auto m = native("gpt2_tiny.lua");
   fs::path d = scratch("sharded");
