@@ -215,6 +215,19 @@ TEST(HfCheckpoint, Gpt2LayoutWrittenByHandGivesTheNativeLogits) {
   fs::remove_all(d);
 }
 
+// The original GPT-2 repository's model.safetensors was saved from a bare GPT2Model: the same
+// names without "transformer.".
+TEST(HfCheckpoint, Gpt2NamesWithoutTheTransformerPrefix) {
+  auto m = native("gpt2_tiny.lua");
+  fs::path d = write_gpt2_dir("gpt2_bare", *m);
+  safetensors::TensorMap bare;
+  for (const auto& [name, t] : gpt2_hf_tensors(*m)) bare[name.substr(12)] = t;
+  ASSERT_TRUE(bare.count("h.0.attn.c_attn.weight"));
+  safetensors::write((d / "model.safetensors").string(), bare);
+  EXPECT_EQ(logits_of(*hf::load(d.string()).model), logits_of(*m));
+  fs::remove_all(d);
+}
+
 TEST(HfCheckpoint, Gpt2KilnToHfToKilnIsExact) {
   Config spec;
   auto m = native("gpt2_tiny.lua", &spec);
