@@ -1,6 +1,6 @@
-// kiln eval RUN|hf:DIR --suite FILE [--batch N]: scores a run's latest checkpoint with the evaluators a
-// suite lists, prints a Markdown table and writes RUN/results.json (whole, or not at all: it is
-// written only after every evaluator succeeded, to a temporary name then renamed).
+// kiln eval RUN|hf:DIR --suite FILE [--batch N]: scores a run's latest checkpoint with the
+// evaluators a suite lists, prints a Markdown table and writes RUN/results.json (whole, or not at
+// all: it is written only after every evaluator succeeded, to a temporary name then renamed).
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -107,7 +107,8 @@ std::string results_table(const std::vector<std::pair<std::string, Config>>& res
 
 int run_eval(const std::vector<std::string>& args) {
   po::options_description opts("eval options");
-  opts.add_options()("run", po::value<std::string>(), "the run directory (kiln train --out), or hf:DIR (a Hugging Face checkpoint)")(
+  opts.add_options()("run", po::value<std::string>(),
+                     "the run directory (kiln train --out), or hf:DIR (a Hugging Face checkpoint)")(
       "suite", po::value<std::string>(),
       "a Lua file returning a list of evaluators (eval/suites/standard.lua)")(
       "batch", po::value<int64_t>()->default_value(8),
@@ -127,7 +128,8 @@ int run_eval(const std::vector<std::string>& args) {
   const int64_t batch = vm["batch"].as<int64_t>();
   KILN_CHECK(batch >= 1, "--batch must be >= 1, got ", batch);
   std::error_code ec;
-  KILN_CHECK(fs::is_directory(hf::hf_dir(run_dir), ec), hf::hf_dir(run_dir), ": no such run directory");
+  KILN_CHECK(fs::is_directory(hf::hf_dir(run_dir), ec), hf::hf_dir(run_dir),
+             ": no such run directory");
 
   // The suite first: a mistake in it shows before a model is loaded.
   std::vector<Config> suite = dsl::load_suite(suite_path);

@@ -13,14 +13,18 @@ int run_export(const std::vector<std::string>& args) {
   po::options_description opts("export options");
   opts.add_options()("run", po::value<std::string>(),
                      "the run directory kiln train wrote, or hf:DIR")(
-      "hf", po::value<std::string>(), "write a Hugging Face checkpoint (GPT-2 or LLaMA layout) here")(
-      "step", po::value<int64_t>()->default_value(-1), "the checkpoint's step (default: the latest)")(
-      "dtype", po::value<std::string>()->default_value("f32"), "dtype of the weights: f32, bf16 or f16");
+      "hf", po::value<std::string>(),
+      "write a Hugging Face checkpoint (GPT-2 or LLaMA layout) here")(
+      "step", po::value<int64_t>()->default_value(-1),
+      "the checkpoint's step (default: the latest)")("dtype",
+                                                     po::value<std::string>()->default_value("f32"),
+                                                     "dtype of the weights: f32, bf16 or f16");
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
   if (parse(args, opts, pos, vm, "kiln export RUN_DIR|hf:DIR --hf OUT_DIR [--step N] [--dtype D]",
-            "kiln export runs/a --hf runs/a-hf   # then transformers' from_pretrained(\"runs/a-hf\")"))
+            "kiln export runs/a --hf runs/a-hf   # then transformers' "
+            "from_pretrained(\"runs/a-hf\")"))
     return 0;
   if (!vm.count("run")) throw po::error("expected a run directory");
   if (!vm.count("hf")) throw po::error("expected --hf OUT_DIR (the only export format so far)");

@@ -63,7 +63,8 @@ int32_t sample(const std::vector<float>& logits, const SampleOptions& o, Generat
 
 int run_generate(const std::vector<std::string>& args) {
   po::options_description opts("generate options");
-  opts.add_options()("run", po::value<std::string>(), "the run directory kiln train wrote, or hf:DIR (a Hugging Face checkpoint)")(
+  opts.add_options()("run", po::value<std::string>(),
+                     "the run directory kiln train wrote, or hf:DIR (a Hugging Face checkpoint)")(
       "prompt", po::value<std::string>()->default_value(""), "the text to continue")(
       "max-tokens", po::value<int64_t>()->default_value(200), "tokens to generate")(
       "temperature", po::value<double>()->default_value(1.0), "softmax temperature (0: greedy)")(
@@ -78,7 +79,8 @@ int run_generate(const std::vector<std::string>& args) {
   pos.add("run", 1);
   po::variables_map vm;
   if (parse(args, opts, pos, vm,
-            "kiln generate RUN_DIR|hf:DIR --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] "
+            "kiln generate RUN_DIR|hf:DIR --prompt TEXT [--max-tokens N] [--temperature T] "
+            "[--top-k K] "
             "[--top-p P] [--seed S]",
             "kiln generate runs/a --prompt \"ROMEO:\" --max-tokens 200 --temperature 0.8"))
     return 0;

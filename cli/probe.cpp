@@ -92,7 +92,8 @@ int run_probe(const std::vector<std::string>& args) {
     throw po::error("expected a run directory and a probe");
   const std::string run_dir = vm["run"].as<std::string>(), probe = vm["probe"].as<std::string>();
   std::error_code ec;
-  KILN_CHECK(fs::is_directory(hf::hf_dir(run_dir), ec), hf::hf_dir(run_dir), ": no such run directory");
+  KILN_CHECK(fs::is_directory(hf::hf_dir(run_dir), ec), hf::hf_dir(run_dir),
+             ": no such run directory");
   std::vector<std::string> sets =
       vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
 

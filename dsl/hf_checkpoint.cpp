@@ -99,20 +99,26 @@ std::shared_ptr<data::Tokenizer> load_tokenizer(const fs::path& dir) {
 
 }  // namespace
 
-bool is_hf_ref(const std::string& ref) { return ref.rfind("hf:", 0) == 0; }
+bool is_hf_ref(const std::string& ref) {
+  return ref.rfind("hf:", 0) == 0;
+}
 
-std::string hf_dir(const std::string& ref) { return is_hf_ref(ref) ? ref.substr(3) : ref; }
+std::string hf_dir(const std::string& ref) {
+  return is_hf_ref(ref) ? ref.substr(3) : ref;
+}
 
 Config read_config(const std::string& dir) {
   const fs::path p = fs::path(dir) / "config.json";
   std::error_code ec;
   KILN_CHECK(fs::is_directory(dir, ec), dir, ": no such Hugging Face checkpoint directory");
-  KILN_CHECK(fs::exists(p, ec), p.string(), ": missing (a Hugging Face checkpoint has config.json)");
+  KILN_CHECK(fs::exists(p, ec), p.string(),
+             ": missing (a Hugging Face checkpoint has config.json)");
   return Config::from_json(read_text(p), p.string());
 }
 
 Weights read_weights(const std::string& dir) {
-  const fs::path d(dir), index = d / "model.safetensors.index.json", single = d / "model.safetensors";
+  const fs::path d(dir), index = d / "model.safetensors.index.json",
+                         single = d / "model.safetensors";
   Weights w;
   std::error_code ec;
   if (fs::exists(index, ec)) {
@@ -133,8 +139,8 @@ Weights read_weights(const std::string& dir) {
         it = shards.emplace(file, safetensors::read((d / file).string())).first;
       }
       auto t = it->second.tensors.find(name);
-      KILN_CHECK(t != it->second.tensors.end(), (d / file).string(), ": no tensor '", name,
-                 "' (", index.filename().string(), " puts it in this shard)");
+      KILN_CHECK(t != it->second.tensors.end(), (d / file).string(), ": no tensor '", name, "' (",
+                 index.filename().string(), " puts it in this shard)");
       w.tensors[name] = t->second;
       w.file_of[name] = (d / file).string();
     }
@@ -197,10 +203,10 @@ std::vector<std::string> save(const std::string& dir, const Config& model_spec,
   Config cfg = config_for(model_spec, weights);
   safetensors::TensorMap tensors = from_kiln(cfg, weights);
   for (auto& [name, t] : tensors) t = t.to(options.dtype);
-  cfg.set("torch_dtype", Config(options.dtype == DType::bf16   ? "bfloat16"
-                                : options.dtype == DType::f16  ? "float16"
-                                : options.dtype == DType::f64  ? "float64"
-                                                               : "float32"));
+  cfg.set("torch_dtype", Config(options.dtype == DType::bf16  ? "bfloat16"
+                                : options.dtype == DType::f16 ? "float16"
+                                : options.dtype == DType::f64 ? "float64"
+                                                              : "float32"));
 
   std::vector<std::string> written;
   if (tokenizer) {

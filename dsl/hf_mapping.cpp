@@ -240,10 +240,10 @@ Config model_spec(const Config& hf_config, const std::string& config_path) {
 
 Config config_for(const Config& spec, const nn::StateDict& weights) {
   const std::string who = "Hugging Face export";
-  KILN_CHECK(spec.is_component() && spec.component_name() == "decoder", who,
-             ": only decoder models are exported, got ",
-             spec.is_component() ? spec.component_kind() + "." + spec.component_name()
-                                 : spec.type_name());
+  KILN_CHECK(
+      spec.is_component() && spec.component_name() == "decoder", who,
+      ": only decoder models are exported, got ",
+      spec.is_component() ? spec.component_kind() + "." + spec.component_name() : spec.type_name());
   auto name_of = [&](const std::string& key) {
     const Config* c = spec.find(key);
     return c && c->is_component() ? c->component_name() : std::string();
@@ -296,8 +296,8 @@ Config config_for(const Config& spec, const nn::StateDict& weights) {
   a.kv_heads = kvh && !kvh->is_null() ? kvh->as_int() : a.heads;
   const Config* hd = spec.find("head_dim");
   a.head_dim = hd && !hd->is_null() ? hd->as_int() : a.d / a.heads;
-  a.d_mlp = find(type == "gpt2" ? "blocks.0.mlp.c_fc.weight" : "blocks.0.mlp.gate_proj.weight")
-                .size(0);
+  a.d_mlp =
+      find(type == "gpt2" ? "blocks.0.mlp.c_fc.weight" : "blocks.0.mlp.gate_proj.weight").size(0);
   a.context = spec.get<int64_t>("context", 1024);
   a.tie = tie;
   if (type == "gpt2")
@@ -369,8 +369,8 @@ nn::StateDict to_kiln(const Config& hf_config, const Weights& w, DType dtype) {
       KILN_CHECK(it->second.shape() == r.hf_shape[i], file(r.hf[i]), ": tensor '", r.hf[i],
                  "' has shape ", shape_str(it->second.shape()), "; config.json implies ",
                  shape_str(r.hf_shape[i]));
-      KILN_CHECK(is_floating(it->second.dtype()), file(r.hf[i]), ": tensor '", r.hf[i],
-                 "' is ", dtype_name(it->second.dtype()), ", not a floating type");
+      KILN_CHECK(is_floating(it->second.dtype()), file(r.hf[i]), ": tensor '", r.hf[i], "' is ",
+                 dtype_name(it->second.dtype()), ", not a floating type");
       parts.push_back(it->second);
       used.insert(r.hf[i]);
     }
@@ -381,8 +381,8 @@ nn::StateDict to_kiln(const Config& hf_config, const Weights& w, DType dtype) {
   }
   for (const auto& [name, t] : w.tensors)
     KILN_CHECK(used.count(name) || skippable(a, name), file(name), ": tensor '", name,
-               "' is not a parameter of the ", a.type, " model config.json describes (",
-               a.layers, " layers", a.tie ? ", tied head" : "", ")");
+               "' is not a parameter of the ", a.type, " model config.json describes (", a.layers,
+               " layers", a.tie ? ", tied head" : "", ")");
   return out;
 }
 

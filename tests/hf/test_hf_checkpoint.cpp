@@ -31,8 +31,8 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path scratch(const std::string& name) {
-  fs::path p = fs::temp_directory_path() /
-               ("kiln_hf_test_" + name + "_" + std::to_string(::getpid()));
+  fs::path p =
+      fs::temp_directory_path() / ("kiln_hf_test_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
@@ -61,7 +61,8 @@ std::shared_ptr<nn::Model> native(const std::string& spec_file, Config* spec_out
   auto m = Registry::global().create<nn::Model>(model);
   Generator gen(7);
   autograd::NoGrad no_grad;
-  for (auto& [name, p] : m->named_parameters()) p.copy_(randn(p.shape(), p.dtype(), &gen, 0.0, 0.5));
+  for (auto& [name, p] : m->named_parameters())
+    p.copy_(randn(p.shape(), p.dtype(), &gen, 0.0, 0.5));
   m->eval();
   if (spec_out) *spec_out = model;
   return m;
@@ -232,7 +233,8 @@ TEST(HfCheckpoint, Gpt2KilnToHfToKilnIsExact) {
   Config spec;
   auto m = native("gpt2_tiny.lua", &spec);
   fs::path d = scratch("gpt2_roundtrip");
-  hf::save(d.string(), spec, *m, nullptr);
+  // The model's spec as a run's spec.json holds it (resolved, components tagged in JSON).
+  hf::save(d.string(), Config::from_json(spec.to_json(true), "spec.json"), *m, nullptr);
   write_tokenizer(d);
   const Config cfg = hf::read_config(d.string());
   EXPECT_EQ(cfg.get<std::string>("model_type"), "gpt2");
@@ -256,7 +258,7 @@ TEST(HfCheckpoint, LlamaKilnToHfToKilnIsExact) {
   Config spec;
   auto m = native("llama_tiny.lua", &spec);
   fs::path d = scratch("llama");
-  hf::save(d.string(), spec, *m, nullptr);
+  hf::save(d.string(), Config::from_json(spec.to_json(true), "spec.json"), *m, nullptr);
   write_tokenizer(d);
   const Config cfg = hf::read_config(d.string());
   EXPECT_EQ(cfg.get<std::string>("model_type"), "llama");
@@ -267,9 +269,12 @@ TEST(HfCheckpoint, LlamaKilnToHfToKilnIsExact) {
   // q, k and v are kiln's fused rows in that order: 4 query heads of 8, then 2 key, 2 value.
   safetensors::File f = safetensors::read((d / "model.safetensors").string());
   const Tensor qkv = m->state_dict().at("blocks.1.attn.c_attn.weight");
-  EXPECT_TRUE(same_bits(f.tensors.at("model.layers.1.self_attn.q_proj.weight"), qkv.narrow(0, 0, 32)));
-  EXPECT_TRUE(same_bits(f.tensors.at("model.layers.1.self_attn.k_proj.weight"), qkv.narrow(0, 32, 16)));
-  EXPECT_TRUE(same_bits(f.tensors.at("model.layers.1.self_attn.v_proj.weight"), qkv.narrow(0, 48, 16)));
+  EXPECT_TRUE(
+      same_bits(f.tensors.at("model.layers.1.self_attn.q_proj.weight"), qkv.narrow(0, 0, 32)));
+  EXPECT_TRUE(
+      same_bits(f.tensors.at("model.layers.1.self_attn.k_proj.weight"), qkv.narrow(0, 32, 16)));
+  EXPECT_TRUE(
+      same_bits(f.tensors.at("model.layers.1.self_attn.v_proj.weight"), qkv.narrow(0, 48, 16)));
   EXPECT_TRUE(f.tensors.count("lm_head.weight"));
   EXPECT_TRUE(f.tensors.count("model.norm.weight"));
   EXPECT_TRUE(f.tensors.count("model.layers.0.post_attention_layernorm.weight"));
