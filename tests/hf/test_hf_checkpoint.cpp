@@ -156,8 +156,7 @@ const char* kGpt2Config = R"({
 // The tensors of GPT2LMHeadModel's state dict, written from kiln's by hand (independently of
 // dsl/hf_mapping.cpp): transformer.* names, Conv1D weights [in, out], the causal-mask buffers
 // older versions saved, and no lm_head (tied).
-safetensors::TensorMap gpt2_hf_tensors(const nn::Model& m) {
-  nn::StateDict k = m.state_dict();
+safetensors::TensorMap gpt2_hf_tensors(const nn::StateDict& k) {
   safetensors::TensorMap t;
   t["transformer.wte.weight"] = k.at("wte.weight");
   t["transformer.wpe.weight"] = k.at("wpe.weight");
@@ -177,6 +176,9 @@ safetensors::TensorMap gpt2_hf_tensors(const nn::Model& m) {
     t[h + "attn.bias"] = zeros({1, 1, 16, 16}, DType::u8);
   }
   return t;
+}
+safetensors::TensorMap gpt2_hf_tensors(const nn::Model& m) {
+  return gpt2_hf_tensors(m.state_dict());
 }
 
 fs::path write_gpt2_dir(const std::string& name, const nn::Model& m) {
@@ -411,6 +413,72 @@ TEST(HfCheckpoint, ExportRefusesModelsWithoutAHuggingFaceLayout) {
   rms.set("norm", norm);
   e = error_of([&] { hf::config_for(rms, m->state_dict()); });
   EXPECT_NE(e.find("neither GPT-2-shaped"), std::string::npos) << e;
+}
+
+// The whole-model reference fixtures (tests/reference/README.md) through the Hugging Face layout:
+// their weights renamed and reshaped here by hand, read back through config.json, give PyTorch's
+// logits (same tolerance as the reference test: 1e-4 relative, floor 1e-2 of the largest).
+void expect_reference_logits(const std::string& name, const std::string& config,
+                             const safetensors::TensorMap& hf_tensors,
+                             const safetensors::File& inputs) {
+  fs::path d = scratch("reference_" + name);
+  write(d / "config.json", config);
+  safetensors::write((d / "model.safetensors").string(), hf_tensors);
+  const Config cfg = hf::read_config(d.string());
+  auto model = Registry::global().create<nn::Model>(hf::model_spec(cfg, "config.json"));
+  model->load_state_dict(hf::to_kiln(cfg, hf::read_weights(d.string())));
+  model->eval();
+  autograd::NoGrad no_grad;
+  nn::ForwardState state;
+  std::vector<float> got =
+      model->forward(inputs.tensors.at("tokens.inputs"), state).to_vector<float>();
+  std::vector<float> want =
+      safetensors::read(std::string(KILN_REFERENCE_FIXTURES) + "/" + name + ".expected.safetensors")
+          .tensors.at("logits")
+          .to_vector<float>();
+  ASSERT_EQ(got.size(), want.size());
+  double scale = 0;
+  for (float w : want) scale = std::max(scale, double(std::abs(w)));
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_LE(std::abs(double(got[i]) - want[i]),
+              1e-4 * std::max(double(std::abs(want[i])), 1e-2 * scale))
+        << name << " logit " << i;
+  fs::remove_all(d);
+}
+
+TEST(HfCheckpoint, ReferenceGpt2AndLlamaGivePyTorchLogits) {
+  load_default_plugins();
+  const std::string dir = KILN_REFERENCE_FIXTURES;
+  safetensors::File g = safetensors::read(dir + "/gpt2.inputs.safetensors");
+  expect_reference_logits("gpt2", R"({"model_type": "gpt2", "vocab_size": 64, "n_embd": 32,
+      "n_layer": 2, "n_head": 4, "n_positions": 16, "n_inner": null,
+      "activation_function": "gelu_new", "layer_norm_epsilon": 1e-05})",
+                          gpt2_hf_tensors(g.tensors), g);
+
+  safetensors::File l = safetensors::read(dir + "/llama.inputs.safetensors");
+  const auto& k = l.tensors;
+  safetensors::TensorMap t;
+  t["model.embed_tokens.weight"] = k.at("wte.weight");
+  t["model.norm.weight"] = k.at("ln_final.weight");
+  t["lm_head.weight"] = k.at("lm_head.weight");
+  for (int i = 0; i < 2; ++i) {
+    const std::string s = "blocks." + std::to_string(i) + ".",
+                      h = "model.layers." + std::to_string(i) + ".";
+    const Tensor qkv = k.at(s + "attn.c_attn.weight");  // [4 heads of 8; 2 of 8; 2 of 8] rows
+    t[h + "self_attn.q_proj.weight"] = qkv.narrow(0, 0, 32).contiguous();
+    t[h + "self_attn.k_proj.weight"] = qkv.narrow(0, 32, 16).contiguous();
+    t[h + "self_attn.v_proj.weight"] = qkv.narrow(0, 48, 16).contiguous();
+    t[h + "self_attn.o_proj.weight"] = k.at(s + "attn.c_proj.weight");
+    t[h + "input_layernorm.weight"] = k.at(s + "ln1.weight");
+    t[h + "post_attention_layernorm.weight"] = k.at(s + "ln2.weight");
+    for (const char* p : {"gate_proj", "up_proj", "down_proj"})
+      t[h + "mlp." + p + ".weight"] = k.at(s + "mlp." + p + ".weight");
+  }
+  expect_reference_logits("llama", R"({"model_type": "llama", "vocab_size": 64, "hidden_size": 32,
+      "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+      "intermediate_size": 96, "max_position_embeddings": 16, "rms_norm_eps": 1e-05,
+      "rope_theta": 10000.0, "tie_word_embeddings": false, "hidden_act": "silu"})",
+                          t, l);
 }
 
 // ---- the kiln program ---------------------------------------------------------------------------
