@@ -494,7 +494,7 @@ int run(const std::string& args, std::string* out = nullptr) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-TEST(HfCheckpointCli, ExportAndGenerate) {
+TEST(HfCheckpointCli, ExportGenerateAndEval) {
   auto m = native("gpt2_tiny.lua");
   fs::path a = write_gpt2_dir("cli_a", *m), b = scratch("cli_b");
   std::string out;
@@ -516,6 +516,19 @@ TEST(HfCheckpointCli, ExportAndGenerate) {
   EXPECT_EQ(out.rfind("abc", 0), 0u) << out;
   EXPECT_NE(run("generate hf:" + b.string() + "/nowhere --prompt abc", &out), 0);
   EXPECT_NE(out.find("nowhere"), std::string::npos) << out;
+  // kiln eval on it, with a text of its own (a checkpoint has no dataset to take a split of).
+  write(b / "text.txt", "abc ab abcab cab bca\nab abc\n");
+  write(b / "suite.lua", "return { perplexity { path = \"" + (b / "text.txt").string() + "\" } }");
+  ASSERT_EQ(
+      run("eval hf:" + b.string() + " --suite " + (b / "suite.lua").string() + " --no-progress",
+          &out),
+      0)
+      << out;
+  EXPECT_NE(out.find("bits_per_byte"), std::string::npos) << out;
+  EXPECT_NE(read(b / "results.json").find("\"perplexity\""), std::string::npos);
+  write(b / "suite.lua", "return { perplexity {} }");
+  EXPECT_EQ(run("eval hf:" + b.string() + " --suite " + (b / "suite.lua").string(), &out), 1);
+  EXPECT_NE(out.find("has no dataset"), std::string::npos) << out;
   EXPECT_EQ(run("export --help", &out), 0);
   EXPECT_NE(out.find("--hf"), std::string::npos) << out;
   fs::remove_all(a);
