@@ -34,6 +34,11 @@
 // heads, then the value heads, each head's dims contiguous: GPT-2's c_attn columns exactly, and
 // LLaMA's three projections stacked. RoPE needs no permutation: kiln rotates dim i with dim
 // i + D/2 as Hugging Face's LlamaForCausalLM does (tests/reference/README.md).
+//
+// The tokenizer is kiln's `gpt2` component over the checkpoint's vocabulary and merges, so it
+// splits words with GPT-2's pre-tokenisation; tokenizer.json's own pre-tokenizer (LLaMA 3's
+// regex, for instance) is not read. Not read either: pytorch_model.bin, rope_scaling, attention
+// biases (Qwen2), sliding windows (Mistral).
 #pragma once
 
 #include <memory>
