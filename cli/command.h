@@ -31,6 +31,7 @@ bool parse(const std::vector<std::string>& args, const po::options_description& 
 
 int run_train(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
+int run_export(const std::vector<std::string>& args);
 int run_generate(const std::vector<std::string>& args);
 int run_probe(const std::vector<std::string>& args);
 int run_data(const std::vector<std::string>& args);

@@ -1,6 +1,6 @@
-// kiln eval RUN --suite FILE [--batch N]: scores a run's latest checkpoint with the evaluators a
-// suite lists, prints a Markdown table and writes RUN/results.json (whole, or not at all: it is
-// written only after every evaluator succeeded, to a temporary name then renamed).
+// kiln eval RUN|hf:DIR --suite FILE [--batch N]: scores a run's latest checkpoint with the
+// evaluators a suite lists, prints a Markdown table and writes RUN/results.json (whole, or not at
+// all: it is written only after every evaluator succeeded, to a temporary name then renamed).
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -12,6 +12,7 @@
 #include "core/eval/evaluator.h"
 #include "core/registry/registry.h"
 #include "core/train/run.h"
+#include "dsl/hf_checkpoint.h"
 #include "dsl/suite.h"
 
 namespace kiln::cli {
@@ -32,7 +33,7 @@ OpenedRun open_run(const std::string& run_dir, bool with_data, bool progress) {
   train::LoadRunOptions o;
   o.prepare_data = with_data;
   o.progress = progress;
-  train::LoadedRun r = train::load_run(run_dir, o);
+  train::LoadedRun r = hf::load_run_or_hf(run_dir, o);
   return {r.model, r.tokenizer, r.dataset, r.checkpoint};
 }
 
@@ -106,7 +107,8 @@ std::string results_table(const std::vector<std::pair<std::string, Config>>& res
 
 int run_eval(const std::vector<std::string>& args) {
   po::options_description opts("eval options");
-  opts.add_options()("run", po::value<std::string>(), "the run directory (kiln train --out)")(
+  opts.add_options()("run", po::value<std::string>(),
+                     "the run directory (kiln train --out), or hf:DIR (a Hugging Face checkpoint)")(
       "suite", po::value<std::string>(),
       "a Lua file returning a list of evaluators (eval/suites/standard.lua)")(
       "batch", po::value<int64_t>()->default_value(8),
@@ -115,7 +117,7 @@ int run_eval(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
-  if (parse(args, opts, pos, vm, "kiln eval RUN_DIR --suite SUITE.lua [--batch N]",
+  if (parse(args, opts, pos, vm, "kiln eval RUN_DIR|hf:DIR --suite SUITE.lua [--batch N]",
             "kiln eval runs/a --suite eval/suites/standard.lua"))
     return 0;
   if (!vm.count("run")) throw po::error("expected a run directory");
@@ -126,7 +128,8 @@ int run_eval(const std::vector<std::string>& args) {
   const int64_t batch = vm["batch"].as<int64_t>();
   KILN_CHECK(batch >= 1, "--batch must be >= 1, got ", batch);
   std::error_code ec;
-  KILN_CHECK(fs::is_directory(run_dir, ec), run_dir, ": no such run directory");
+  KILN_CHECK(fs::is_directory(hf::hf_dir(run_dir), ec), hf::hf_dir(run_dir),
+             ": no such run directory");
 
   // The suite first: a mistake in it shows before a model is loaded.
   std::vector<Config> suite = dsl::load_suite(suite_path);
@@ -141,7 +144,7 @@ int run_eval(const std::vector<std::string>& args) {
   ctx.model = run.model.get();
   ctx.tokenizer = run.tokenizer;
   ctx.dataset = run.dataset.get();
-  ctx.run_dir = run_dir;
+  ctx.run_dir = hf::hf_dir(run_dir);
   ctx.batch_size = batch;
   ctx.progress = progress;
 
@@ -158,7 +161,7 @@ int run_eval(const std::vector<std::string>& args) {
   Config by_name = Config::table();
   for (auto& [name, r] : results) by_name.set(name, r);
   out.set("results", by_name);
-  const fs::path file = fs::path(run_dir) / "results.json";
+  const fs::path file = fs::path(hf::hf_dir(run_dir)) / "results.json";
   write_atomically(file, out.to_json(true) + "\n");
   std::cout << "\nwrote " << file.string() << "\n";
   return 0;

@@ -1,4 +1,4 @@
-// kiln generate RUN --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P]
+// kiln generate RUN|hf:DIR --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P]
 // [--seed S] [--step N]: samples a continuation of the prompt from a run's model, printing each
 // token as it comes.
 //
@@ -14,6 +14,7 @@
 #include "core/autograd/autograd.h"
 #include "core/tensor/factory.h"
 #include "core/train/run.h"
+#include "dsl/hf_checkpoint.h"
 
 namespace kiln::cli {
 
@@ -62,7 +63,8 @@ int32_t sample(const std::vector<float>& logits, const SampleOptions& o, Generat
 
 int run_generate(const std::vector<std::string>& args) {
   po::options_description opts("generate options");
-  opts.add_options()("run", po::value<std::string>(), "the run directory kiln train wrote")(
+  opts.add_options()("run", po::value<std::string>(),
+                     "the run directory kiln train wrote, or hf:DIR (a Hugging Face checkpoint)")(
       "prompt", po::value<std::string>()->default_value(""), "the text to continue")(
       "max-tokens", po::value<int64_t>()->default_value(200), "tokens to generate")(
       "temperature", po::value<double>()->default_value(1.0), "softmax temperature (0: greedy)")(
@@ -77,7 +79,8 @@ int run_generate(const std::vector<std::string>& args) {
   pos.add("run", 1);
   po::variables_map vm;
   if (parse(args, opts, pos, vm,
-            "kiln generate RUN_DIR --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] "
+            "kiln generate RUN_DIR|hf:DIR --prompt TEXT [--max-tokens N] [--temperature T] "
+            "[--top-k K] "
             "[--top-p P] [--seed S]",
             "kiln generate runs/a --prompt \"ROMEO:\" --max-tokens 200 --temperature 0.8"))
     return 0;
@@ -95,7 +98,7 @@ int run_generate(const std::vector<std::string>& args) {
 
   train::LoadRunOptions lo;
   lo.step = vm["step"].as<int64_t>();
-  train::LoadedRun run = train::load_run(vm["run"].as<std::string>(), lo);
+  train::LoadedRun run = hf::load_run_or_hf(vm["run"].as<std::string>(), lo);
   const std::string prompt = vm["prompt"].as<std::string>();
   std::vector<int32_t> ids = run.tokenizer->encode(prompt, /*parse_special=*/true);
   if (ids.empty()) {

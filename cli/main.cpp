@@ -13,6 +13,7 @@ const std::vector<Command>& commands() {
       {"train", "train the model a spec declares", run_train},
       {"eval", "evaluate a run (perplexity, MMLU, BBH, AGIEval)", run_eval},
       {"generate", "sample text from a run", run_generate},
+      {"export", "write a run's model as a Hugging Face checkpoint", run_export},
       {"probe", "look inside a run's model (logit lens, patching, ...)", run_probe},
       {"data", "prepare data (tokenize into shards)", run_data},
       {"plugins", "list the components plugins provide, or describe one", run_plugins},

@@ -12,6 +12,7 @@
 #include "core/registry/plugin.h"
 #include "core/registry/registry.h"
 #include "core/train/run.h"
+#include "dsl/hf_checkpoint.h"
 #include "dsl/suite.h"
 
 namespace kiln::cli {
@@ -91,7 +92,8 @@ int run_probe(const std::vector<std::string>& args) {
     throw po::error("expected a run directory and a probe");
   const std::string run_dir = vm["run"].as<std::string>(), probe = vm["probe"].as<std::string>();
   std::error_code ec;
-  KILN_CHECK(fs::is_directory(run_dir, ec), run_dir, ": no such run directory");
+  KILN_CHECK(fs::is_directory(hf::hf_dir(run_dir), ec), hf::hf_dir(run_dir),
+             ": no such run directory");
   std::vector<std::string> sets =
       vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
 
@@ -121,17 +123,17 @@ int run_probe(const std::vector<std::string>& args) {
 
   train::LoadRunOptions lo;
   lo.step = vm["step"].as<int64_t>();
-  train::LoadedRun run = train::load_run(run_dir, lo);
+  train::LoadedRun run = hf::load_run_or_hf(run_dir, lo);
   run.model->eval();
   for (const auto& p : probes) {
     const fs::path out = vm.count("out") ? fs::path(vm["out"].as<std::string>())
-                                         : fs::path(run_dir) / "probes" / p->name();
+                                         : fs::path(hf::hf_dir(run_dir)) / "probes" / p->name();
     fs::create_directories(out, ec);
     KILN_CHECK(!ec, "cannot create ", out.string(), ": ", ec.message());
     eval::ProbeContext ctx;
     ctx.model = run.model.get();
     ctx.tokenizer = run.tokenizer;
-    ctx.run_dir = run_dir;
+    ctx.run_dir = hf::hf_dir(run_dir);
     ctx.out_dir = out.string();
     Config result = p->run(ctx);
     Config doc = Config::table();

@@ -113,7 +113,7 @@ TEST_F(Cli, MissingFileAndBadOptionsAreUserErrors) {
 }
 
 TEST_F(Cli, EverySubcommandHasHelp) {
-  for (const char* c : {"train", "eval", "generate", "probe", "data", "plugins", "spec", "version"}) {
+  for (const char* c : {"train", "eval", "generate", "export", "probe", "data", "plugins", "spec", "version"}) {
     Result r = kiln(std::string(c) + " --help");
     EXPECT_EQ(r.code, 0) << c << ": " << r.out;
     EXPECT_NE(r.out.find("usage: kiln"), std::string::npos) << c << ": " << r.out;
