@@ -102,6 +102,28 @@ TEST_F(EvaluatorsPlugin, BuildsMmluFromAConfig) {
   EXPECT_EQ(r.at("by_subject").at("virology").at("category").as_string(), "other");
 }
 
+TEST_F(EvaluatorsPlugin, RegistersBbhAndAgievalWithEveryParameterDocumented) {
+  for (const auto& [name, params] : std::vector<std::pair<const char*, std::vector<const char*>>>{
+           {"bbh",
+            {"name", "path", "mode", "tasks", "limit", "stop", "max_tokens", "context", "bos"}},
+           {"agieval",
+            {"name", "path", "tasks", "shots", "limit", "max_tokens", "context", "bos"}}}) {
+    const ComponentInfo* info = Registry::global().find("evaluator", name);
+    ASSERT_NE(info, nullptr) << name;
+    for (const char* p : params) {
+      const Param* param = info->schema.find(p);
+      ASSERT_NE(param, nullptr) << name << "." << p;
+      EXPECT_FALSE(param->doc.empty()) << name << "." << p;
+    }
+    Config c = Config::table();
+    c.set("tasks", Config::list({Config("no_such_task")}));
+    c.set_component("evaluator", name);
+    c.set_loc({"suite.lua", 4, ""});
+    c.set_path("eval[2]");
+    EXPECT_NE(create_error(c).find("is not one of"), std::string::npos) << create_error(c);
+  }
+}
+
 TEST_F(EvaluatorsPlugin, BadParametersFailAtTheirPlace) {
   EXPECT_NE(create_error(perplexity({{"stride", Config(2)}}))
                 .find("stride applies to method = \"strided\" only"),
