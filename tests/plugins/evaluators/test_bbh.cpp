@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <deque>
 #include <fstream>
 #include <sstream>
 #include <unordered_map>
@@ -153,10 +154,13 @@ std::string render_cot(const std::string& task, const std::string& input) {
 }
 
 // Knows every prompt's target; answers as the cot exemplars do (or, in direct mode, with the
-// answer alone). No model compute.
+// answer alone). No model compute. BBH holds two causal_judgement inputs twice with opposite
+// targets, so no function of the prompt alone can score all 6511: the oracle keeps each
+// prompt's targets in file order and answers them in the order asked (the evaluator sends the
+// examples in file order).
 class OracleGenerator final : public eval::TextGenerator {
  public:
-  std::unordered_map<std::string, std::string> gold;
+  std::unordered_map<std::string, std::deque<std::string>> gold;
   bool direct = false;
   int64_t unknown = 0;
   std::vector<std::string> generate(const std::vector<eval::TextRequest>& rs) override {
@@ -165,16 +169,24 @@ class OracleGenerator final : public eval::TextGenerator {
       if (direct) {
         // The prompt ends "Q: {input}\nA:"; the oracle keys on the input.
         const size_t q = r.context.rfind("\n\nQ: ");
-        auto it = gold.find(r.context.substr(q + 5, r.context.size() - q - 5 - 3));
-        if (it == gold.end()) ++unknown;
-        out.push_back(it == gold.end() ? "" : " " + it->second);
+        out.push_back(" " + next(r.context.substr(q + 5, r.context.size() - q - 5 - 3)));
         continue;
       }
-      auto it = gold.find(r.context);
-      if (it == gold.end()) ++unknown;
-      out.push_back(it == gold.end() ? "" : "Some reasoning. So the answer is " + it->second + ".");
+      out.push_back("Some reasoning. So the answer is " + next(r.context) + ".");
     }
     return out;
+  }
+
+ private:
+  std::string next(const std::string& key) {
+    auto it = gold.find(key);
+    if (it == gold.end() || it->second.empty()) {
+      ++unknown;
+      return "";
+    }
+    std::string t = it->second.front();
+    it->second.pop_front();
+    return t;
   }
 };
 
@@ -200,7 +212,7 @@ TEST(Bbh, OracleScoresEveryExample) {
     int64_t n = 0;
     for (const std::string& t : bbh_tasks())
       for (const auto& [input, target] : examples_of(t)) {
-        oracle.gold[oracle.direct ? input : render_cot(t, input)] = target;
+        oracle.gold[oracle.direct ? input : render_cot(t, input)].push_back(target);
         ++n;
       }
     EXPECT_EQ(n, 6511);  // the published size
