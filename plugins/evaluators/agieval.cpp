@@ -9,6 +9,7 @@
 #include "core/eval/loglikelihood.h"
 #include "plugins/evaluators/csv.h"
 #include "plugins/evaluators/progress.h"
+#include "plugins/evaluators/sha256.h"
 
 namespace kiln::evaluators {
 namespace {
@@ -331,12 +332,16 @@ Config AgievalEvaluator::evaluate(eval::EvalContext& ctx) {
   go.batch_size = ctx.batch_size;
   go.progress = terminal_progress(options_.name + " math", "generations", ctx.progress);
   eval::ModelTextGenerator gen(*ctx.model, *tokenizer, go, bos);
-  Config out = score(scorer, gen);
+  AgievalOptions o = options_;
+  if (ctx.limit) o.limit = std::min(o.limit.value_or(*ctx.limit), *ctx.limit);
+  Config out = AgievalEvaluator(o).score(scorer, gen, ctx.samples);
+  if (o.limit) out.set("limit", *o.limit);
   out.set("questions_truncated", scorer.truncated() + gen.contexts_truncated());
   return out;
 }
 
-Config AgievalEvaluator::score(LoglikelihoodScorer& scorer, eval::TextGenerator& generator) const {
+Config AgievalEvaluator::score(LoglikelihoodScorer& scorer, eval::TextGenerator& generator,
+                               std::vector<Config>* samples) const {
   const fs::path root(options_.path);
   const std::vector<std::string>& tasks = options_.tasks.empty() ? agieval_tasks() : options_.tasks;
   struct Item {
@@ -347,9 +352,13 @@ Config AgievalEvaluator::score(LoglikelihoodScorer& scorer, eval::TextGenerator&
   std::vector<Item> items;
   std::vector<ChoiceRequest> choice;
   std::vector<eval::TextRequest> text;
+  Config sha = Config::table();
+  if (options_.shots > 0)
+    sha.set("few_shot_prompts.csv", sha256_file((root / "few_shot_prompts.csv").string()));
   for (size_t ti = 0; ti < tasks.size(); ++ti) {
     const std::string& task = tasks[ti];
     const bool cloze = agieval_is_cloze(task);
+    sha.set("v1/" + task + ".jsonl", sha256_file((root / "v1" / (task + ".jsonl")).string()));
     std::vector<AgievalQuestion> qs = read_agieval_jsonl((root / "v1" / (task + ".jsonl")).string());
     if (options_.limit && int64_t(qs.size()) > *options_.limit) qs.resize(size_t(*options_.limit));
     std::vector<AgievalQuestion> shots;
@@ -401,6 +410,17 @@ Config AgievalEvaluator::score(LoglikelihoodScorer& scorer, eval::TextGenerator&
       const bool ok = agieval_math_correct(gens[it.request], it.q.answer);
       t.correct += ok;
       t.correct_norm += ok;
+      if (samples) {
+        Config r = Config::table();
+        r.set("task", tasks[it.task]);
+        r.set("prompt", text[it.request].context);
+        r.set("generation", gens[it.request]);
+        const std::optional<std::string> parsed = agieval_parse_math_answer(gens[it.request]);
+        r.set("extracted", parsed ? Config(*parsed) : Config());
+        r.set("gold", it.q.answer);
+        r.set("correct", ok);
+        samples->push_back(std::move(r));
+      }
       continue;
     }
     const std::vector<double>& ll = lls[it.request];
@@ -415,10 +435,26 @@ Config AgievalEvaluator::score(LoglikelihoodScorer& scorer, eval::TextGenerator&
       if (ll[k] > ll[pred]) pred = k;
       if (norm(k) > norm(pred_norm)) pred_norm = k;
     }
-    (void)r;
     const size_t gold = size_t(it.q.label[0] - 'A');
     t.correct += pred == gold;
     t.correct_norm += pred_norm == gold;
+    if (samples) {
+      Config rec = Config::table();
+      rec.set("task", tasks[it.task]);
+      rec.set("prompt", r.context);
+      Config cs = Config::list(), lps = Config::list();
+      for (size_t k = 0; k < ll.size(); ++k) {
+        cs.push_back(Config(r.continuations[k]));
+        lps.push_back(Config(ll[k]));
+      }
+      rec.set("choices", cs);
+      rec.set("logprobs", lps);
+      rec.set("extracted", std::string(1, char('A' + pred)));
+      rec.set("gold", it.q.label);
+      rec.set("correct", pred == gold);
+      rec.set("correct_norm", pred_norm == gold);
+      samples->push_back(std::move(rec));
+    }
   }
 
   Config out = Config::table();
@@ -447,6 +483,7 @@ Config AgievalEvaluator::score(LoglikelihoodScorer& scorer, eval::TextGenerator&
   out.set("tasks", int64_t(tasks.size()));
   out.set("shots", options_.shots);
   out.set("by_task", per_task);
+  out.set("data_sha256", sha);
   Config method = Config::table();
   method.set("version", std::string("kiln-agieval-1"));
   method.set("data", options_.path);

@@ -137,8 +137,10 @@ class AgievalEvaluator final : public eval::Evaluator {
   explicit AgievalEvaluator(AgievalOptions options);
   std::string name() const override { return options_.name; }
   Config evaluate(eval::EvalContext& ctx) override;
-  /// Scores with a log-likelihood scorer (MC tasks) and a generator (math).
-  Config score(LoglikelihoodScorer& scorer, eval::TextGenerator& generator) const;
+  /// Scores with a log-likelihood scorer (MC tasks) and a generator (math); `samples`, when
+  /// given, receives one record per question.
+  Config score(LoglikelihoodScorer& scorer, eval::TextGenerator& generator,
+               std::vector<Config>* samples = nullptr) const;
 
  private:
   AgievalOptions options_;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "plugins/evaluators/progress.h"
+#include "plugins/evaluators/sha256.h"
 
 namespace kiln::evaluators {
 namespace {
@@ -324,8 +325,24 @@ Config BbhEvaluator::evaluate(eval::EvalContext& ctx) {
   go.batch_size = ctx.batch_size;
   go.progress = terminal_progress(options_.name, "generations", ctx.progress);
   eval::ModelTextGenerator gen(*ctx.model, *tokenizer, go, bos);
-  Config out = score(gen);
+  BbhOptions o = options_;
+  if (ctx.limit) o.limit = std::min(o.limit.value_or(*ctx.limit), *ctx.limit);
+  std::vector<BbhSample> samples;
+  Config out = BbhEvaluator(o).score(gen, ctx.samples ? &samples : nullptr);
   out.set("contexts_truncated", gen.contexts_truncated());
+  if (o.limit) out.set("limit", *o.limit);
+  for (const BbhSample& s : samples) {
+    Config r = Config::table();
+    r.set("task", s.task);
+    r.set("prompt", s.prompt);
+    r.set("generation", s.generation);
+    r.set("extracted_strict", s.strict ? Config(*s.strict) : Config());
+    r.set("extracted_flexible", s.flexible ? Config(*s.flexible) : Config());
+    r.set("gold", s.target);
+    r.set("correct", s.strict && *s.strict == s.target);
+    r.set("correct_flexible", s.flexible && *s.flexible == s.target);
+    ctx.samples->push_back(std::move(r));
+  }
   out.at("method").set("bos", std::string(bos ? "the prompt starts with token " +
                                                     std::to_string(*bos) + " (bos = \"bos\")"
                                               : "none (lm-evaluation-harness's default)"));
@@ -342,7 +359,10 @@ Config BbhEvaluator::score(eval::TextGenerator& generator, std::vector<BbhSample
   std::vector<Item> items;
   std::vector<eval::TextRequest> requests;
   const std::vector<std::string> stops = stop();
+  Config sha = Config::table();
   for (size_t ti = 0; ti < tasks.size(); ++ti) {
+    for (const std::string& rel : {"tasks/" + tasks[ti] + ".json", "cot-prompts/" + tasks[ti] + ".txt"})
+      sha.set(rel, sha256_file((root / rel).string()));
     std::vector<BbhExample> examples =
         read_bbh_task((root / "tasks" / (tasks[ti] + ".json")).string());
     if (options_.limit && int64_t(examples.size()) > *options_.limit)
@@ -403,6 +423,7 @@ Config BbhEvaluator::score(eval::TextGenerator& generator, std::vector<BbhSample
   out.set("examples", all.examples);
   out.set("tasks", int64_t(tasks.size()));
   out.set("by_task", per_task);
+  out.set("data_sha256", sha);
   Config method = Config::table();
   const bool cot = options_.mode == BbhMode::cot;
   method.set("version", std::string("kiln-bbh-1"));

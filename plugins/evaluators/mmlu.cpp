@@ -148,6 +148,11 @@ Config MmluEvaluator::evaluate(eval::EvalContext& ctx) {
   std::shared_ptr<data::Tokenizer> tokenizer = ctx.tokenizer;
   if (!tokenizer && ctx.dataset) tokenizer = ctx.dataset->tokenizer();
   KILN_CHECK(tokenizer, "mmlu: the run has no tokenizer to write the prompts with");
+  if (ctx.limit) {  // kiln eval --limit N: at most N questions per subject
+    MmluOptions o = options_;
+    o.limit = std::min(o.limit.value_or(*ctx.limit), *ctx.limit);
+    return MmluEvaluator(o).score(*ctx.model, *tokenizer, ctx.batch_size, ctx.progress);
+  }
   return score(*ctx.model, *tokenizer, ctx.batch_size, ctx.progress);
 }
 

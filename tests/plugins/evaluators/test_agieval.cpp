@@ -241,7 +241,18 @@ TEST(Agieval, UniformModelTieRule) {
     ctx.model = &model;
     ctx.tokenizer = tok;
     ctx.progress = false;
+    std::vector<Config> samples;
+    ctx.samples = &samples;
     const Config r = AgievalEvaluator(o).evaluate(ctx);
+    ASSERT_EQ(samples.size(), 24u);  // one record per question
+    int64_t correct = 0;
+    for (const Config& s : samples) {
+      correct += s.at("correct").as_bool();
+      EXPECT_EQ(s.at("choices").size(), s.at("logprobs").size());
+    }
+    EXPECT_EQ(correct, r.at("correct").as_int());
+    EXPECT_EQ(r.at("data_sha256").at("v1/lsat-ar.jsonl").as_string(),
+              "3b3e3fe09a07c695326adb82f38da0d67d5bbaadab41551f198c3102f1ea9dc8");  // PROVENANCE.md
     for (const std::string& t : o.tasks) {
       int64_t expected = 0;
       std::vector<AgievalQuestion> qs = load(t);

@@ -278,6 +278,31 @@ TEST(Bbh, ThroughAModelIdenticalForBatchSizes) {
   EXPECT_EQ(results[0], results[1]) << results[0].to_json();
   EXPECT_EQ(results[0].at("examples").as_int(), 10);
   EXPECT_EQ(results[0].at("contexts_truncated").as_int(), 10);  // every prompt > 584 bytes
+  EXPECT_EQ(results[0].at("data_sha256").at("cot-prompts/sports_understanding.txt").as_string(),
+            "2058a9bed717a6edb8ca2f815e88851436a4ee14c8b0d504ccf464865c6d0295");  // PROVENANCE.md
+
+  // kiln eval --limit 2 and samples.jsonl's records: one per example, with what was scored.
+  eval::EvalContext ctx;
+  ctx.model = &m;
+  ctx.tokenizer = tok;
+  ctx.progress = false;
+  ctx.limit = 2;
+  std::vector<Config> samples;
+  ctx.samples = &samples;
+  const Config r = BbhEvaluator(o).evaluate(ctx);
+  EXPECT_EQ(r.at("examples").as_int(), 4);
+  ASSERT_EQ(samples.size(), 4u);
+  const std::vector<BbhExample> sports = read_bbh_task(kBbh + "/tasks/sports_understanding.json");
+  EXPECT_EQ(samples[0].at("task").as_string(), "sports_understanding");
+  EXPECT_EQ(samples[0].at("gold").as_string(), sports[0].target);
+  EXPECT_TRUE(samples[0].at("prompt").as_string().ends_with(
+      "Q: " + sports[0].input + "\nA: Let's think step by step.\n"));
+  int64_t correct = 0;
+  for (const Config& s : samples) {
+    EXPECT_TRUE(s.find("generation") && s.find("extracted_strict") && s.find("extracted_flexible"));
+    correct += s.at("correct").as_bool();
+  }
+  EXPECT_EQ(correct, r.at("correct_strict").as_int());
 }
 
 TEST(Bbh, BadOptionsAndFilesError) {
