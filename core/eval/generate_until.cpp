@@ -9,14 +9,13 @@
 
 namespace kiln::eval {
 
-std::vector<GenerateUntilResult> generate_until(nn::Model& model,
-                                                const data::Tokenizer& tokenizer,
+std::vector<GenerateUntilResult> generate_until(nn::Model& model, const data::Tokenizer& tokenizer,
                                                 const std::vector<GenerateUntilRequest>& requests,
                                                 const GenerateUntilOptions& options) {
   const int64_t max_length = options.max_length > 0 ? options.max_length : model.context_length();
-  KILN_CHECK(max_length >= 2 && max_length <= model.context_length(),
-             "generate_until: max_length ", max_length, " must lie in [2, ",
-             model.context_length(), "] (the model's context length)");
+  KILN_CHECK(max_length >= 2 && max_length <= model.context_length(), "generate_until: max_length ",
+             max_length, " must lie in [2, ", model.context_length(),
+             "] (the model's context length)");
   KILN_CHECK(options.batch_size >= 1, "generate_until: batch size must be >= 1, got ",
              options.batch_size);
   const int64_t V = model.vocab_size();
@@ -50,7 +49,8 @@ std::vector<GenerateUntilResult> generate_until(nn::Model& model,
     auto cut = [&](size_t i) {
       return std::min<int64_t>(int64_t(requests[i].context.size()), keep);
     };
-    std::stable_sort(group.begin(), group.end(), [&](size_t a, size_t b) { return cut(a) > cut(b); });
+    std::stable_sort(group.begin(), group.end(),
+                     [&](size_t a, size_t b) { return cut(a) > cut(b); });
     generation::GenerateOptions go;
     go.max_tokens = first.max_tokens;
     go.temperature = 0;
@@ -64,7 +64,8 @@ std::vector<GenerateUntilResult> generate_until(nn::Model& model,
         const std::vector<int32_t>& c = requests[group[k]].context;
         prompts.emplace_back(c.end() - cut(group[k]), c.end());
       }
-      std::vector<generation::Generation> out = generation::generate(model, prompts, go, &tokenizer);
+      std::vector<generation::Generation> out =
+          generation::generate(model, prompts, go, &tokenizer);
       for (size_t k = start; k < end; ++k) {
         GenerateUntilResult& r = results[group[k]];
         generation::Generation& g = out[k - start];

@@ -38,10 +38,10 @@ struct GenerateUntilRequest {
 };
 
 struct GenerateUntilResult {
-  std::string text;              ///< the generation, cut before the first stop string
-  std::vector<int32_t> tokens;   ///< the tokens generated (the one completing a stop included)
-  int64_t context_dropped = 0;   ///< context tokens cut from the left to fit
-  std::string finish;            ///< "stop", "stop_token" (EOS), "length" or "context"
+  std::string text;             ///< the generation, cut before the first stop string
+  std::vector<int32_t> tokens;  ///< the tokens generated (the one completing a stop included)
+  int64_t context_dropped = 0;  ///< context tokens cut from the left to fit
+  std::string finish;           ///< "stop", "stop_token" (EOS), "length" or "context"
 };
 
 struct GenerateUntilOptions {
@@ -58,8 +58,7 @@ struct GenerateUntilOptions {
 /// Greedy generation for every request; results in the order of `requests`. Throws
 /// kiln::Error for an empty context, a max_tokens outside [1, max_length - 1], or a token
 /// outside the model's vocabulary.
-std::vector<GenerateUntilResult> generate_until(nn::Model& model,
-                                                const data::Tokenizer& tokenizer,
+std::vector<GenerateUntilResult> generate_until(nn::Model& model, const data::Tokenizer& tokenizer,
                                                 const std::vector<GenerateUntilRequest>& requests,
                                                 const GenerateUntilOptions& options = {});
 

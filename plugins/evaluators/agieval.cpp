@@ -18,8 +18,8 @@ namespace fs = std::filesystem;
 
 // AGIEval's english_qa_datasets and english_cloze_datasets (src/dataset_loader.py).
 const std::vector<std::string> kTasks = {
-    "aqua-rat", "gaokao-english", "logiqa-en", "lsat-ar", "lsat-lr", "lsat-rc", "math",
-    "sat-en",   "sat-en-without-passage",       "sat-math"};
+    "aqua-rat", "gaokao-english",         "logiqa-en", "lsat-ar", "lsat-lr", "lsat-rc", "math",
+    "sat-en",   "sat-en-without-passage", "sat-math"};
 
 // A small reader of Python literals: the few-shot cells are repr()s of dicts.
 class PyLiteral {
@@ -89,16 +89,35 @@ class PyLiteral {
       if (i_ >= s_.size()) fail("an unterminated string");
       const char e = s_[i_++];
       switch (e) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case '\\': out += '\\'; break;
-        case '\'': out += '\''; break;
-        case '"': out += '"'; break;
-        case 'x': utf8(out, hex(2)); break;
-        case 'u': utf8(out, hex(4)); break;
-        case 'U': utf8(out, hex(8)); break;
-        default: out += '\\', out += e;  // Python keeps unknown escapes verbatim
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '\'':
+          out += '\'';
+          break;
+        case '"':
+          out += '"';
+          break;
+        case 'x':
+          utf8(out, hex(2));
+          break;
+        case 'u':
+          utf8(out, hex(4));
+          break;
+        case 'U':
+          utf8(out, hex(8));
+          break;
+        default:
+          out += '\\', out += e;  // Python keeps unknown escapes verbatim
       }
     }
   }
@@ -127,7 +146,8 @@ class PyLiteral {
       Config table = Config::table();
       for (space(); i_ < s_.size() && s_[i_] != '}'; space()) {
         space();
-        if (i_ >= s_.size() || (s_[i_] != '\'' && s_[i_] != '"')) fail("a dict key that is no string");
+        if (i_ >= s_.size() || (s_[i_] != '\'' && s_[i_] != '"'))
+          fail("a dict key that is no string");
         std::string key = str();
         space();
         if (i_ >= s_.size() || s_[i_] != ':') fail("a dict entry without ':'");
@@ -359,7 +379,8 @@ Config AgievalEvaluator::score(LoglikelihoodScorer& scorer, eval::TextGenerator&
     const std::string& task = tasks[ti];
     const bool cloze = agieval_is_cloze(task);
     sha.set("v1/" + task + ".jsonl", sha256_file((root / "v1" / (task + ".jsonl")).string()));
-    std::vector<AgievalQuestion> qs = read_agieval_jsonl((root / "v1" / (task + ".jsonl")).string());
+    std::vector<AgievalQuestion> qs =
+        read_agieval_jsonl((root / "v1" / (task + ".jsonl")).string());
     if (options_.limit && int64_t(qs.size()) > *options_.limit) qs.resize(size_t(*options_.limit));
     std::vector<AgievalQuestion> shots;
     if (options_.shots > 0) {
@@ -368,21 +389,22 @@ Config AgievalEvaluator::score(LoglikelihoodScorer& scorer, eval::TextGenerator&
     }
     for (AgievalQuestion& q : qs) {
       if (cloze) {
-        std::string prompt = options_.shots > 0 ? agieval_few_shot_prompt(task, shots, q) +
-                                                      "The answer is therefore"
-                                                : agieval_zero_shot_prompt(task, q);
+        std::string prompt =
+            options_.shots > 0 ? agieval_few_shot_prompt(task, shots, q) + "The answer is therefore"
+                               : agieval_zero_shot_prompt(task, q);
         text.push_back({std::move(prompt), {"Q:", "\nProblem"}, options_.max_tokens});
         items.push_back({ti, std::move(q), text.size() - 1});
         continue;
       }
-      KILN_CHECK(q.label.size() == 1 && q.label[0] >= 'A' &&
-                     size_t(q.label[0] - 'A') < q.options.size(),
-                 "agieval: a ", task, " question has the label \"", q.label, "\" for ",
-                 q.options.size(), " options");
+      KILN_CHECK(
+          q.label.size() == 1 && q.label[0] >= 'A' && size_t(q.label[0] - 'A') < q.options.size(),
+          "agieval: a ", task, " question has the label \"", q.label, "\" for ", q.options.size(),
+          " options");
       ChoiceRequest r;
       if (options_.shots > 0) {
         r.context = agieval_few_shot_prompt(task, shots, q) + "The answer is therefore";
-        for (size_t k = 0; k < q.options.size(); ++k) r.continuations.push_back(std::string(" ") + char('A' + k));
+        for (size_t k = 0; k < q.options.size(); ++k)
+          r.continuations.push_back(std::string(" ") + char('A' + k));
       } else {
         r.context = agieval_zero_shot_prompt(task, q);
         for (const std::string& o : q.options) r.continuations.push_back(" " + o);

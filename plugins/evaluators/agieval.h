@@ -105,8 +105,13 @@ class ModelScorer final : public LoglikelihoodScorer {
  public:
   ModelScorer(nn::Model& model, const data::Tokenizer& tokenizer, int64_t max_length,
               int64_t batch_size, std::optional<int32_t> prefix, bool progress, std::string name)
-      : model_(model), tokenizer_(tokenizer), max_length_(max_length), batch_size_(batch_size),
-        prefix_(prefix), progress_(progress), name_(std::move(name)) {}
+      : model_(model),
+        tokenizer_(tokenizer),
+        max_length_(max_length),
+        batch_size_(batch_size),
+        prefix_(prefix),
+        progress_(progress),
+        name_(std::move(name)) {}
   std::vector<std::vector<double>> score(const std::vector<ChoiceRequest>& requests) override;
   /// Requests of the last score() whose context was cut to fit.
   int64_t truncated() const { return truncated_; }

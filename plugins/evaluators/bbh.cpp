@@ -85,13 +85,13 @@ std::string last_line(const std::string& s) {
 std::optional<std::string> last_option(const std::string& s) {
   for (size_t i = s.size(); i >= 3; --i) {
     const size_t p = i - 3;
-    if (s[p] == '(' && s[p + 1] >= 'A' && s[p + 1] <= 'Z' && s[p + 2] == ')')
-      return s.substr(p, 3);
+    if (s[p] == '(' && s[p + 1] >= 'A' && s[p + 1] <= 'Z' && s[p + 2] == ')') return s.substr(p, 3);
   }
   return std::nullopt;
 }
 
-std::optional<std::string> last_label(const std::string& s, const std::vector<std::string>& labels) {
+std::optional<std::string> last_label(const std::string& s,
+                                      const std::vector<std::string>& labels) {
   const std::string l = lower(s);
   size_t best_pos = std::string::npos;
   std::string best;
@@ -196,8 +196,8 @@ std::vector<BbhExample> read_bbh_task(const std::string& path) {
     const Config* in = e.is_table() ? e.find("input") : nullptr;
     const Config* target = e.is_table() ? e.find("target") : nullptr;
     KILN_CHECK(in && target && in->type() == Config::Type::string &&
-                   target->type() == Config::Type::string, "bbh: ", path,
-               ": example ", i, " lacks a string \"input\" or \"target\"");
+                   target->type() == Config::Type::string,
+               "bbh: ", path, ": example ", i, " lacks a string \"input\" or \"target\"");
     out.push_back({in->as_string(), target->as_string()});
   }
   return out;
@@ -231,7 +231,8 @@ std::string bbh_direct_prompt(const std::string& cot) {
     const size_t end = k + 1 < starts.size() ? starts[k + 1] : cot.size();
     const std::string block = trim(cot.substr(starts[k], end - starts[k]));
     const size_t a = block.find("\nA: ");
-    KILN_CHECK(a != std::string::npos, "bbh: exemplar ", k + 1, " of the cot prompt has no \"A: \"");
+    KILN_CHECK(a != std::string::npos, "bbh: exemplar ", k + 1,
+               " of the cot prompt has no \"A: \"");
     const std::optional<std::string> answer = bbh_extract_strict(block.substr(a), BbhMode::cot);
     KILN_CHECK(answer, "bbh: exemplar ", k + 1,
                " of the cot prompt has no \"the answer is \" to take its answer from");
@@ -291,16 +292,16 @@ std::optional<std::string> bbh_extract_flexible(const std::string& g, const std:
 }
 
 BbhEvaluator::BbhEvaluator(BbhOptions options) : options_(std::move(options)) {
-  KILN_CHECK(!options_.path.empty(), "bbh: path (the folder holding tasks/ and cot-prompts/) is "
-                                     "empty");
+  KILN_CHECK(!options_.path.empty(),
+             "bbh: path (the folder holding tasks/ and cot-prompts/) is "
+             "empty");
   for (const std::string& t : options_.tasks) bbh_answer_format(t);
   KILN_CHECK(!options_.limit || *options_.limit >= 1, "bbh: limit must be >= 1, got ",
              *options_.limit);
   KILN_CHECK(options_.max_tokens >= 1, "bbh: max_tokens must be >= 1, got ", options_.max_tokens);
   KILN_CHECK(options_.bos == "none" || options_.bos == "bos",
              "bbh: bos must be \"none\" or \"bos\", got \"", options_.bos, "\"");
-  for (const std::string& s : options_.stop)
-    KILN_CHECK(!s.empty(), "bbh: a stop string is empty");
+  for (const std::string& s : options_.stop) KILN_CHECK(!s.empty(), "bbh: a stop string is empty");
 }
 
 std::vector<std::string> BbhEvaluator::stop() const {
@@ -361,16 +362,19 @@ Config BbhEvaluator::score(eval::TextGenerator& generator, std::vector<BbhSample
   const std::vector<std::string> stops = stop();
   Config sha = Config::table();
   for (size_t ti = 0; ti < tasks.size(); ++ti) {
-    for (const std::string& rel : {"tasks/" + tasks[ti] + ".json", "cot-prompts/" + tasks[ti] + ".txt"})
+    for (const std::string& rel :
+         {"tasks/" + tasks[ti] + ".json", "cot-prompts/" + tasks[ti] + ".txt"})
       sha.set(rel, sha256_file((root / rel).string()));
     std::vector<BbhExample> examples =
         read_bbh_task((root / "tasks" / (tasks[ti] + ".json")).string());
     if (options_.limit && int64_t(examples.size()) > *options_.limit)
       examples.resize(size_t(*options_.limit));
-    std::string few_shot = read_bbh_cot_prompt((root / "cot-prompts" / (tasks[ti] + ".txt")).string());
+    std::string few_shot =
+        read_bbh_cot_prompt((root / "cot-prompts" / (tasks[ti] + ".txt")).string());
     if (options_.mode == BbhMode::direct) few_shot = bbh_direct_prompt(few_shot);
     for (const BbhExample& e : examples) {
-      requests.push_back({bbh_prompt(few_shot, e.input, options_.mode), stops, options_.max_tokens});
+      requests.push_back(
+          {bbh_prompt(few_shot, e.input, options_.mode), stops, options_.max_tokens});
       items.push_back({ti, e.target});
     }
   }

@@ -20,8 +20,8 @@ namespace fs = std::filesystem;
 
 const std::string kAgi = std::string(KILN_SHARED_DATA) + "/agieval";
 
-#define SKIP_WITHOUT_AGIEVAL()                    \
-  if (!fs::is_directory(kAgi + "/v1"))            \
+#define SKIP_WITHOUT_AGIEVAL()         \
+  if (!fs::is_directory(kAgi + "/v1")) \
   GTEST_SKIP() << "no AGIEval data at " << kAgi << " (see ../shared/data/README.md)"
 
 std::vector<AgievalQuestion> load(const std::string& task) {
@@ -45,20 +45,20 @@ const char* kCycleShot =
 TEST(Agieval, PromptsFollowAgievalsLoader) {
   SKIP_WITHOUT_AGIEVAL();
   const AgievalQuestion car = load("aqua-rat").at(0);
-  EXPECT_EQ(agieval_zero_shot_prompt("aqua-rat", car),
-            std::string("Q: ") + kCarQuestion + " Answer Choices: " + kCarOptions +
-                "\nA: Among A through E, the answer is");
-  std::vector<AgievalQuestion> shots = read_agieval_few_shot(kAgi + "/few_shot_prompts.csv", "aqua-rat");
+  EXPECT_EQ(agieval_zero_shot_prompt("aqua-rat", car), std::string("Q: ") + kCarQuestion +
+                                                           " Answer Choices: " + kCarOptions +
+                                                           "\nA: Among A through E, the answer is");
+  std::vector<AgievalQuestion> shots =
+      read_agieval_few_shot(kAgi + "/few_shot_prompts.csv", "aqua-rat");
   ASSERT_EQ(shots.size(), 5u);
   shots.resize(1);
   EXPECT_EQ(agieval_few_shot_prompt("aqua-rat", shots, car),
             std::string("Here are the answers for the problems in the exam.\n") + kCycleShot +
-                "Problem 2.    " + kCarQuestion + "\nChoose from the following options:    " +
-                kCarOptions + "\n");
+                "Problem 2.    " + kCarQuestion +
+                "\nChoose from the following options:    " + kCarOptions + "\n");
   const AgievalQuestion math = load("math").at(0);
   EXPECT_EQ(math.answer, "(3,4]");
-  EXPECT_EQ(agieval_zero_shot_prompt("math", math),
-            "Q: " + math.question + "\nA: The answer is");
+  EXPECT_EQ(agieval_zero_shot_prompt("math", math), "Q: " + math.question + "\nA: The answer is");
   std::vector<AgievalQuestion> math_shots =
       read_agieval_few_shot(kAgi + "/few_shot_prompts.csv", "math");
   ASSERT_EQ(math_shots.size(), 4u);
@@ -67,7 +67,8 @@ TEST(Agieval, PromptsFollowAgievalsLoader) {
   EXPECT_EQ(math_shots[0].answer, "[2,5)");
   // sat-en-without-passage: sat-en's exemplars without their passages.
   const auto with = read_agieval_few_shot(kAgi + "/few_shot_prompts.csv", "sat-en");
-  const auto without = read_agieval_few_shot(kAgi + "/few_shot_prompts.csv", "sat-en-without-passage");
+  const auto without =
+      read_agieval_few_shot(kAgi + "/few_shot_prompts.csv", "sat-en-without-passage");
   ASSERT_EQ(with.size(), without.size());
   EXPECT_TRUE(with[0].passage.has_value());
   EXPECT_FALSE(without[0].passage.has_value());
@@ -142,8 +143,9 @@ std::string key(const AgievalQuestion& q, bool cloze, int shots) {
            "\nA: Among A through " + std::string(1, last) + ", the answer is";
   }
   if (cloze) return ".   " + q.question + "\nThe answer is therefore";
-  return ".   " + passage + " " + q.question + "\nChoose from the following options:    " +
-         joined(q.options) + "\nThe answer is therefore";
+  return ".   " + passage + " " + q.question +
+         "\nChoose from the following options:    " + joined(q.options) +
+         "\nThe answer is therefore";
 }
 std::string key_of_context(const std::string& context, int shots) {
   return shots == 0 ? context : context.substr(context.find(".   ", context.rfind("\nProblem ")));

@@ -6,8 +6,8 @@
 // ../shared/data/bbh skip when it is absent.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <unordered_map>
@@ -24,8 +24,8 @@ namespace fs = std::filesystem;
 
 const std::string kBbh = std::string(KILN_SHARED_DATA) + "/bbh";
 
-#define SKIP_WITHOUT_BBH()                                                                  \
-  if (!fs::is_directory(kBbh + "/tasks") || !fs::is_directory(kBbh + "/cot-prompts"))      \
+#define SKIP_WITHOUT_BBH()                                                            \
+  if (!fs::is_directory(kBbh + "/tasks") || !fs::is_directory(kBbh + "/cot-prompts")) \
   GTEST_SKIP() << "no BBH data at " << kBbh << " (see ../shared/data/README.md)"
 
 using O = std::optional<std::string>;
@@ -47,8 +47,7 @@ TEST(Bbh, ExtractionGoldenCasesForEveryAnswerFormat) {
       {"snarks", "Option (A) is sarcastic.\nSo the answer is (A)", "(A)", "(A)"},
       {"hyperbaton", "I think (B) sounds right.", std::nullopt, "(B)"},
       {"movie_recommendation", "So the answer is Monsters, Inc.", "Monsters, Inc", "Monsters, Inc"},
-      {"temporal_sequences", "So the answer is (D).\n\nExtra text (E) on a new line", "(D)",
-       "(E)"},
+      {"temporal_sequences", "So the answer is (D).\n\nExtra text (E) on a new line", "(D)", "(E)"},
       // yes / no, in the task's own case
       {"sports_understanding", "So the answer is yes.", "yes", "yes"},
       {"sports_understanding", "It is plausible, so Yes", std::nullopt, "yes"},
@@ -113,20 +112,23 @@ const char* kSportsDescription =
 const char* kSportsQ1 =
     "Q: Is the following sentence plausible? \"Bam Adebayo scored a reverse layup in the Western "
     "Conference Finals.\"";
-const char* kSportsQ2 = "Q: Is the following sentence plausible? \"Santi Cazorla scored a touchdown.\"";
+const char* kSportsQ2 =
+    "Q: Is the following sentence plausible? \"Santi Cazorla scored a touchdown.\"";
 const char* kSportsQ3 =
     "Q: Is the following sentence plausible? \"DeMar DeRozan was called for the goal tend.\"";
 
 TEST(Bbh, PromptsFromTheCotFile) {
   SKIP_WITHOUT_BBH();
   const std::string cot = read_bbh_cot_prompt(kBbh + "/cot-prompts/sports_understanding.txt");
-  const std::string input = "Is the following sentence plausible? \"Elias Lindholm beat the buzzer.\"";
+  const std::string input =
+      "Is the following sentence plausible? \"Elias Lindholm beat the buzzer.\"";
   const std::string cot_prompt = bbh_prompt(cot, input, BbhMode::cot);
   EXPECT_TRUE(cot_prompt.starts_with(std::string(kSportsDescription) + "\n\n" + kSportsQ1 +
                                      "\nA: Let's think step by step. Bam Adebayo"))
       << cot_prompt;
-  EXPECT_TRUE(cot_prompt.ends_with("Goal tending is part of basketball. So the answer is yes.\n\nQ: " +
-                                   input + "\nA: Let's think step by step.\n"))
+  EXPECT_TRUE(cot_prompt.ends_with(
+      "Goal tending is part of basketball. So the answer is yes.\n\nQ: " + input +
+      "\nA: Let's think step by step.\n"))
       << cot_prompt;
   // The direct prompt, written by hand from the file's three exemplars.
   const std::string direct = std::string(kSportsDescription) + "\n\n" + kSportsQ1 + "\nA: yes\n\n" +
@@ -295,8 +297,8 @@ TEST(Bbh, ThroughAModelIdenticalForBatchSizes) {
   const std::vector<BbhExample> sports = read_bbh_task(kBbh + "/tasks/sports_understanding.json");
   EXPECT_EQ(samples[0].at("task").as_string(), "sports_understanding");
   EXPECT_EQ(samples[0].at("gold").as_string(), sports[0].target);
-  EXPECT_TRUE(samples[0].at("prompt").as_string().ends_with(
-      "Q: " + sports[0].input + "\nA: Let's think step by step.\n"));
+  EXPECT_TRUE(samples[0].at("prompt").as_string().ends_with("Q: " + sports[0].input +
+                                                            "\nA: Let's think step by step.\n"));
   int64_t correct = 0;
   for (const Config& s : samples) {
     EXPECT_TRUE(s.find("generation") && s.find("extracted_strict") && s.find("extracted_flexible"));

@@ -95,8 +95,14 @@ TEST_F(EvaluatorsPlugin, BuildsMmluFromAConfig) {
   ctx.model = &model;
   ctx.tokenizer = std::make_shared<testing::ByteTokenizer>();
   ctx.progress = false;
+  std::vector<Config> samples;
+  ctx.samples = &samples;
   Config r = ev->evaluate(ctx);
   EXPECT_EQ(r.at("questions").as_int(), 6);
+  ASSERT_EQ(samples.size(), 6u);  // one samples.jsonl record per question
+  EXPECT_EQ(samples[0].at("task").as_string(), "anatomy");
+  EXPECT_EQ(samples[0].at("extracted").as_string(), "A");  // uniform logits: ties go to A
+  EXPECT_EQ(samples[0].at("logprobs").size(), 4u);
   EXPECT_EQ(r.at("subjects").as_int(), 2);
   EXPECT_EQ(r.at("shots").as_int(), 1);
   EXPECT_EQ(r.at("by_subject").at("virology").at("category").as_string(), "other");
