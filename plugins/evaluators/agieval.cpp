@@ -357,6 +357,10 @@ Config AgievalEvaluator::evaluate(eval::EvalContext& ctx) {
   Config out = AgievalEvaluator(o).score(scorer, gen, ctx.samples);
   if (o.limit) out.set("limit", *o.limit);
   out.set("questions_truncated", scorer.truncated() + gen.contexts_truncated());
+  out.set("context", L);
+  out.at("method").set("bos", std::string(bos ? "the prompt starts with token " +
+                                                    std::to_string(*bos) + " (bos = \"bos\")"
+                                              : "none (lm-evaluation-harness's default)"));
   return out;
 }
 

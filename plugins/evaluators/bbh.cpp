@@ -331,6 +331,7 @@ Config BbhEvaluator::evaluate(eval::EvalContext& ctx) {
   std::vector<BbhSample> samples;
   Config out = BbhEvaluator(o).score(gen, ctx.samples ? &samples : nullptr);
   out.set("contexts_truncated", gen.contexts_truncated());
+  out.set("context", options_.context.value_or(ctx.model->context_length()));
   if (o.limit) out.set("limit", *o.limit);
   for (const BbhSample& s : samples) {
     Config r = Config::table();
