@@ -9,6 +9,53 @@
 
 namespace kiln::eval {
 
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out += char(c);
+      ++i;
+      continue;
+    }
+    // The sequence length and the allowed range of the second byte (no overlongs, no
+    // surrogates, nothing above U+10FFFF), as in the Unicode standard's table 3-7.
+    size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+      n = 2;
+    else if (c == 0xE0)
+      n = 3, lo = 0xA0;
+    else if (c >= 0xE1 && c <= 0xEC)
+      n = 3;
+    else if (c == 0xED)
+      n = 3, hi = 0x9F;
+    else if (c >= 0xEE && c <= 0xEF)
+      n = 3;
+    else if (c == 0xF0)
+      n = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3)
+      n = 4;
+    else if (c == 0xF4)
+      n = 4, hi = 0x8F;
+    size_t k = 1;  // bytes of a maximal valid prefix
+    if (n > 0)
+      for (; k < n && i + k < s.size(); ++k) {
+        const unsigned char d = static_cast<unsigned char>(s[i + k]);
+        if (k == 1 ? (d < lo || d > hi) : (d < 0x80 || d > 0xBF)) break;
+      }
+    if (n > 0 && k == n) {
+      out.append(s.substr(i, n));
+    } else {
+      out += "\xEF\xBF\xBD";  // U+FFFD for the maximal subpart (or the lone bad byte)
+    }
+    i += k;
+  }
+  return out;
+}
+
 std::vector<GenerateUntilResult> generate_until(nn::Model& model, const data::Tokenizer& tokenizer,
                                                 const std::vector<GenerateUntilRequest>& requests,
                                                 const GenerateUntilOptions& options) {
@@ -71,9 +118,10 @@ std::vector<GenerateUntilResult> generate_until(nn::Model& model, const data::To
         generation::Generation& g = out[k - start];
         // generate() decodes the EOS that stopped a row with the rest; the harness cuts the
         // answer before it.
-        r.text = g.finish == generation::FinishReason::stop_token
-                     ? tokenizer.decode(std::vector<int32_t>(g.tokens.begin(), g.tokens.end() - 1))
-                     : std::move(g.text);
+        r.text = valid_utf8(
+            g.finish == generation::FinishReason::stop_token
+                ? tokenizer.decode(std::vector<int32_t>(g.tokens.begin(), g.tokens.end() - 1))
+                : g.text);
         r.tokens = std::move(g.tokens);
         r.finish = generation::finish_reason_name(g.finish);
         r.context_dropped = int64_t(requests[group[k]].context.size()) - cut(group[k]);

@@ -24,6 +24,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/data/tokenizer.h"
@@ -61,6 +62,11 @@ struct GenerateUntilOptions {
 std::vector<GenerateUntilResult> generate_until(nn::Model& model, const data::Tokenizer& tokenizer,
                                                 const std::vector<GenerateUntilRequest>& requests,
                                                 const GenerateUntilOptions& options = {});
+
+/// Text with every ill-formed UTF-8 subsequence replaced by U+FFFD, maximal subparts as
+/// Python's bytes.decode("utf-8", errors="replace") (a byte-level model can emit any bytes;
+/// answers are text, and samples.jsonl must be valid JSON).
+std::string valid_utf8(std::string_view bytes);
 
 /// A generate_until request in text.
 struct TextRequest {

@@ -219,14 +219,18 @@ TEST(Agieval, OracleScoresEveryQuestion) {
         else
           scorer.gold[key(q, false, shots)].push_back(q.label.at(0));
       }
-    if (shots == 0) EXPECT_EQ(n, 3852);  // the size PROVENANCE.md verified
+    if (shots == 0) {
+      EXPECT_EQ(n, 3852);  // the size PROVENANCE.md verified
+    }
     const Config r = AgievalEvaluator(o).score(scorer, math);
     EXPECT_EQ(scorer.unknown, 0) << "the evaluator sent prompts the test did not render";
     EXPECT_EQ(math.unknown, 0);
     EXPECT_EQ(r.at("questions").as_int(), n);
     EXPECT_EQ(r.at("correct").as_int(), n) << r.to_json();
     EXPECT_EQ(r.at("accuracy").as_number(), 1.0);
-    if (shots == 0) EXPECT_EQ(r.at("by_task").at("lsat-rc").at("questions").as_int(), 269);
+    if (shots == 0) {
+      EXPECT_EQ(r.at("by_task").at("lsat-rc").at("questions").as_int(), 269);
+    }
   }
 }
 

@@ -33,7 +33,7 @@ Expected reference(const CachedBigramModel& m, const ByteTokenizer& tok,
     seq.push_back(next);
     if (next == 256) {
       e.finish = "stop_token";
-      e.text = tok.decode(gen);
+      e.text = eval::valid_utf8(tok.decode(gen));  // checked on its own below
       return e;
     }
     gen.push_back(next);
@@ -42,12 +42,12 @@ Expected reference(const CachedBigramModel& m, const ByteTokenizer& tok,
     for (const std::string& s : r.until) cut = std::min(cut, text.find(s));
     if (cut != std::string::npos) {
       e.finish = "stop";
-      e.text = text.substr(0, cut);
+      e.text = eval::valid_utf8(text.substr(0, cut));
       return e;
     }
     if (int64_t(gen.size()) == r.max_tokens) {
       e.finish = "length";
-      e.text = text;
+      e.text = eval::valid_utf8(text);
       return e;
     }
   }
@@ -103,6 +103,23 @@ TEST(GenerateUntil, TextGeneratorEncodesAndAddsThePrefix) {
   r.max_tokens = 5;
   EXPECT_EQ(out.at(0), reference(m, tok, r, 64).text);
   EXPECT_EQ(gen.contexts_truncated(), 0);
+}
+
+// Ill-formed UTF-8 becomes U+FFFD per maximal subpart, as Python's errors="replace" (the
+// expected strings are what CPython 3 gives for these bytes).
+TEST(GenerateUntil, AnswersAreValidUtf8) {
+  const std::string R = "\xEF\xBF\xBD";
+  EXPECT_EQ(eval::valid_utf8("plain \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"),
+            "plain \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
+  EXPECT_EQ(eval::valid_utf8("a\xFF"
+                             "b"),
+            "a" + R + "b");                    // never a lead byte
+  EXPECT_EQ(eval::valid_utf8("\xE2\x82"), R);  // truncated: one U+FFFD
+  EXPECT_EQ(eval::valid_utf8("\xE2\x82x"), R + "x");
+  EXPECT_EQ(eval::valid_utf8("\xC0\xAF"), R + R);                  // overlong lead
+  EXPECT_EQ(eval::valid_utf8("\xED\xA0\x80"), R + R + R);          // a surrogate
+  EXPECT_EQ(eval::valid_utf8("\x80\x80"), R + R);                  // stray continuations
+  EXPECT_EQ(eval::valid_utf8("\xF4\x90\x80\x80"), R + R + R + R);  // above U+10FFFF
 }
 
 TEST(GenerateUntil, BadRequestsError) {
