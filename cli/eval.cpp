@@ -1,12 +1,17 @@
-// kiln eval RUN|hf:DIR --suite FILE [--batch N]: scores a run's latest checkpoint with the
-// evaluators a suite lists, prints a Markdown table and writes RUN/results.json (whole, or not at
-// all: it is written only after every evaluator succeeded, to a temporary name then renamed).
+// kiln eval RUN|hf:DIR --suite FILE [--batch N] [--tasks A,B] [--limit N]: scores a run's latest
+// checkpoint with the evaluators a suite lists, prints a Markdown table and writes
+// RUN/results.json (whole, or not at all: it is written only after every evaluator succeeded,
+// to a temporary name then renamed) and RUN/samples.jsonl (one record per scored example of
+// the evaluators that keep them: BBH, AGIEval). --tasks keeps the suite's evaluators of those
+// names; --limit scores at most N examples of each task (subject) of the evaluators that have
+// tasks (MMLU, BBH, AGIEval).
 #include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "cli/command.h"
 #include "core/eval/evaluator.h"
@@ -113,11 +118,16 @@ int run_eval(const std::vector<std::string>& args) {
       "a Lua file returning a list of evaluators (eval/suites/standard.lua)")(
       "batch", po::value<int64_t>()->default_value(8),
       "windows/requests per forward pass (results do not depend on it)")(
+      "tasks", po::value<std::string>(),
+      "comma-separated evaluator names: run only these of the suite (e.g. bbh,mmlu)")(
+      "limit", po::value<int64_t>(),
+      "score at most N examples of each task/subject (MMLU, BBH, AGIEval), for quick runs")(
       "no-progress", po::bool_switch(), "no progress line");
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
-  if (parse(args, opts, pos, vm, "kiln eval RUN_DIR|hf:DIR --suite SUITE.lua [--batch N]",
+  if (parse(args, opts, pos, vm,
+            "kiln eval RUN_DIR|hf:DIR --suite SUITE.lua [--batch N] [--tasks A,B] [--limit N]",
             "kiln eval runs/a --suite eval/suites/standard.lua"))
     return 0;
   if (!vm.count("run")) throw po::error("expected a run directory");
@@ -135,6 +145,34 @@ int run_eval(const std::vector<std::string>& args) {
   std::vector<Config> suite = dsl::load_suite(suite_path);
   std::vector<std::shared_ptr<eval::Evaluator>> evaluators;
   for (const Config& c : suite) evaluators.push_back(Registry::global().create<eval::Evaluator>(c));
+  std::optional<int64_t> limit;
+  if (vm.count("limit")) {
+    limit = vm["limit"].as<int64_t>();
+    KILN_CHECK(*limit >= 1, "--limit must be >= 1, got ", *limit);
+  }
+  std::vector<std::string> tasks;
+  if (vm.count("tasks")) {
+    std::string list = vm["tasks"].as<std::string>();
+    for (size_t a = 0; a <= list.size();) {
+      size_t b = list.find(',', a);
+      if (b == std::string::npos) b = list.size();
+      if (b > a) tasks.push_back(list.substr(a, b - a));
+      a = b + 1;
+    }
+    std::vector<std::shared_ptr<eval::Evaluator>> kept;
+    for (const std::string& t : tasks) {
+      bool found = false;
+      for (const auto& ev : evaluators)
+        if (ev->name() == t) found = true;
+      std::string names;
+      for (const auto& ev : evaluators) names += (names.empty() ? "" : ", ") + ev->name();
+      KILN_CHECK(found, "--tasks: the suite has no evaluator named \"", t, "\" (it has: ", names,
+                 ")");
+    }
+    for (const auto& ev : evaluators)
+      if (std::find(tasks.begin(), tasks.end(), ev->name()) != tasks.end()) kept.push_back(ev);
+    evaluators = std::move(kept);
+  }
 
   bool with_data = false;
   for (const auto& ev : evaluators) with_data |= ev->needs_dataset();
@@ -147,10 +185,23 @@ int run_eval(const std::vector<std::string>& args) {
   ctx.run_dir = hf::hf_dir(run_dir);
   ctx.batch_size = batch;
   ctx.progress = progress;
+  ctx.limit = limit;
+  std::vector<Config> samples;
+  ctx.samples = &samples;
 
   std::vector<std::pair<std::string, Config>> results;
-  for (const auto& ev : evaluators)
-    results.emplace_back(unique_name(results, ev->name()), ev->evaluate(ctx));
+  std::string samples_text;
+  for (const auto& ev : evaluators) {
+    samples.clear();
+    const std::string name = unique_name(results, ev->name());
+    results.emplace_back(name, ev->evaluate(ctx));
+    for (Config& s : samples) {
+      Config line = Config::table();
+      line.set("evaluator", name);
+      for (const auto& [k, v] : s.entries()) line.set(k, v);
+      samples_text += line.to_json(false) + "\n";
+    }
+  }
 
   std::cout << results_table(results);
   Config out = Config::table();
@@ -158,12 +209,26 @@ int run_eval(const std::vector<std::string>& args) {
   out.set("checkpoint", run.checkpoint);
   out.set("suite", suite_path);
   out.set("batch_size", batch);
+  if (limit) out.set("limit", *limit);
+  if (!tasks.empty()) {
+    Config t = Config::list();
+    for (const std::string& n : tasks) t.push_back(Config(n));
+    out.set("tasks", t);
+  }
   Config by_name = Config::table();
   for (auto& [name, r] : results) by_name.set(name, r);
   out.set("results", by_name);
   const fs::path file = fs::path(hf::hf_dir(run_dir)) / "results.json";
   write_atomically(file, out.to_json(true) + "\n");
   std::cout << "\nwrote " << file.string() << "\n";
+  if (!samples_text.empty()) {
+    const fs::path sfile = fs::path(run_dir) / "samples.jsonl";
+    write_atomically(sfile, samples_text);
+    std::cout << "wrote " << sfile.string() << "\n";
+  } else {
+    std::error_code ignored;  // no stale samples from an earlier evaluation
+    fs::remove(fs::path(run_dir) / "samples.jsonl", ignored);
+  }
   return 0;
 }
 

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/data/dataset.h"
 #include "core/nn/model.h"
@@ -17,6 +19,12 @@ struct EvalContext {
   std::string run_dir;
   int64_t batch_size = 8;
   bool progress = true;
+  /// `kiln eval --limit N`: evaluators made of tasks (subjects) score at most N examples of
+  /// each (the smaller of this and their own limit).
+  std::optional<int64_t> limit;
+  /// Where evaluators that score examples put one record each (samples.jsonl): a table with
+  /// at least "prompt", "gold" and "correct"; null when nobody keeps them.
+  std::vector<Config>* samples = nullptr;
 };
 
 class Evaluator {

@@ -1,7 +1,7 @@
 // Log-likelihood requests, as lm-evaluation-harness asks them of a model: the summed log-prob
 // of a continuation given a context (loglikelihood), and of a whole document scored in windows
 // no longer than the model's context (loglikelihood_rolling). Evaluators build on these;
-// generation (generate_until) and the request engine of the evaluation suites grow from here.
+// generation requests (generate_until) are in core/eval/generate_until.h.
 //
 // Requests whose model input is the same (multiple-choice answers of one token after one
 // prompt) share one forward row. Results do not depend on the batch size as far as the engine

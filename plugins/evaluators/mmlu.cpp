@@ -148,11 +148,17 @@ Config MmluEvaluator::evaluate(eval::EvalContext& ctx) {
   std::shared_ptr<data::Tokenizer> tokenizer = ctx.tokenizer;
   if (!tokenizer && ctx.dataset) tokenizer = ctx.dataset->tokenizer();
   KILN_CHECK(tokenizer, "mmlu: the run has no tokenizer to write the prompts with");
-  return score(*ctx.model, *tokenizer, ctx.batch_size, ctx.progress);
+  if (ctx.limit) {  // kiln eval --limit N: at most N questions per subject
+    MmluOptions o = options_;
+    o.limit = std::min(o.limit.value_or(*ctx.limit), *ctx.limit);
+    return MmluEvaluator(o).score(*ctx.model, *tokenizer, ctx.batch_size, ctx.progress,
+                                  ctx.samples);
+  }
+  return score(*ctx.model, *tokenizer, ctx.batch_size, ctx.progress, ctx.samples);
 }
 
 Config MmluEvaluator::score(nn::Model& model, const data::Tokenizer& tokenizer, int64_t batch_size,
-                            bool progress) const {
+                            bool progress, std::vector<Config>* samples) const {
   const fs::path root(options_.path);
   const int64_t L = options_.context.value_or(model.context_length());
   KILN_CHECK(L >= 2 && L <= model.context_length(), "mmlu: context must lie in [2, ",
@@ -179,6 +185,7 @@ Config MmluEvaluator::score(nn::Model& model, const data::Tokenizer& tokenizer, 
     int answer;
     int64_t shots_dropped;
     bool truncated;
+    std::string prompt;  // kept only for samples
   };
   std::vector<Item> items;
   std::vector<eval::LoglikelihoodRequest> requests;
@@ -210,7 +217,8 @@ Config MmluEvaluator::score(nn::Model& model, const data::Tokenizer& tokenizer, 
         for (const auto& r : four)
           longest = std::max(longest, r.context.size() + r.continuation.size());
         if (int64_t(longest) <= L + 1 || k == 0) {
-          items.push_back({si, q.answer, int64_t(shots.size()) - k, int64_t(longest) > L + 1});
+          items.push_back({si, q.answer, int64_t(shots.size()) - k, int64_t(longest) > L + 1,
+                           samples ? prompt : std::string()});
           break;
         }
       }
@@ -240,6 +248,22 @@ Config MmluEvaluator::score(nn::Model& model, const data::Tokenizer& tokenizer, 
     dropped += items[i].shots_dropped;
     with_dropped += items[i].shots_dropped > 0;
     truncated += items[i].truncated;
+    if (samples) {
+      Config r = Config::table();
+      r.set("task", subjects[items[i].subject]);
+      r.set("prompt", items[i].prompt);
+      Config choices = Config::list(), logprobs = Config::list();
+      for (size_t c = 0; c < 4; ++c) {
+        choices.push_back(Config(std::string(" ") + kLetters[c]));
+        logprobs.push_back(Config(scored[i * 4 + c].logprob));
+      }
+      r.set("choices", choices);
+      r.set("logprobs", logprobs);
+      r.set("extracted", std::string(kLetters[size_t(pred)]));
+      r.set("gold", std::string(kLetters[size_t(items[i].answer)]));
+      r.set("correct", pred == items[i].answer);
+      samples->push_back(std::move(r));
+    }
   }
 
   Config out = Config::table();

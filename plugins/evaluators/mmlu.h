@@ -82,8 +82,9 @@ class MmluEvaluator final : public eval::Evaluator {
   std::string name() const override { return options_.name; }
   Config evaluate(eval::EvalContext& ctx) override;
   /// evaluate() with the pieces given directly (tests).
+  /// `samples`, when given, receives one record per question (samples.jsonl).
   Config score(nn::Model& model, const data::Tokenizer& tokenizer, int64_t batch_size,
-               bool progress = false) const;
+               bool progress = false, std::vector<Config>* samples = nullptr) const;
 
  private:
   MmluOptions options_;

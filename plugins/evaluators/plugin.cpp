@@ -1,5 +1,9 @@
 // The evaluators plugin: registers the evaluators of this folder.
+#include <algorithm>
+
 #include "core/registry/plugin.h"
+#include "plugins/evaluators/agieval.h"
+#include "plugins/evaluators/bbh.h"
 #include "plugins/evaluators/mmlu.h"
 #include "plugins/evaluators/perplexity.h"
 
@@ -108,9 +112,102 @@ void register_mmlu(Registry& r) {
   });
 }
 
+void register_bbh(Registry& r) {
+  Schema s(
+      "BIG-Bench Hard (Suzgun et al.): 27 tasks, 3-shot chain of thought (or direct) greedy "
+      "generation, exact match; strict and flexible answer extraction, per task and averaged");
+  s.string("name", std::string("bbh"), "the name in the results table and results.json");
+  s.string("path", std::string("../shared/data/bbh"),
+           "the folder holding BBH's tasks/*.json and cot-prompts/*.txt");
+  s.choice("mode", {"cot", "direct"}, std::string("cot"),
+           "cot: the cot prompt, then \"A: Let's think step by step.\\n\"; direct: the "
+           "exemplars' final answers only (derived from the cot prompts), then \"A:\"");
+  s.list("tasks", ParamType::string(), Config::list(),
+         "score only these tasks (e.g. \"word_sorting\"); empty = all 27");
+  s.optional("limit", ParamType::integer(), "score only the first N examples of each task").min(1);
+  s.list("stop", ParamType::string(), Config::list(),
+         "stop strings; empty = the mode's default (cot: \"\\n\\nQ:\"; direct: \"\\n\\nQ:\" "
+         "and \"\\n\")");
+  s.integer("max_tokens", int64_t(256), "new tokens per answer at most").min(1);
+  s.optional("context", ParamType::integer(),
+             "tokens prompt + answer may hold (default: the model's context length; longer "
+             "prompts are cut from the left)")
+      .min(2);
+  s.choice("bos", {"none", "bos"}, std::string("none"),
+           "none: no BOS (lm-evaluation-harness's default); bos: start every prompt with the "
+           "tokenizer's BOS (else its EOS)");
+  r.add<eval::Evaluator>("evaluator", "bbh", s, [](const Config& c) {
+    BbhOptions o;
+    o.name = c.get<std::string>("name");
+    o.path = c.get<std::string>("path");
+    o.mode = c.get<std::string>("mode") == "direct" ? BbhMode::direct : BbhMode::cot;
+    for (const Config& item : c.at("tasks").items()) {
+      o.tasks.push_back(item.as_string());
+      if (std::find(bbh_tasks().begin(), bbh_tasks().end(), o.tasks.back()) == bbh_tasks().end())
+        item.fail("\"" + o.tasks.back() + "\" is not one of BBH's 27 tasks");
+    }
+    o.limit = optional_int<int64_t>(c, "limit");
+    for (const Config& item : c.at("stop").items()) {
+      o.stop.push_back(item.as_string());
+      if (o.stop.back().empty()) item.fail("a stop string must not be empty");
+    }
+    o.max_tokens = c.get<int64_t>("max_tokens");
+    o.context = optional_int<int64_t>(c, "context");
+    o.bos = c.get<std::string>("bos");
+    if (o.name.empty()) c.at("name").fail("the name must not be empty");
+    if (o.path.empty()) c.at("path").fail("the path must not be empty");
+    return std::make_shared<BbhEvaluator>(std::move(o));
+  });
+}
+
+void register_agieval(Registry& r) {
+  Schema s(
+      "AGIEval (Zhong et al.), the 10 English tasks of v1: multiple choice by the log-likelihood "
+      "of each option, math by greedy generation and normalised exact match; zero- or few-shot");
+  s.string("name", std::string("agieval"), "the name in the results table and results.json");
+  s.string("path", std::string("../shared/data/agieval"),
+           "the folder holding AGIEval's v1/<task>.jsonl and few_shot_prompts.csv");
+  s.list("tasks", ParamType::string(), Config::list(),
+         "score only these tasks (e.g. \"lsat-ar\", \"math\"); empty = all 10");
+  s.integer("shots", int64_t(0),
+            "0: AGIEval's zero-shot prompt; k: its few-shot prompt with the first k exemplars of "
+            "few_shot_prompts.csv (some tasks have fewer)")
+      .range(0, 5);
+  s.optional("limit", ParamType::integer(), "score only the first N questions of each task").min(1);
+  s.integer("max_tokens", int64_t(256), "math: new tokens per answer at most").min(1);
+  s.optional("context", ParamType::integer(),
+             "tokens the model reads (default: the model's context length; longer prompts are "
+             "cut from the left)")
+      .min(2);
+  s.choice("bos", {"none", "bos"}, std::string("none"),
+           "none: no BOS (lm-evaluation-harness's default); bos: start every prompt with the "
+           "tokenizer's BOS (else its EOS)");
+  r.add<eval::Evaluator>("evaluator", "agieval", s, [](const Config& c) {
+    AgievalOptions o;
+    o.name = c.get<std::string>("name");
+    o.path = c.get<std::string>("path");
+    for (const Config& item : c.at("tasks").items()) {
+      o.tasks.push_back(item.as_string());
+      const auto& all = agieval_tasks();
+      if (std::find(all.begin(), all.end(), o.tasks.back()) == all.end())
+        item.fail("\"" + o.tasks.back() + "\" is not one of AGIEval's 10 English tasks");
+    }
+    o.shots = c.get<int64_t>("shots");
+    o.limit = optional_int<int64_t>(c, "limit");
+    o.max_tokens = c.get<int64_t>("max_tokens");
+    o.context = optional_int<int64_t>(c, "context");
+    o.bos = c.get<std::string>("bos");
+    if (o.name.empty()) c.at("name").fail("the name must not be empty");
+    if (o.path.empty()) c.at("path").fail("the path must not be empty");
+    return std::make_shared<AgievalEvaluator>(std::move(o));
+  });
+}
+
 void register_components(Registry& r) {
   register_perplexity(r);
   register_mmlu(r);
+  register_bbh(r);
+  register_agieval(r);
 }
 
 }  // namespace

@@ -61,6 +61,27 @@ TEST_F(Eval, NeedsARunAndASuite) {
   EXPECT_NE(c.out.find("--batch must be >= 1, got 0"), std::string::npos) << c.out;
 }
 
+TEST_F(Eval, TasksAndLimitAreChecked) {
+  const std::string suite = std::string(KILN_SOURCE_DIR) + "/eval/suites/standard.lua";
+  Result a = kiln("eval " + run() + " --suite " + suite + " --tasks perplexity,bbh");
+  EXPECT_EQ(a.code, 1);
+  EXPECT_NE(a.out.find("--tasks: the suite has no evaluator named \"bbh\" (it has: perplexity)"),
+            std::string::npos)
+      << a.out;
+  Result b = kiln("eval " + run() + " --suite " + suite + " --limit 0");
+  EXPECT_EQ(b.code, 1);
+  EXPECT_NE(b.out.find("--limit must be >= 1, got 0"), std::string::npos) << b.out;
+}
+
+TEST_F(Eval, BbhAndAgievalSuitesCheckAsSpecs) {
+  for (const char* name : {"bbh.lua", "agieval.lua"}) {
+    std::string suite = std::string(KILN_SOURCE_DIR) + "/eval/suites/" + name;
+    std::string spec = write("spec.lua", "return { eval = include(\"" + suite + "\") }\n");
+    Result r = kiln("spec check " + spec);
+    EXPECT_EQ(r.code, 0) << name << ": " << r.out;
+  }
+}
+
 TEST_F(Eval, StandardSuiteChecksAsASpec) {
   // The standard suite is valid Lua and every evaluator in it validates.
   std::string suite = std::string(KILN_SOURCE_DIR) + "/eval/suites/standard.lua";

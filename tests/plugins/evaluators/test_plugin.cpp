@@ -95,11 +95,39 @@ TEST_F(EvaluatorsPlugin, BuildsMmluFromAConfig) {
   ctx.model = &model;
   ctx.tokenizer = std::make_shared<testing::ByteTokenizer>();
   ctx.progress = false;
+  std::vector<Config> samples;
+  ctx.samples = &samples;
   Config r = ev->evaluate(ctx);
   EXPECT_EQ(r.at("questions").as_int(), 6);
+  ASSERT_EQ(samples.size(), 6u);  // one samples.jsonl record per question
+  EXPECT_EQ(samples[0].at("task").as_string(), "anatomy");
+  EXPECT_EQ(samples[0].at("extracted").as_string(), "A");  // uniform logits: ties go to A
+  EXPECT_EQ(samples[0].at("logprobs").size(), 4u);
   EXPECT_EQ(r.at("subjects").as_int(), 2);
   EXPECT_EQ(r.at("shots").as_int(), 1);
   EXPECT_EQ(r.at("by_subject").at("virology").at("category").as_string(), "other");
+}
+
+TEST_F(EvaluatorsPlugin, RegistersBbhAndAgievalWithEveryParameterDocumented) {
+  for (const auto& [name, params] : std::vector<std::pair<const char*, std::vector<const char*>>>{
+           {"bbh",
+            {"name", "path", "mode", "tasks", "limit", "stop", "max_tokens", "context", "bos"}},
+           {"agieval",
+            {"name", "path", "tasks", "shots", "limit", "max_tokens", "context", "bos"}}}) {
+    const ComponentInfo* info = Registry::global().find("evaluator", name);
+    ASSERT_NE(info, nullptr) << name;
+    for (const char* p : params) {
+      const Param* param = info->schema.find(p);
+      ASSERT_NE(param, nullptr) << name << "." << p;
+      EXPECT_FALSE(param->doc.empty()) << name << "." << p;
+    }
+    Config c = Config::table();
+    c.set("tasks", Config::list({Config("no_such_task")}));
+    c.set_component("evaluator", name);
+    c.set_loc({"suite.lua", 4, ""});
+    c.set_path("eval[2]");
+    EXPECT_NE(create_error(c).find("is not one of"), std::string::npos) << create_error(c);
+  }
 }
 
 TEST_F(EvaluatorsPlugin, BadParametersFailAtTheirPlace) {

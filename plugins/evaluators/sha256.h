@@ -1,0 +1,14 @@
+// SHA-256 (FIPS 180-4) of a file, for results.json to name the exact data an evaluator read.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace kiln::evaluators {
+
+/// The lowercase hex SHA-256 of bytes.
+std::string sha256_hex(std::string_view bytes);
+/// The lowercase hex SHA-256 of a file's bytes; throws kiln::Error when it cannot be read.
+std::string sha256_file(const std::string& path);
+
+}  // namespace kiln::evaluators
