@@ -7,7 +7,7 @@ blocks, LayerNorm, tanh GELU, learned positions, tied head, biases, init normal(
 the residual projections at 0.02 / sqrt(2 L)), forward + cross-entropy + backward + global-norm
 clipping at 1.0 + torch.optim.AdamW (two groups: matrices decayed), on uniformly random tokens
 as bench_train's synthetic data. ms/step is the fastest timed step (as bench_train reports it),
-the median beside it.
+the median beside it, and the least CPU time of a step (all threads, as bench_train's cpu ms).
 
 Usage: /usr/bin/python3 bench/pytorch_train.py [--threads 2] [--only shakespeare-char|gpt2-124m]
                                                [--steps 20] [--warmup 3]
@@ -84,12 +84,12 @@ def bench(name, steps, warmup):
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
                              {"params": rest, "weight_decay": 0.0}], lr=lr, betas=betas)
     stream = torch.randint(vocab, (1 << 20,))
-    times = []
+    times, cpu = [], []
     for step in range(warmup + steps):
         ix = torch.randint(len(stream) - T - 1, (B,))
         x = torch.stack([stream[i:i + T] for i in ix])
         y = torch.stack([stream[i + 1:i + 1 + T] for i in ix])
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss = model(x, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -97,8 +97,9 @@ def bench(name, steps, warmup):
         opt.step()
         if step >= warmup:
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
     best, median = min(times) * 1e3, statistics.median(times) * 1e3
-    print(f"{name:18s} f32  {best:9.1f} ms/step (median {median:.1f})  "
+    print(f"{name:18s} f32  {best:9.1f} ms/step (median {median:.1f}, cpu {min(cpu) * 1e3:.1f})  "
           f"{B * T / best * 1e3:9.0f} tok/s  loss {loss.item():.3f}")
 
 
