@@ -3,11 +3,12 @@
 #include "core/autograd/autograd.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/reduce.h"
+#include "core/tensor/factory.h"
 
 namespace kiln::objectives {
 
 void Dpo::prepare(const train::ObjectiveContext& context) {
-  if (context.model) reference_.snapshot(*context.model);
+  if (context.model && options_.reference_model) reference_.snapshot(*context.model);
 }
 
 Tensor Dpo::reference_logps(nn::Model& model, const data::Batch& batch) {
@@ -23,8 +24,9 @@ train::LossOutput Dpo::compute(nn::Model& model, const data::Batch& batch,
   if (batch.reference_logps.defined()) {
     ref = batch.reference_logps;
   } else {
-    KILN_CHECK(reference_.ready(), "dpo: no reference: the batch has no stored reference_logps "
-                                   "and prepare() was not given the model");
+    KILN_CHECK(reference_.ready(), "dpo: no reference: the batch has no stored reference_logps ",
+               options_.reference_model ? "and prepare() was not given the model"
+                                        : "and reference = \"stored\" keeps no reference model");
     ref = reference_.logps(model, batch, "dpo").sum;
   }
   SequenceLogps pol = sequence_logps(policy_logits(model, batch, state, "dpo"), batch.targets);

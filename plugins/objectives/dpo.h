@@ -22,12 +22,15 @@ struct DpoOptions {
   double beta = 0.1;
   DpoLoss loss = DpoLoss::sigmoid;
   double label_smoothing = 0.0;
+  /// false: the batches carry reference_logps (stored with the data); no snapshot is kept.
+  bool reference_model = true;
 };
 
 class Dpo : public train::Objective {
  public:
   explicit Dpo(DpoOptions options = {}) : options_(options) {}
-  /// Takes the reference snapshot of context.model (when there is one).
+  /// Takes the reference snapshot of context.model (when there is one and the options ask for
+  /// a reference model).
   void prepare(const train::ObjectiveContext& context) override;
   train::LossOutput compute(nn::Model& model, const data::Batch& batch,
                             nn::ForwardState& state) override;

@@ -4,6 +4,7 @@
 #include "core/ops/elementwise.h"
 #include "core/ops/loss.h"
 #include "core/ops/reduce.h"
+#include "core/tensor/factory.h"
 
 namespace kiln::objectives {
 

@@ -10,7 +10,6 @@ train::LossOutput Orpo::compute(nn::Model& model, const data::Batch& batch,
                                 nn::ForwardState& state) {
   const int64_t P = check_pairs(batch, "orpo");
   SequenceLogps s = sequence_logps(policy_logits(model, batch, state, "orpo"), batch.targets);
-  const DType dt = s.sum.dtype();
   const std::vector<double> lens = s.tokens.to(DType::f64).to_vector<double>();
   for (int64_t i = 0; i < 2 * P; ++i)
     KILN_CHECK(lens[size_t(i)] > 0, "orpo: row ", i, " of the batch has no response tokens ",
@@ -44,7 +43,6 @@ train::LossOutput Orpo::compute(nn::Model& model, const data::Batch& batch,
   out.metrics["nll_loss"] = nll.to(DType::f64).item();
   out.metrics["log_odds_ratio"] = ops::mean(ratio).to(DType::f64).item();
   out.metrics["log_odds_chosen"] = ops::mean(log_odds).to(DType::f64).item();
-  (void)dt;
   return out;
 }
 

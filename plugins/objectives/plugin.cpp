@@ -81,11 +81,15 @@ void register_posttraining(Registry& r) {
              "sigmoid loss only: the assumed probability that a preference label is flipped "
              "(conservative DPO; 0: plain DPO)")
       .range(0, 0.5);
+  dpo.choice("reference", {"model", "stored"}, "model",
+             "model: a frozen copy of the starting policy; stored: the data's reference "
+             "log-probs (Batch::reference_logps), no reference model kept in memory");
   r.add<train::Objective>("objective", "dpo", dpo, [](const Config& c) {
     DpoOptions o;
     o.beta = c.get<double>("beta");
     o.loss = c.get<std::string>("loss") == "ipo" ? DpoLoss::ipo : DpoLoss::sigmoid;
     o.label_smoothing = c.get<double>("label_smoothing");
+    o.reference_model = c.get<std::string>("reference") == "model";
     if (o.loss == DpoLoss::ipo && o.label_smoothing > 0)
       c.at("label_smoothing").fail("label smoothing applies to the sigmoid loss, not to ipo");
     return std::make_shared<Dpo>(o);
