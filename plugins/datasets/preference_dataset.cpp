@@ -1,8 +1,12 @@
 #include "plugins/datasets/preference_dataset.h"
 
+#include <rapidjson/document.h>
+
 #include <cstdio>
+#include <fstream>
 
 #include "core/base/error.h"
+#include "core/tensor/factory.h"
 #include "plugins/datasets/sources.h"
 
 namespace kiln::datasets {
@@ -44,6 +48,52 @@ void PostTrainDataset::load(const std::vector<std::string>& files, std::vector<E
   }
 }
 
+namespace {
+
+// The stored reference log-probs: chosen, rejected of each line.
+std::vector<double> read_reference_logps(const std::string& path, const std::string& where) {
+  const std::string content = read_file(path, where);
+  std::vector<double> out;
+  size_t pos = 0;
+  int64_t line_no = 0;
+  while (pos < content.size()) {
+    size_t nl = content.find('\n', pos);
+    std::string_view line = std::string_view(content).substr(
+        pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? content.size() : nl + 1;
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    rapidjson::Document d;
+    d.Parse(line.data(), line.size());
+    const std::string at = str_cat(where, path, ":", line_no, ": ");
+    KILN_CHECK(!d.HasParseError() && d.IsObject(), at, "expected {\"chosen\": number, ",
+               "\"rejected\": number}");
+    for (const char* k : {"chosen", "rejected"}) {
+      auto it = d.FindMember(k);
+      KILN_CHECK(it != d.MemberEnd() && it->value.IsNumber(), at, "no number \"", k, "\"");
+      out.push_back(it->value.GetDouble());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void write_reference_logps(const std::string& path, const std::vector<double>& chosen,
+                           const std::vector<double>& rejected) {
+  KILN_CHECK(chosen.size() == rejected.size(), "write_reference_logps: ", chosen.size(),
+             " chosen and ", rejected.size(), " rejected log-probs");
+  std::ofstream out(path);
+  KILN_CHECK(out.good(), "write_reference_logps: cannot write \"", path, "\"");
+  char buf[128];
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    std::snprintf(buf, sizeof buf, "{\"chosen\": %.17g, \"rejected\": %.17g}\n", chosen[i],
+                  rejected[i]);
+    out << buf;
+  }
+  KILN_CHECK(out.good(), "write_reference_logps: writing \"", path, "\" failed");
+}
+
 void PostTrainDataset::prepare(const data::PrepareOptions& options) {
   seed_ = options.seed;
   KILN_CHECK(!tokenizer_->needs_fit(), o_.where,
@@ -52,24 +102,25 @@ void PostTrainDataset::prepare(const data::PrepareOptions& options) {
   std::vector<Example> first, second;
   load(expand_paths(o_.paths, o_.where), first, second);
   const int t = int(data::Split::train), v = int(data::Split::val);
-  if (!o_.val_paths.empty()) {
-    first_[t] = std::move(first);
-    second_[t] = std::move(second);
-    load(expand_paths(o_.val_paths, o_.where), first_[v], second_[v]);
-  } else {
-    const size_t n = first.size();
-    const size_t n_val = size_t(double(n) * o_.val_fraction);
-    for (size_t i = 0; i < n; ++i) {
-      const int s = i < n - n_val ? t : v;
-      first_[s].push_back(std::move(first[i]));
-      if (o_.pairs) second_[s].push_back(std::move(second[i]));
-    }
+  size_t n_train = first.size();
+  if (!o_.val_paths.empty())
+    load(expand_paths(o_.val_paths, o_.where), first, second);
+  else
+    n_train -= size_t(double(first.size()) * o_.val_fraction);
+  std::vector<double> ref;
+  if (!o_.reference_logps.empty()) {
+    ref = read_reference_logps(o_.reference_logps, o_.where);
+    KILN_CHECK(ref.size() == 2 * first.size(), o_.where, "\"", o_.reference_logps, "\" holds ",
+               ref.size() / 2, " pairs of reference log-probs, the data ", first.size(),
+               " pairs: were they written for other data?");
   }
-  for (int s : {t, v})
-    if (o_.max_records > 0 && int64_t(first_[s].size()) > o_.max_records) {
-      first_[s].resize(size_t(o_.max_records));
-      if (o_.pairs) second_[s].resize(size_t(o_.max_records));
-    }
+  for (size_t i = 0; i < first.size(); ++i) {
+    const int s = i < n_train ? t : v;
+    if (o_.max_records > 0 && int64_t(first_[s].size()) >= o_.max_records) continue;
+    first_[s].push_back(std::move(first[i]));
+    if (o_.pairs) second_[s].push_back(std::move(second[i]));
+    if (!ref.empty()) ref_[s].insert(ref_[s].end(), {ref[2 * i], ref[2 * i + 1]});
+  }
   KILN_CHECK(!first_[t].empty(), o_.where, "no training examples",
              o_.pairs ? str_cat(" (", identical_, " pairs with identical responses and ",
                                 no_prompt_, " without a shared prompt were skipped)")
@@ -118,7 +169,17 @@ data::Batch PostTrainDataset::next(data::Split split, int64_t batch, int64_t seq
       c.push_back(&first_[s][k]);
       r.push_back(&second_[s][k]);
     }
-    return collate_pairs(c, r, seq_len, pad_);
+    data::Batch b = collate_pairs(c, r, seq_len, pad_);
+    if (!ref_[s].empty()) {
+      std::vector<double> logps(size_t(2 * batch));
+      for (int64_t i = 0; i < batch; ++i) {
+        const size_t k = size_t(c[size_t(i)] - first_[s].data());
+        logps[size_t(i)] = ref_[s][2 * k];
+        logps[size_t(batch + i)] = ref_[s][2 * k + 1];
+      }
+      b.reference_logps = from_vector<double>(logps, Shape{2 * batch});
+    }
+    return b;
   }
   // sft: enough examples in order for the rows (packed rows take several).
   std::vector<const Example*> ex;
@@ -128,6 +189,20 @@ data::Batch PostTrainDataset::next(data::Split split, int64_t batch, int64_t seq
   data::Batch b = pack_examples(ex, batch, seq_len, pad_, o_.pack, &used);
   drawn_[s] += int64_t(used);
   return b;
+}
+
+data::Batch PostTrainDataset::pairs_in_order(data::Split split, size_t first, size_t n,
+                                             int64_t seq_len) const {
+  const int s = int(split);
+  KILN_CHECK(o_.pairs, o_.where, "pairs_in_order: this dataset holds no pairs");
+  KILN_CHECK(n > 0 && first + n <= first_[s].size(), o_.where, "pairs_in_order: pairs [", first,
+             ", ", first + n, ") of a split of ", first_[s].size());
+  std::vector<const Example*> c, r;
+  for (size_t i = first; i < first + n; ++i) {
+    c.push_back(&first_[s][i]);
+    r.push_back(&second_[s][i]);
+  }
+  return collate_pairs(c, r, seq_len, pad_);
 }
 
 std::span<const int32_t> PostTrainDataset::tokens(data::Split split) const {

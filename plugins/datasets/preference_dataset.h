@@ -26,6 +26,11 @@ struct PostTrainOptions {
   double val_fraction = 0.1;        ///< used when val_paths is empty
   int64_t max_records = 0;          ///< keep only the first this many per split (0: all)
   bool shuffle = true;
+  /// pairs: JSON lines {"chosen": logp, "rejected": logp}, the reference model's summed
+  /// response log-probs of each pair, one line per pair kept (train files then val files, in
+  /// the order read), as write_reference_logps() writes them; next() then fills
+  /// Batch::reference_logps. They hold for the seq_len they were computed at (truncation).
+  std::string reference_logps;
   std::string where = "data: ";     ///< error prefix
 };
 
@@ -44,6 +49,9 @@ class PostTrainDataset : public data::Dataset {
   int64_t identical_skipped() const { return identical_; }
   /// hh-rlhf pairs skipped for want of a shared prompt.
   int64_t unsplit_skipped() const { return no_prompt_; }
+  /// Pairs [first, first + n) of a split in their stored order (no shuffle, no state change):
+  /// what a reference model scores once to write reference_logps.
+  data::Batch pairs_in_order(data::Split split, size_t first, size_t n, int64_t seq_len) const;
   /// Examples of a split: pairs (chosen, rejected) or sft examples (second unused).
   size_t size(data::Split split) const { return first_[int(split)].size(); }
 
@@ -57,11 +65,17 @@ class PostTrainDataset : public data::Dataset {
   uint64_t seed_ = 0;
   int32_t pad_ = 0;
   std::vector<Example> first_[2], second_[2];  // chosen / rejected, or sft examples in first_
+  std::vector<double> ref_[2];  // stored reference log-probs: chosen, rejected per pair
   std::vector<int32_t> tokens_[2];
   int64_t drawn_[2] = {0, 0};
   int64_t identical_ = 0, no_prompt_ = 0;
   mutable std::vector<size_t> perm_;  // the train split's order this epoch
   mutable uint64_t perm_key_ = 0;
 };
+
+/// Writes reference log-probs as PostTrainOptions::reference_logps reads them: line i holds
+/// pair i's {"chosen": chosen[i], "rejected": rejected[i]} (17 significant digits: exact).
+void write_reference_logps(const std::string& path, const std::vector<double>& chosen,
+                           const std::vector<double>& rejected);
 
 }  // namespace kiln::datasets

@@ -18,7 +18,9 @@ class ScalarHead : public nn::Model {
   /// d_model is found with one forward of a single token through `model`, reading the hook.
   ScalarHead(std::shared_ptr<nn::Model> model, std::string hook, double init_std = 0.02);
   Tensor forward(const Tensor& tokens, nn::ForwardState& state) override;
-  int64_t vocab_size() const override { return 1; }
+  /// The vocabulary of the tokens it reads (the wrapped model's; the trainer checks the
+  /// tokenizer against it), though forward() gives one output a position.
+  int64_t vocab_size() const override { return model_->vocab_size(); }
   int64_t context_length() const override { return model_->context_length(); }
   double train_flops_per_token(int64_t seq_len) const override {
     return model_->train_flops_per_token(seq_len);
