@@ -107,19 +107,21 @@ void PostTrainDataset::prepare(const data::PrepareOptions& options) {
     load(expand_paths(o_.val_paths, o_.where), first, second);
   else
     n_train -= size_t(double(first.size()) * o_.val_fraction);
-  std::vector<double> ref;
-  if (!o_.reference_logps.empty()) {
-    ref = read_reference_logps(o_.reference_logps, o_.where);
-    KILN_CHECK(ref.size() == 2 * first.size(), o_.where, "\"", o_.reference_logps, "\" holds ",
-               ref.size() / 2, " pairs of reference log-probs, the data ", first.size(),
-               " pairs: were they written for other data?");
-  }
   for (size_t i = 0; i < first.size(); ++i) {
     const int s = i < n_train ? t : v;
     if (o_.max_records > 0 && int64_t(first_[s].size()) >= o_.max_records) continue;
     first_[s].push_back(std::move(first[i]));
     if (o_.pairs) second_[s].push_back(std::move(second[i]));
-    if (!ref.empty()) ref_[s].insert(ref_[s].end(), {ref[2 * i], ref[2 * i + 1]});
+  }
+  if (!o_.reference_logps.empty()) {
+    // One line per pair kept, train then val: what pairs_in_order() gives.
+    std::vector<double> ref = read_reference_logps(o_.reference_logps, o_.where);
+    const size_t kept = first_[t].size() + first_[v].size();
+    KILN_CHECK(ref.size() == 2 * kept, o_.where, "\"", o_.reference_logps, "\" holds ",
+               ref.size() / 2, " pairs of reference log-probs, the data ", kept,
+               " pairs: were they written for other data?");
+    ref_[t].assign(ref.begin(), ref.begin() + int64_t(2 * first_[t].size()));
+    ref_[v].assign(ref.begin() + int64_t(2 * first_[t].size()), ref.end());
   }
   KILN_CHECK(!first_[t].empty(), o_.where, "no training examples",
              o_.pairs ? str_cat(" (", identical_, " pairs with identical responses and ",

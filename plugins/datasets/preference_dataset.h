@@ -27,9 +27,9 @@ struct PostTrainOptions {
   int64_t max_records = 0;          ///< keep only the first this many per split (0: all)
   bool shuffle = true;
   /// pairs: JSON lines {"chosen": logp, "rejected": logp}, the reference model's summed
-  /// response log-probs of each pair, one line per pair kept (train files then val files, in
-  /// the order read), as write_reference_logps() writes them; next() then fills
-  /// Batch::reference_logps. They hold for the seq_len they were computed at (truncation).
+  /// response log-probs of each pair, one line per pair kept (the train split's pairs then the
+  /// val split's, as pairs_in_order() gives them), as write_reference_logps() writes them;
+  /// next() then fills Batch::reference_logps. They hold for the seq_len they were computed at (truncation).
   std::string reference_logps;
   std::string where = "data: ";     ///< error prefix
 };
