@@ -220,10 +220,10 @@ void register_post_training(Registry& r) {
   pref.choice("format", {"jsonl", "hh-rlhf"}, "jsonl",
               "jsonl: {prompt, chosen, rejected} strings; hh-rlhf: {chosen, rejected} transcripts");
   pref.string("reference_logps", "",
-               "JSON lines {\"chosen\": logp, \"rejected\": logp} a line per pair kept (train "
-               "then val, in order): the reference model's log-probs computed once, given to "
-               "dpo with each batch (with dpo's reference = \"stored\" no reference model is "
-               "kept); empty: none");
+              "JSON lines {\"chosen\": logp, \"rejected\": logp} a line per pair kept (train "
+              "then val, in order): the reference model's log-probs computed once, given to "
+              "dpo with each batch (with dpo's reference = \"stored\" no reference model is "
+              "kept); empty: none");
   r.add<data::Dataset>("dataset", "preference", pref, [](const Config& c) {
     PostTrainOptions o = read_post_training(c, "preference");
     o.pairs = true;

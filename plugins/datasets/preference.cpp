@@ -69,7 +69,8 @@ PreferenceRecords parse_preferences(std::string_view content, const std::string&
   for_each_record(content, file, where, [&](const rapidjson::Document& d, const std::string& at) {
     PreferenceText p;
     if (format == "hh-rlhf") {
-      std::optional<PreferenceText> s = split_hh_rlhf(field(d, "chosen", at), field(d, "rejected", at));
+      std::optional<PreferenceText> s =
+          split_hh_rlhf(field(d, "chosen", at), field(d, "rejected", at));
       if (!s) {
         ++out.no_prompt;
         return;
@@ -99,8 +100,8 @@ std::vector<PromptResponse> parse_prompt_responses(std::string_view content,
   return out;
 }
 
-Example make_example(const data::Tokenizer& tok, std::string_view prompt,
-                     std::string_view response, std::optional<int32_t> eos) {
+Example make_example(const data::Tokenizer& tok, std::string_view prompt, std::string_view response,
+                     std::optional<int32_t> eos) {
   Example e;
   e.tokens = tok.encode(prompt);
   e.prompt_len = int64_t(e.tokens.size());
@@ -117,8 +118,8 @@ Example truncate_example(Example e, int64_t max_len) {
   const int64_t n = int64_t(e.tokens.size());
   if (n <= max_len) return e;
   const int64_t response = n - e.prompt_len;
-  const int64_t keep_prompt =
-      std::min(e.prompt_len, std::max<int64_t>(std::min<int64_t>(e.prompt_len, 1), max_len - response));
+  const int64_t keep_prompt = std::min(
+      e.prompt_len, std::max<int64_t>(std::min<int64_t>(e.prompt_len, 1), max_len - response));
   e.tokens.erase(e.tokens.begin(), e.tokens.begin() + (e.prompt_len - keep_prompt));
   e.prompt_len = keep_prompt;
   e.tokens.resize(size_t(max_len));
@@ -163,8 +164,8 @@ data::Batch collate_pairs(const std::vector<const Example*>& chosen,
 
 data::Batch pack_examples(const std::vector<const Example*>& examples, int64_t rows,
                           int64_t seq_len, int32_t pad, bool packed, size_t* used) {
-  KILN_CHECK(rows > 0 && seq_len >= 2, "pack_examples: need rows > 0 and seq_len >= 2, got ",
-             rows, " and ", seq_len);
+  KILN_CHECK(rows > 0 && seq_len >= 2, "pack_examples: need rows > 0 and seq_len >= 2, got ", rows,
+             " and ", seq_len);
   const int64_t T = seq_len;
   std::vector<int64_t> in(size_t(rows * T), pad), tg(size_t(rows * T), -100),
       seg(size_t(rows * T), 0), pos(size_t(rows * T), 0);

@@ -59,8 +59,8 @@ struct Example {
 
 /// Tokenises prompt and response apart (so the boundary is exact, as TRL does) and appends
 /// `eos` once (nullopt: none), stripping any EOS the response's tokens already end with.
-Example make_example(const data::Tokenizer& tok, std::string_view prompt,
-                     std::string_view response, std::optional<int32_t> eos);
+Example make_example(const data::Tokenizer& tok, std::string_view prompt, std::string_view response,
+                     std::optional<int32_t> eos);
 
 /// Cuts an example to at most `max_len` tokens: the prompt loses its oldest tokens first (down
 /// to one), then the response its last ones.

@@ -128,11 +128,14 @@ void PostTrainDataset::prepare(const data::PrepareOptions& options) {
                                 no_prompt_, " without a shared prompt were skipped)")
                       : std::string());
   if (o_.pairs && options.progress && (identical_ > 0 || no_prompt_ > 0))
-    std::fprintf(stderr, "%sskipped %lld pairs with identical chosen and rejected responses, %lld "
+    std::fprintf(stderr,
+                 "%sskipped %lld pairs with identical chosen and rejected responses, %lld "
                  "without a shared \"\\n\\nAssistant:\" prompt\n",
                  o_.where.c_str(), (long long)identical_, (long long)no_prompt_);
-  if (auto p = tokenizer_->special_id("pad")) pad_ = *p;
-  else if (auto e = tokenizer_->eos_id()) pad_ = *e;
+  if (auto p = tokenizer_->special_id("pad"))
+    pad_ = *p;
+  else if (auto e = tokenizer_->eos_id())
+    pad_ = *e;
   for (int s : {t, v})
     for (const Example& e : first_[s])
       tokens_[s].insert(tokens_[s].end(), e.tokens.begin(), e.tokens.end());

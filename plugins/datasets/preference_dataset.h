@@ -17,21 +17,22 @@
 namespace kiln::datasets {
 
 struct PostTrainOptions {
-  bool pairs = true;                ///< preference pairs; false: prompt/response (sft)
-  std::string format = "jsonl";     ///< pairs: "jsonl" or "hh-rlhf"
+  bool pairs = true;             ///< preference pairs; false: prompt/response (sft)
+  std::string format = "jsonl";  ///< pairs: "jsonl" or "hh-rlhf"
   std::string prompt_field = "prompt", response_field = "response";  ///< sft
-  bool pack = false;                ///< sft: several examples a row, with segment ids
-  std::vector<std::string> paths;   ///< files and globs (.gz read decompressed)
+  bool pack = false;               ///< sft: several examples a row, with segment ids
+  std::vector<std::string> paths;  ///< files and globs (.gz read decompressed)
   std::vector<std::string> val_paths;
-  double val_fraction = 0.1;        ///< used when val_paths is empty
-  int64_t max_records = 0;          ///< keep only the first this many per split (0: all)
+  double val_fraction = 0.1;  ///< used when val_paths is empty
+  int64_t max_records = 0;    ///< keep only the first this many per split (0: all)
   bool shuffle = true;
   /// pairs: JSON lines {"chosen": logp, "rejected": logp}, the reference model's summed
   /// response log-probs of each pair, one line per pair kept (the train split's pairs then the
   /// val split's, as pairs_in_order() gives them), as write_reference_logps() writes them;
-  /// next() then fills Batch::reference_logps. They hold for the seq_len they were computed at (truncation).
+  /// next() then fills Batch::reference_logps. They hold for the seq_len they were computed at
+  /// (truncation).
   std::string reference_logps;
-  std::string where = "data: ";     ///< error prefix
+  std::string where = "data: ";  ///< error prefix
 };
 
 class PostTrainDataset : public data::Dataset {

@@ -56,15 +56,14 @@ int64_t check_pairs(const data::Batch& batch, const char* who) {
   KILN_CHECK(batch.pairs > 0, who,
              ": the batch holds no preference pairs (Batch::pairs is 0); use a dataset of "
              "pairs such as `preference` (prompt, chosen, rejected)");
-  KILN_CHECK(batch.inputs.defined() && batch.inputs.dim() == 2 &&
-                 batch.inputs.size(0) == 2 * batch.pairs,
-             who, ": a batch of ", batch.pairs, " pairs must have ", 2 * batch.pairs,
-             " rows (chosen then rejected), got inputs ",
-             batch.inputs.defined() ? str_cat(batch.inputs.shape()) : std::string("none"));
+  KILN_CHECK(
+      batch.inputs.defined() && batch.inputs.dim() == 2 && batch.inputs.size(0) == 2 * batch.pairs,
+      who, ": a batch of ", batch.pairs, " pairs must have ", 2 * batch.pairs,
+      " rows (chosen then rejected), got inputs ",
+      batch.inputs.defined() ? str_cat(batch.inputs.shape()) : std::string("none"));
   if (batch.reference_logps.defined())
-    KILN_CHECK(batch.reference_logps.shape() == Shape{2 * batch.pairs}, who,
-               ": reference_logps ", batch.reference_logps.shape(), " should be [",
-               2 * batch.pairs, "], one per row");
+    KILN_CHECK(batch.reference_logps.shape() == Shape{2 * batch.pairs}, who, ": reference_logps ",
+               batch.reference_logps.shape(), " should be [", 2 * batch.pairs, "], one per row");
   return batch.pairs;
 }
 
@@ -74,8 +73,7 @@ void ReferencePolicy::snapshot(const nn::Model& model) {
   for (const auto& [name, t] : model.state_dict()) weights_[name] = t.clone();
 }
 
-SequenceLogps ReferencePolicy::logps(nn::Model& model, const data::Batch& batch,
-                                     const char* who) {
+SequenceLogps ReferencePolicy::logps(nn::Model& model, const data::Batch& batch, const char* who) {
   KILN_CHECK(ready(), who, ": the reference policy was not prepared (prepare() takes it)");
   autograd::NoGrad no_grad;
   nn::StateDict current;

@@ -24,8 +24,7 @@ std::vector<int64_t> last_response_positions(const Tensor& targets) {
 Tensor RewardModelObjective::rewards(nn::Model& model, const data::Batch& batch,
                                      nn::ForwardState& state) {
   Tensor out = policy_logits(model, batch, state, "reward_model");  // [B, T, 1]
-  KILN_CHECK(out.size(2) == 1,
-             "reward_model: the model gives ", out.size(2),
+  KILN_CHECK(out.size(2) == 1, "reward_model: the model gives ", out.size(2),
              " outputs a position; a reward model needs a scalar head (one output a position): "
              "wrap the decoder in scalar_head { model = ... }");
   const int64_t B = out.size(0), T = out.size(1);

@@ -25,8 +25,8 @@ ScalarHead::ScalarHead(std::shared_ptr<nn::Model> model, std::string hook, doubl
     nn::ForwardState state;
     h = hidden(zeros({1, 1}, DType::i64), state);
   }
-  KILN_CHECK(h.dim() == 3, "scalar_head: the hook point '", hook_, "' holds an activation of shape ",
-             h.shape(), "; expected [B, T, d_model]");
+  KILN_CHECK(h.dim() == 3, "scalar_head: the hook point '", hook_,
+             "' holds an activation of shape ", h.shape(), "; expected [B, T, d_model]");
   DType dt = DType::f32;
   for (const auto& [name, p] : model_->named_parameters()) {
     dt = p.dtype();

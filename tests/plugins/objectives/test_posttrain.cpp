@@ -101,7 +101,9 @@ std::vector<double> plain_logps(nn::Model& model, const data::Batch& b, bool ave
   return out;
 }
 
-double log_sigmoid(double x) { return -std::log1p(std::exp(-x)); }
+double log_sigmoid(double x) {
+  return -std::log1p(std::exp(-x));
+}
 
 // ---- dpo ------------------------------------------------------------------------------------
 
@@ -324,8 +326,8 @@ TEST(OrpoObjective, LossMatchesItsFormula) {
   const double nll = -(sum[0] + sum[1]) / 7.0;
   double ratio = 0;
   for (int i = 0; i < 2; ++i) {
-    const double lo = (avg[i] - avg[2 + i]) -
-                      (std::log1p(-std::exp(avg[i])) - std::log1p(-std::exp(avg[2 + i])));
+    const double lo =
+        (avg[i] - avg[2 + i]) - (std::log1p(-std::exp(avg[i])) - std::log1p(-std::exp(avg[2 + i])));
     ratio += log_sigmoid(lo);
   }
   Orpo orpo(lambda);
@@ -447,8 +449,8 @@ TEST(SftObjective, PackedExamplesDoNotAttendToEachOther) {
   train::LossOutput oa = sft.compute(model, only_a, s3), ob = sft.compute(model, alone, s4),
                     op = sft.compute(model, packed, s5);
   EXPECT_EQ(op.tokens, oa.tokens + ob.tokens);
-  EXPECT_NEAR(op.loss.item(),
-              (oa.loss.item() * oa.tokens + ob.loss.item() * ob.tokens) / op.tokens, 1e-12);
+  EXPECT_NEAR(op.loss.item(), (oa.loss.item() * oa.tokens + ob.loss.item() * ob.tokens) / op.tokens,
+              1e-12);
 }
 
 // ---- a synthetic preference task ----------------------------------------------------------
@@ -484,7 +486,8 @@ data::Batch task_batch(const Task& t, int64_t from, int64_t n) {
 // Adam (Kingma & Ba) on f32 parameters, written out: the test needs no optimizer plugin.
 struct Adam {
   explicit Adam(std::vector<Tensor> p, double lr) : params(std::move(p)), lr(lr) {
-    for (const Tensor& t : params) m.emplace_back(size_t(t.numel()), 0.f), v.emplace_back(size_t(t.numel()), 0.f);
+    for (const Tensor& t : params)
+      m.emplace_back(size_t(t.numel()), 0.f), v.emplace_back(size_t(t.numel()), 0.f);
   }
   void step() {
     ++t;

@@ -36,12 +36,14 @@ class TinyLM final : public nn::Model {
                            ? state.positions
                            : arange(T).reshape({1, T}).expand({B, T}).contiguous();
     Tensor x = ops::add(ops::embedding(emb_, tokens), ops::embedding(pos_, positions));
-    auto heads = [&](const Tensor& w) { return ops::linear(x, w).reshape({B, T, 1, d_}).permute({0, 2, 1, 3}); };
+    auto heads = [&](const Tensor& w) {
+      return ops::linear(x, w).reshape({B, T, 1, d_}).permute({0, 2, 1, 3});
+    };
     ops::AttentionOptions o;
     o.causal = true;
     if (state.segment_ids.defined())
-      o.mask = ops::eq(state.segment_ids.reshape({B, 1, T, 1}),
-                       state.segment_ids.reshape({B, 1, 1, T}));
+      o.mask =
+          ops::eq(state.segment_ids.reshape({B, 1, T, 1}), state.segment_ids.reshape({B, 1, 1, T}));
     Tensor a = ops::scaled_dot_product_attention(heads(wq_), heads(wk_), heads(wv_), o);
     a = a.permute({0, 2, 1, 3}).reshape({B, T, d_});
     x = ops::add(x, ops::linear(a, wo_));
