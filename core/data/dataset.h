@@ -21,6 +21,15 @@ struct Batch {
   Tensor targets;      ///< i64 [B, T]; -100 where no loss is taken
   Tensor segment_ids;  ///< i64 [B, T], optional: document of each position in packed rows
   Tensor positions;    ///< i64 [B, T], optional: positions that restart at each document
+  /// Preference data (dpo, orpo, reward_model): when > 0 the batch holds `pairs` pairs as
+  /// 2 * pairs rows, rows [0, pairs) the chosen responses and rows [pairs, 2 pairs) the
+  /// rejected ones, row i and row pairs + i sharing one prompt (TRL's concatenated forward).
+  /// targets are -100 on prompt tokens and padding.
+  int64_t pairs = 0;
+  /// f64 [2 * pairs], optional: the reference model's log-probs of each row's response
+  /// (summed over its tokens), computed once and stored with the data; dpo reads them instead
+  /// of running a reference model.
+  Tensor reference_logps;
 };
 
 struct PrepareOptions {

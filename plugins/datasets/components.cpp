@@ -1,7 +1,9 @@
-// The dataset components: schemas and factories of text, jsonl and shards.
+// The dataset components: schemas and factories of text, jsonl, shards, and the post-training
+// data: preference and prompt_response.
 #include "plugins/datasets/components.h"
 
 #include "core/registry/registry.h"
+#include "plugins/datasets/preference_dataset.h"
 #include "plugins/datasets/shards_dataset.h"
 #include "plugins/datasets/sources.h"
 #include "plugins/datasets/text_dataset.h"
@@ -182,12 +184,81 @@ void register_shards(Registry& r) {
   });
 }
 
+// The fields preference and prompt_response share: files, split, tokenizer, order.
+void add_post_training(Schema& s) {
+  add_path(s, "JSON-lines files or globs (.gz read decompressed): one string or a list");
+  s.number("val", 0.1, "the last fraction of the records validates (when val_path is not set)")
+      .range(0, 0.999);
+  s.optional("val_path", ParamType::any(), "files or globs of the val split (instead of val)");
+  s.component("tokenizer", "tokenizer", std::nullopt,
+              "the tokenizer (a ready one: it is not fitted on this data); its end-of-text id "
+              "ends every response");
+  s.integer("max_records", 0, "keep only the first this many examples of each split (0: all)")
+      .min(0);
+  s.boolean("shuffle", true, "draw the train examples in an order shuffled each epoch by the seed");
+}
+
+PostTrainOptions read_post_training(const Config& c, const std::string& name) {
+  PostTrainOptions o;
+  o.paths = path_patterns(c.at("path"));
+  o.where = where_of(c.at("path"), name + ".path");
+  o.val_fraction = c.get<double>("val");
+  if (const Config* v = c.find("val_path"); v && !v->is_null()) o.val_paths = path_patterns(*v);
+  o.max_records = c.get<int64_t>("max_records");
+  o.shuffle = c.get<bool>("shuffle");
+  return o;
+}
+
+void register_post_training(Registry& r) {
+  Schema pref(
+      "preference pairs for reward_model, dpo and orpo: JSON lines {prompt, chosen, rejected} or "
+      "Anthropic hh-rlhf transcripts {chosen, rejected} (the prompt is their longest shared "
+      "prefix ending in \"\\n\\nAssistant:\"); one EOS after each response; pairs with "
+      "identical responses are skipped and counted; a batch of B pairs is 2 B rows (chosen, "
+      "then rejected), targets -100 on the prompt");
+  add_post_training(pref);
+  pref.choice("format", {"jsonl", "hh-rlhf"}, "jsonl",
+              "jsonl: {prompt, chosen, rejected} strings; hh-rlhf: {chosen, rejected} transcripts");
+  pref.string("reference_logps", "",
+              "JSON lines {\"chosen\": logp, \"rejected\": logp} a line per pair kept (train "
+              "then val, in order): the reference model's log-probs computed once, given to "
+              "dpo with each batch (with dpo's reference = \"stored\" no reference model is "
+              "kept); empty: none");
+  r.add<data::Dataset>("dataset", "preference", pref, [](const Config& c) {
+    PostTrainOptions o = read_post_training(c, "preference");
+    o.pairs = true;
+    o.reference_logps = c.get<std::string>("reference_logps");
+    o.format = c.get<std::string>("format");
+    return std::make_shared<PostTrainDataset>(o, make_tokenizer(c.at("tokenizer")));
+  });
+
+  Schema sft(
+      "prompt/response examples for sft: JSON lines of two string fields; the prompt's targets "
+      "are -100 and one EOS ends each response; optionally packed several to a row with "
+      "per-example segment ids and positions");
+  add_post_training(sft);
+  sft.string("prompt_field", "prompt", "the field holding the prompt");
+  sft.string("response_field", "response", "the field holding the response");
+  sft.boolean("pack", false,
+              "lay examples end to end in each row, each with its own segment id and positions "
+              "(they never attend to each other)");
+  r.add<data::Dataset>("dataset", "prompt_response", sft, [](const Config& c) {
+    PostTrainOptions o = read_post_training(c, "prompt_response");
+    o.pairs = false;
+    o.prompt_field = c.get<std::string>("prompt_field");
+    o.response_field = c.get<std::string>("response_field");
+    o.pack = c.get<bool>("pack");
+    return std::make_shared<PostTrainDataset>(o, make_tokenizer(c.at("tokenizer")));
+  });
+}
+
 }  // namespace
 
 void register_components(Registry& r) {
   register_text(r);
   register_jsonl(r);
   register_shards(r);
+  register_post_training(r);
 }
 
 }  // namespace kiln::datasets

@@ -1,14 +1,20 @@
 // The objectives plugin: training losses. causal_lm for decoders; mlm, nsp, sop and rtd for
 // encoders (BERT, RoBERTa, ALBERT, ELECTRA); span_corruption and denoising for encoder-decoders
-// (T5, BART); bilm for ELMo's bidirectional LM.
+// (T5, BART); bilm for ELMo's bidirectional LM; sft, reward_model, dpo and orpo for
+// post-training (with scalar_head, the model a reward model is).
 #include "core/registry/plugin.h"
 #include "plugins/objectives/bilm.h"
 #include "plugins/objectives/causal_lm.h"
 #include "plugins/objectives/denoising.h"
+#include "plugins/objectives/dpo.h"
 #include "plugins/objectives/mlm.h"
+#include "plugins/objectives/orpo.h"
+#include "plugins/objectives/reward_model.h"
 #include "plugins/objectives/rtd.h"
+#include "plugins/objectives/scalar_head.h"
 #include "plugins/objectives/sentence_pair.h"
 #include "plugins/objectives/seq2seq.h"
+#include "plugins/objectives/sft.h"
 #include "plugins/objectives/span_corruption.h"
 
 namespace kiln::objectives {
@@ -47,7 +53,73 @@ MlmOptions masking_options(const Config& c, bool& fixed) {
   return o;
 }
 
+// Post-training: sft, reward_model (and the scalar_head model it trains), dpo, orpo.
+void register_posttraining(Registry& r) {
+  Schema sft(
+      "supervised fine-tuning: mean cross-entropy over the response tokens only (the data sets "
+      "prompt targets to -100); packed rows keep to their own example through segment_ids");
+  r.add<train::Objective>("objective", "sft", sft,
+                          [](const Config&) { return std::make_shared<Sft>(); });
+
+  Schema rm(
+      "reward model (TRL's RewardTrainer): Bradley-Terry loss -log sigmoid(r_chosen - "
+      "r_rejected) on preference pairs, r read at the last response token of a model with one "
+      "output a position (scalar_head); logs accuracy and rewards/*");
+  r.add<train::Objective>("objective", "reward_model", rm,
+                          [](const Config&) { return std::make_shared<RewardModelObjective>(); });
+
+  Schema dpo(
+      "direct preference optimisation (TRL's DPOTrainer): -log sigmoid(beta [(log pi(y_c) - log "
+      "ref(y_c)) - (log pi(y_r) - log ref(y_r))]), log-probs summed over the response; the "
+      "reference is the starting policy (or the data's stored reference log-probs); logs "
+      "rewards/chosen, rewards/rejected, rewards/margins, rewards/accuracies, logps/*");
+  dpo.number("beta", 0.1, "the inverse temperature: how far the policy may move from the reference")
+      .min(1e-9);
+  dpo.choice("loss", {"sigmoid", "ipo"}, "sigmoid",
+             "sigmoid: DPO; ipo: (h - 1/(2 beta))^2 with length-averaged log-probs (Azar et al.)");
+  dpo.number("label_smoothing", 0.0,
+             "sigmoid loss only: the assumed probability that a preference label is flipped "
+             "(conservative DPO; 0: plain DPO)")
+      .range(0, 0.5);
+  dpo.choice("reference", {"model", "stored"}, "model",
+             "model: a frozen copy of the starting policy; stored: the data's reference "
+             "log-probs (Batch::reference_logps), no reference model kept in memory");
+  r.add<train::Objective>("objective", "dpo", dpo, [](const Config& c) {
+    DpoOptions o;
+    o.beta = c.get<double>("beta");
+    o.loss = c.get<std::string>("loss") == "ipo" ? DpoLoss::ipo : DpoLoss::sigmoid;
+    o.label_smoothing = c.get<double>("label_smoothing");
+    o.reference_model = c.get<std::string>("reference") == "model";
+    if (o.loss == DpoLoss::ipo && o.label_smoothing > 0)
+      c.at("label_smoothing").fail("label smoothing applies to the sigmoid loss, not to ipo");
+    return std::make_shared<Dpo>(o);
+  });
+
+  Schema orpo(
+      "odds-ratio preference optimisation (TRL's ORPOTrainer): NLL of the chosen response + "
+      "lambda (-log sigmoid(log odds(y_c) - log odds(y_r))), odds of the length-averaged "
+      "log-probs; no reference model");
+  orpo.number("lambda", 0.1, "weight of the odds-ratio term (TRL's beta)").min(0);
+  r.add<train::Objective>("objective", "orpo", orpo, [](const Config& c) {
+    return std::make_shared<Orpo>(c.get<double>("lambda"));
+  });
+
+  Schema head(
+      "a scalar head on a model (a reward model): a bias-free linear map of the activation at a "
+      "hook point to one output a position, [B, T, 1]");
+  head.component("model", "model", std::nullopt, "the model the head reads (a decoder)");
+  head.string("hook", "ln_final.hook_normalized",
+              "the hook point whose activation [B, T, d_model] the head reads");
+  head.number("init_std", 0.02, "standard deviation of the head's initial weights").min(0);
+  r.add<nn::Model>("model", "scalar_head", head, [](const Config& c) {
+    auto inner = Registry::global().create<nn::Model>(c.at("model"));
+    return std::make_shared<ScalarHead>(inner, c.get<std::string>("hook"),
+                                        c.get<double>("init_std"));
+  });
+}
+
 void register_components(Registry& r) {
+  register_posttraining(r);
   Schema causal(
       "next-token prediction: cross-entropy of each position's logits against the next token "
       "(targets of -100 are skipped)");

@@ -1,0 +1,54 @@
+// What the post-training objectives share: the policy's forward on a batch, the log-probability
+// of each row's response summed over its tokens, preference batches split into their chosen
+// and rejected halves, and the frozen reference policy. dpo, orpo and reward_model use them
+// here; ppo and grpo (per-token KL to the reference) are meant to reuse them.
+#pragma once
+
+#include <string>
+
+#include "core/nn/model.h"
+#include "core/train/objective.h"
+
+namespace kiln::objectives {
+
+/// The model's logits [B, T, V] for batch.inputs, with batch.positions and batch.segment_ids
+/// given to the model through `state` (packed documents attend only within themselves).
+/// `who` names the objective in errors. batch.targets must be defined and match the inputs.
+Tensor policy_logits(nn::Model& model, const data::Batch& batch, nn::ForwardState& state,
+                     const char* who);
+
+/// Per-token log-probabilities of the targets, [B, T], 0 where the target is -100;
+/// differentiable, in the loss's dtype (f32 for bf16/f16 logits). The per-token form is what
+/// ppo and grpo need for ratios and KL.
+Tensor token_logps(const Tensor& logits, const Tensor& targets);
+
+struct SequenceLogps {
+  Tensor sum;     ///< [B]: sum over the row's response tokens of log p(token | prefix)
+  Tensor tokens;  ///< [B]: how many response tokens the row has (targets != -100), sum's dtype
+};
+/// TRL's get_batch_logps (trl/trainer/dpo_trainer.py): labels of -100 are masked, the per-token
+/// log-probs summed per row; mean = sum / tokens is its average_log_prob form.
+SequenceLogps sequence_logps(const Tensor& logits, const Tensor& targets);
+
+/// Checks that a batch holds preference pairs (batch.pairs > 0, 2 * pairs rows) and returns
+/// the number of pairs; `who` names the objective.
+int64_t check_pairs(const data::Batch& batch, const char* who);
+
+/// A frozen copy of the starting policy. It is held as a snapshot of the model's weights taken
+/// at prepare() time (before a resumed run loads its checkpoint, so it is the starting
+/// policy), and swapped into the model for the reference's forward under NoGrad in eval mode
+/// (no dropout, as TRL's ref_model.eval()), then swapped back: one module tree serves both,
+/// at the cost of copying the weights twice a step. Runs with stored reference log-probs
+/// (Batch::reference_logps) never take the snapshot's forward.
+class ReferencePolicy {
+ public:
+  void snapshot(const nn::Model& model);
+  bool ready() const { return !weights_.empty(); }
+  /// Summed response log-probs [B] of the reference, no gradient.
+  SequenceLogps logps(nn::Model& model, const data::Batch& batch, const char* who);
+
+ private:
+  nn::StateDict weights_;
+};
+
+}  // namespace kiln::objectives

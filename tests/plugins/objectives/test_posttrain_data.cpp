@@ -1,0 +1,139 @@
+// Post-training data: hh-rlhf transcripts split at the shared prompt, identical pairs skipped
+// and counted, one EOS after each response, prompt targets masked, and the real hh-rlhf files.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "plugins/datasets/preference.h"
+#include "plugins/datasets/sources.h"
+
+namespace kiln::datasets {
+namespace {
+
+// Bytes as ids 1..256; "<eos>" is id 0 (parsed when written in the text with parse_special).
+class ByteTokenizer final : public data::Tokenizer {
+ public:
+  std::vector<int32_t> encode(std::string_view text, bool) const override {
+    std::vector<int32_t> ids;
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text.substr(i, 5) == "<eos>") {
+        ids.push_back(0);
+        i += 4;
+      } else {
+        ids.push_back(int32_t(uint8_t(text[i])) + 1);
+      }
+    }
+    return ids;
+  }
+  std::string decode(const std::vector<int32_t>& ids) const override {
+    std::string s;
+    for (int32_t id : ids) s += token_bytes(id);
+    return s;
+  }
+  std::string token_bytes(int32_t id) const override {
+    return id == 0 ? "<eos>" : std::string(1, char(id - 1));
+  }
+  int64_t vocab_size() const override { return 257; }
+  std::optional<int32_t> eos_id() const override { return 0; }
+  void save(const std::string&) const override {}
+  void load(const std::string&) override {}
+};
+
+TEST(PreferenceData, HhRlhfPromptIsTheLongestSharedPrefixEndingInAssistant) {
+  const std::string prompt = "\n\nHuman: Hi\n\nAssistant: Hello\n\nHuman: Help?\n\nAssistant:";
+  auto p = split_hh_rlhf(prompt + " Sure.", prompt + " No.");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->prompt, prompt);
+  EXPECT_EQ(p->chosen, " Sure.");
+  EXPECT_EQ(p->rejected, " No.");
+  // Responses that share a beginning: the prompt still ends at the last "\n\nAssistant:".
+  p = split_hh_rlhf(prompt + " Sure, here.", prompt + " Sure, not.");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->prompt, prompt);
+  EXPECT_EQ(p->chosen, " Sure, here.");
+  // Transcripts that diverge in an earlier turn: the prompt ends at the last shared one.
+  p = split_hh_rlhf("\n\nHuman: A\n\nAssistant: x\n\nHuman: B\n\nAssistant: y",
+                    "\n\nHuman: A\n\nAssistant: z");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->prompt, "\n\nHuman: A\n\nAssistant:");
+  EXPECT_EQ(p->chosen, " x\n\nHuman: B\n\nAssistant: y");
+  EXPECT_FALSE(split_hh_rlhf("\n\nHuman: A", "\n\nHuman: B").has_value());
+}
+
+TEST(PreferenceData, IdenticalPairsAreSkippedAndCounted) {
+  const std::string jsonl =
+      "{\"chosen\": \"\\n\\nHuman: q\\n\\nAssistant: a\", \"rejected\": \"\\n\\nHuman: "
+      "q\\n\\nAssistant: b\"}\n"
+      "{\"chosen\": \"\\n\\nHuman: q\\n\\nAssistant: same\", \"rejected\": \"\\n\\nHuman: "
+      "q\\n\\nAssistant: same\"}\n"
+      "{\"chosen\": \"no prompt\", \"rejected\": \"none\"}\n";
+  PreferenceRecords r = parse_preferences(jsonl, "f.jsonl", "hh-rlhf", "");
+  ASSERT_EQ(r.pairs.size(), 1u);
+  EXPECT_EQ(r.identical, 1);
+  EXPECT_EQ(r.no_prompt, 1);
+  EXPECT_EQ(r.pairs[0].chosen, " a");
+  PreferenceRecords j = parse_preferences(
+      "{\"prompt\": \"p\", \"chosen\": \"x\", \"rejected\": \"x\"}\n"
+      "{\"prompt\": \"p\", \"chosen\": \"x\", \"rejected\": \"y\"}\n",
+      "g.jsonl", "jsonl", "");
+  EXPECT_EQ(j.pairs.size(), 1u);
+  EXPECT_EQ(j.identical, 1);
+}
+
+TEST(PreferenceData, BadRecordsNameTheLine) {
+  try {
+    parse_preferences("{\"prompt\": \"p\", \"chosen\": \"x\"}\n", "g.jsonl", "jsonl", "data: ");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("g.jsonl:1: no field \"rejected\""), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(PreferenceData, ExactlyOneEosAfterEachResponse) {
+  ByteTokenizer tok;
+  Example a = make_example(tok, "ab", "cd", 0);
+  EXPECT_EQ(a.tokens, (std::vector<int32_t>{'a' + 1, 'b' + 1, 'c' + 1, 'd' + 1, 0}));
+  EXPECT_EQ(a.prompt_len, 2);
+  // A response already ending in EOS (once or more) gets no second one.
+  Example b = make_example(tok, "ab", "cd<eos><eos>", 0);
+  EXPECT_EQ(b.tokens, a.tokens);
+  Example c = make_example(tok, "ab", "cd", std::nullopt);
+  EXPECT_EQ(c.tokens.size(), 4u);
+}
+
+TEST(PreferenceData, PairRowsMaskThePromptAndPad) {
+  Example c{{5, 6, 7, 8, 0}, 2}, r{{5, 6, 9, 0}, 2};
+  data::Batch b = collate_pairs({&c}, {&r}, 16, 3);
+  EXPECT_EQ(b.pairs, 1);
+  EXPECT_EQ(b.inputs.shape(), (Shape{2, 5}));
+  EXPECT_EQ(b.inputs.to_vector<int64_t>(), (std::vector<int64_t>{5, 6, 7, 8, 0, 5, 6, 9, 0, 3}));
+  EXPECT_EQ(b.targets.to_vector<int64_t>(),
+            (std::vector<int64_t>{-100, 7, 8, 0, -100, -100, 9, 0, -100, -100}));
+}
+
+TEST(PreferenceData, TruncationCutsThePromptFirst) {
+  Example e{{1, 2, 3, 4, 5, 6, 0}, 4};
+  Example t = truncate_example(e, 5);
+  EXPECT_EQ(t.tokens, (std::vector<int32_t>{3, 4, 5, 6, 0}));
+  EXPECT_EQ(t.prompt_len, 2);
+  t = truncate_example(e, 3);  // the prompt keeps one token, the response is cut
+  EXPECT_EQ(t.tokens, (std::vector<int32_t>{4, 5, 6}));
+  EXPECT_EQ(t.prompt_len, 1);
+}
+
+TEST(PreferenceData, HhRlhfFilesParse) {
+  const std::string file = std::string(KILN_SHARED_DATA) + "/hh-rlhf/helpful-base/test.jsonl.gz";
+  if (!std::ifstream(file).good()) GTEST_SKIP() << file << " is absent";
+  PreferenceRecords r = parse_preferences(read_file(file, ""), file, "hh-rlhf", "");
+  EXPECT_EQ(int64_t(r.pairs.size()) + r.identical + r.no_prompt, 2354);
+  EXPECT_GT(r.pairs.size(), 2300u);
+  for (const PreferenceText& p : r.pairs) {
+    ASSERT_TRUE(p.prompt.ends_with("\n\nAssistant:"));
+    ASSERT_TRUE(p.prompt.starts_with("\n\nHuman:"));
+    ASSERT_NE(p.chosen, p.rejected);
+  }
+}
+
+}  // namespace
+}  // namespace kiln::datasets
