@@ -1,0 +1,11 @@
+-- Tiny BART (models/bart.lua) trained as BART is: denoising (sentence permutation and text
+-- infilling), on characters with <s>, <pad>, </s> and <mask> (vocabulary 65 + 4).
+local bart = include "../../models/bart.lua"
+local common = include "common.lua"
+
+return {
+  seed = 1,
+  model = bart { size = "tiny", vocab = 69, seq_len = common.seq_len, dropout = 0 },
+  data = common.data { "<s>", "<pad>", "</s>", "<mask>" },
+  train = common.train(denoising {}),
+}
