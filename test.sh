@@ -7,6 +7,11 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")" && pwd)
 "$root/scripts/setup.sh" "$root/build"
+# ctest runs nproc tests at once, each with an OpenMP team of nproc threads: with the default
+# wait policy idle threads spin at barriers and steal the cores the other tests need (a small
+# gradcheck took 42 s beside other work; 2 s with passive waits). Tests keep their threads, so
+# the parallel paths stay tested.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 cd "$root/build"
 ctest --output-on-failure -j "${KILN_TEST_JOBS:-$(nproc)}" "$@"
 if [ "${KILN_TEST_SANITIZE:-0}" = 1 ]; then

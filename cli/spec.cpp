@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "core/nn/init.h"
 #include "core/nn/model.h"
 #include "core/registry/registry.h"
 #include "dsl/spec.h"
@@ -26,6 +27,7 @@ std::string with_commas(int64_t n) {
 void report_model(const Config& spec) {
   const Config* model = spec.find("model");
   if (!model || model->is_null()) return;
+  nn::init::SkipRandomInit shapes_only;  // the count needs the shapes, not the values
   auto m = Registry::global().create<nn::Model>(*model);
   std::cerr << "model: " << with_commas(m->num_parameters()) << " parameters\n";
 }

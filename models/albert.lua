@@ -22,23 +22,16 @@ local sizes = {
   xlarge = { n_layers = 24, d_model = 2048, n_heads = 16, d_embed = 128 },  -- 60M
 }
 
+local read_options = include "lib/options.lua"
+local presets = { sizes = sizes, default = "base", names = "tiny, base, large or xlarge" }
+
 local options = { size = true, vocab = true, d_model = true, d_embed = true, n_layers = true,
                   n_heads = true, d_mlp = true, n_groups = true, seq_len = true, context = true,
                   dropout = true, sop = true }
 
 local function albert(o)
-  o = o or {}
-  for k in pairs(o) do
-    if not options[k] then error("albert: unknown option '" .. tostring(k) .. "'", 2) end
-  end
-  local size = sizes[o.size or "base"]
-  if not size then
-    error("albert: unknown size '" .. tostring(o.size) .. "' (tiny, base, large or xlarge)", 2)
-  end
-  local function pick(key, default)
-    if o[key] ~= nil then return o[key] end
-    return default
-  end
+  local pick, size
+  o, pick, size = read_options("albert", o, options, presets)
   return encoder {
     vocab = pick("vocab", 30000),
     d_model = pick("d_model", size.d_model),

@@ -22,23 +22,16 @@ local sizes = {
   large = { n_layers = 12, d_model = 1024, n_heads = 16 },  -- 406M
 }
 
+local read_options = include "lib/options.lua"
+local presets = { sizes = sizes, default = "base", names = "tiny, base or large" }
+
 local options = { size = true, vocab = true, d_model = true, n_layers = true,
                   n_decoder_layers = true, n_heads = true, d_mlp = true, seq_len = true,
                   context = true, dropout = true, decoder_start = true, norm_position = true }
 
 local function bart(o)
-  o = o or {}
-  for k in pairs(o) do
-    if not options[k] then error("bart: unknown option '" .. tostring(k) .. "'", 2) end
-  end
-  local size = sizes[o.size or "base"]
-  if not size then
-    error("bart: unknown size '" .. tostring(o.size) .. "' (tiny, base or large)", 2)
-  end
-  local function pick(key, default)
-    if o[key] ~= nil then return o[key] end
-    return default
-  end
+  local pick, size
+  o, pick, size = read_options("bart", o, options, presets)
   return encoder_decoder {
     vocab = pick("vocab", 50265),
     d_model = pick("d_model", size.d_model),

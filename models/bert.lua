@@ -25,24 +25,17 @@ local sizes = {
   large  = { n_layers = 24, d_model = 1024, n_heads = 16 },  -- 335M
 }
 
+local read_options = include "lib/options.lua"
+local presets = { sizes = sizes, default = "base",
+                  names = "tiny, mini, small, medium, base or large" }
+
 local options = { size = true, vocab = true, d_model = true, n_layers = true, n_heads = true,
                   d_mlp = true, seq_len = true, context = true, n_types = true, dropout = true,
                   nsp = true, norm_position = true, pos = true }
 
 local function bert(o)
-  o = o or {}
-  for k in pairs(o) do
-    if not options[k] then error("bert: unknown option '" .. tostring(k) .. "'", 2) end
-  end
-  local size = sizes[o.size or "base"]
-  if not size then
-    error("bert: unknown size '" .. tostring(o.size) ..
-          "' (tiny, mini, small, medium, base or large)", 2)
-  end
-  local function pick(key, default)
-    if o[key] ~= nil then return o[key] end
-    return default
-  end
+  local pick, size
+  o, pick, size = read_options("bert", o, options, presets)
   return encoder {
     vocab = pick("vocab", 30522),
     d_model = pick("d_model", size.d_model),

@@ -23,23 +23,16 @@ local sizes = {
   large = { n_layers = 24, d_model = 1024, n_heads = 16, d_embed = 1024, generator_size = 1 / 4 },
 }
 
+local read_options = include "lib/options.lua"
+local presets = { sizes = sizes, default = "base", names = "tiny, small, base or large" }
+
 local options = { size = true, vocab = true, d_model = true, d_embed = true, n_layers = true,
                   n_heads = true, d_mlp = true, generator_size = true, seq_len = true,
                   context = true, dropout = true }
 
 local function electra_model(o)
-  o = o or {}
-  for k in pairs(o) do
-    if not options[k] then error("electra: unknown option '" .. tostring(k) .. "'", 2) end
-  end
-  local size = sizes[o.size or "base"]
-  if not size then
-    error("electra: unknown size '" .. tostring(o.size) .. "' (tiny, small, base or large)", 2)
-  end
-  local function pick(key, default)
-    if o[key] ~= nil then return o[key] end
-    return default
-  end
+  local pick, size
+  o, pick, size = read_options("electra", o, options, presets)
   return electra {
     vocab = pick("vocab", 30522),
     d_model = pick("d_model", size.d_model),

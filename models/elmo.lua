@@ -20,22 +20,15 @@ local sizes = {
   base  = { n_layers = 2, d_model = 512, d_hidden = 4096 },  -- ELMo "original"
 }
 
+local read_options = include "lib/options.lua"
+local presets = { sizes = sizes, default = "base", names = "tiny, small or base" }
+
 local options = { size = true, vocab = true, d_model = true, d_hidden = true, n_layers = true,
                   seq_len = true, context = true, dropout = true, tie_embeddings = true }
 
 local function elmo(o)
-  o = o or {}
-  for k in pairs(o) do
-    if not options[k] then error("elmo: unknown option '" .. tostring(k) .. "'", 2) end
-  end
-  local size = sizes[o.size or "base"]
-  if not size then
-    error("elmo: unknown size '" .. tostring(o.size) .. "' (tiny, small or base)", 2)
-  end
-  local function pick(key, default)
-    if o[key] ~= nil then return o[key] end
-    return default
-  end
+  local pick, size
+  o, pick, size = read_options("elmo", o, options, presets)
   return model.bilm {  -- `bilm` alone also names the objective
     vocab = pick("vocab", 32000),
     d_model = pick("d_model", size.d_model),

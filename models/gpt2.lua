@@ -23,23 +23,16 @@ local sizes = {
   xl     = { n_layers = 48, d_model = 1600, n_heads = 25 },  -- 1558M
 }
 
+local read_options = include "lib/options.lua"
+local presets = { sizes = sizes, default = "small", names = "small, medium, large or xl" }
+
 local options = { size = true, vocab = true, d_model = true, n_layers = true, n_heads = true,
                   d_mlp = true, seq_len = true, context = true, dropout = true, bias = true,
                   tie_embeddings = true, pos = true, activation = true, blocks = true }
 
 local function gpt2(o)
-  o = o or {}
-  for k in pairs(o) do
-    if not options[k] then error("gpt2: unknown option '" .. tostring(k) .. "'", 2) end
-  end
-  local size = sizes[o.size or "small"]
-  if not size then
-    error("gpt2: unknown size '" .. tostring(o.size) .. "' (small, medium, large or xl)", 2)
-  end
-  local function pick(key, default)
-    if o[key] ~= nil then return o[key] end
-    return default
-  end
+  local pick, size
+  o, pick, size = read_options("gpt2", o, options, presets)
   return decoder {
     vocab = pick("vocab", 50257),
     d_model = pick("d_model", size.d_model),

@@ -13,20 +13,16 @@
 -- (8/3 d_model rounded to multiple_of), multiple_of (256), seq_len or context (2048),
 -- rope_theta (10000), norm_eps (1e-5), dropout (0), tie_embeddings (false), blocks.
 
+local read_options = include "lib/options.lua"
+
 local options = { vocab = true, d_model = true, n_layers = true, n_heads = true, n_kv_heads = true,
                   d_mlp = true, multiple_of = true, seq_len = true, context = true,
                   rope_theta = true, norm_eps = true, dropout = true, tie_embeddings = true,
                   blocks = true }
 
 local function llama(o)
-  o = o or {}
-  for k in pairs(o) do
-    if not options[k] then error("llama: unknown option '" .. tostring(k) .. "'", 2) end
-  end
-  local function pick(key, default)
-    if o[key] ~= nil then return o[key] end
-    return default
-  end
+  local pick
+  o, pick = read_options("llama", o, options)
   return decoder {
     vocab = pick("vocab", 32000),
     d_model = pick("d_model", 512),

@@ -18,22 +18,15 @@ local sizes = {
   large = { n_layers = 24, d_model = 1024, n_heads = 16 },  -- 355M
 }
 
+local read_options = include "lib/options.lua"
+local presets = { sizes = sizes, default = "base", names = "tiny, base or large" }
+
 local options = { size = true, vocab = true, d_model = true, n_layers = true, n_heads = true,
                   d_mlp = true, seq_len = true, context = true, dropout = true, pos = true }
 
 local function roberta(o)
-  o = o or {}
-  for k in pairs(o) do
-    if not options[k] then error("roberta: unknown option '" .. tostring(k) .. "'", 2) end
-  end
-  local size = sizes[o.size or "base"]
-  if not size then
-    error("roberta: unknown size '" .. tostring(o.size) .. "' (tiny, base or large)", 2)
-  end
-  local function pick(key, default)
-    if o[key] ~= nil then return o[key] end
-    return default
-  end
+  local pick, size
+  o, pick, size = read_options("roberta", o, options, presets)
   return encoder {
     vocab = pick("vocab", 50265),
     d_model = pick("d_model", size.d_model),

@@ -3,22 +3,27 @@
 // no longer than the model's context (loglikelihood_rolling). Evaluators build on these;
 // generation (generate_until) and the request engine of the evaluation suites grow from here.
 //
-// Results do not depend on the batch size as far as the evaluator goes: requests are batched
-// by length (longest first, right-padded; a causal model's prediction at a position does not
-// see the padding after it), every score is read back per position and summed in f64 in the
-// request's own token order. The model's forward must also compute each row the same whatever
-// the rows beside it: kiln's f64 kernels do (the evaluator tests check identical results for
-// batch sizes 1, 8 and 32 on a model built from ops), but oneDNN's f32 matmul chooses its
-// blocking by the total row count, so f32 models agree across batch sizes to f32 rounding only
-// (about 1e-7 relative); --batch 1 is the reference.
+// Requests whose model input is the same (multiple-choice answers of one token after one
+// prompt) share one forward row. Results do not depend on the batch size as far as the engine
+// goes: rows are batched by length (longest first, right-padded; a causal model's prediction at
+// a position does not see the padding after it), the scored positions are read back per row,
+// put through log_softmax in f64 row by row, and summed in f64 in the request's own token order.
+// The model's forward must also compute each row the same whatever the rows beside it: kiln's f64
+// kernels do (the evaluator tests check identical results for batch sizes 1, 8 and 32 on a model
+// built from ops), but oneDNN's f32 matmul chooses its blocking by the total row count, so f32
+// models agree across batch sizes to f32 rounding only (about 1e-7 relative); --batch 1 is the
+// reference.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/data/tokenizer.h"
 #include "core/nn/model.h"
 
 namespace kiln::eval {
@@ -48,6 +53,23 @@ struct LoglikelihoodOptions {
   /// Called after each batch with (requests done, requests in all).
   std::function<void(int64_t, int64_t)> progress;
 };
+
+/// A request from text, tokenised as lm-evaluation-harness's _encode_pair: trailing whitespace
+/// of the context (ASCII) moves to the front of the continuation; then the context is encoded
+/// alone and the continuation is what encoding context + continuation whole gives after the
+/// context's token count. Encoding whole (rather than the continuation alone) lets a
+/// tokenizer merge across the boundary exactly as it does in running text, which is what the
+/// harness scores. With `prefix` (a BOS token) the context starts with it; an empty context
+/// becomes [prefix] alone, as the harness's prefix_token_id, and is an error without one.
+/// Throws when the continuation encodes to no token.
+LoglikelihoodRequest encode_pair(const data::Tokenizer& tokenizer, std::string_view context,
+                                 std::string_view continuation,
+                                 std::optional<int32_t> prefix = std::nullopt);
+/// encode_pair of one context with each continuation (the context encoded once).
+std::vector<LoglikelihoodRequest> encode_pairs(const data::Tokenizer& tokenizer,
+                                               std::string_view context,
+                                               const std::vector<std::string>& continuations,
+                                               std::optional<int32_t> prefix = std::nullopt);
 
 /// Scores every request; results come back in the order of `requests`. Runs without
 /// gradients and with the model in eval mode (its mode is restored after). Throws kiln::Error

@@ -12,6 +12,8 @@ namespace kiln::nn::init {
 
 namespace {
 
+thread_local bool skip_random = false;
+
 Tensor& checked(Tensor& t, const char* op) {
   KILN_CHECK(t.defined(), "init.", op, ": the tensor is undefined");
   KILN_CHECK(is_floating(t.dtype()), "init.", op, ": expected a floating tensor, got ",
@@ -39,6 +41,13 @@ double std_normal_cdf(double x) {
 }
 
 }  // namespace
+
+SkipRandomInit::SkipRandomInit() : previous_(skip_random) {
+  skip_random = true;
+}
+SkipRandomInit::~SkipRandomInit() {
+  skip_random = previous_;
+}
 
 Fans compute_fans(const Shape& shape) {
   KILN_CHECK(shape.size() >= 2,
@@ -80,12 +89,14 @@ Tensor constant_(Tensor t, double value) {
 Tensor uniform_(Tensor t, double low, double high, Generator* gen) {
   checked(t, "uniform_");
   KILN_CHECK(low <= high, "init.uniform_: expected low <= high, got [", low, ", ", high, ")");
+  if (skip_random) return t;
   return assign(t, rand(t.shape(), DType::f64, gen, low, high));
 }
 
 Tensor normal_(Tensor t, double mean, double std, Generator* gen) {
   checked(t, "normal_");
   KILN_CHECK(std >= 0, "init.normal_: std must be >= 0, got ", std);
+  if (skip_random) return t;
   return assign(t, randn(t.shape(), DType::f64, gen, mean, std));
 }
 
@@ -93,6 +104,7 @@ Tensor trunc_normal_(Tensor t, double mean, double std, double a, double b, Gene
   checked(t, "trunc_normal_");
   KILN_CHECK(std > 0, "init.trunc_normal_: std must be > 0, got ", std);
   KILN_CHECK(a < b, "init.trunc_normal_: expected a < b, got a = ", a, ", b = ", b);
+  if (skip_random) return t;
   double alpha = (a - mean) / std, beta = (b - mean) / std;
   // CDF values near 1 lose their digits (1 - 1e-17 == 1): draw an interval in the upper tail
   // as its mirror image in the lower tail, where Phi keeps full relative precision.

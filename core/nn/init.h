@@ -56,6 +56,20 @@ Tensor kaiming_normal_(Tensor t, double a = 0.0, FanMode mode = FanMode::fan_in,
 /// sqrt(2 * n_layers)), since each of the n_layers blocks adds two such outputs.
 Tensor scaled_residual_normal_(Tensor t, double std, int64_t n_layers, Generator* gen = nullptr);
 
+/// While one is alive on a thread, the random initialisers (uniform_, normal_, trunc_normal_ and
+/// those built on them) leave tensors as they are. `kiln spec check` and `spec dump` build a
+/// model only to validate it and count its parameters; drawing 200M normals for that took seconds.
+class SkipRandomInit {
+ public:
+  SkipRandomInit();
+  ~SkipRandomInit();
+  SkipRandomInit(const SkipRandomInit&) = delete;
+  SkipRandomInit& operator=(const SkipRandomInit&) = delete;
+
+ private:
+  bool previous_;
+};
+
 /// Phi^-1(p), the standard normal quantile, to about 1e-15 relative (0 < p < 1).
 double normal_quantile(double p);
 

@@ -3,6 +3,7 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <sstream>
 
 #include "core/autograd/autograd.h"
@@ -57,6 +58,12 @@ void copy_to_host_buffer(const Tensor& t, DType dtype, void* buffer) {
 
 Tensor& Tensor::fill_(double value) {
   autograd::check_inplace(*this, "fill_");
+  // Zeroing (every parameter a model allocates, every gradient buffer) is a memset: all-zero
+  // bytes are 0 in every dtype kiln has.
+  if (value == 0.0 && !std::signbit(value) && device().is_cpu() && is_contiguous()) {
+    if (nbytes() > 0) std::memset(data_ptr(), 0, nbytes());
+    return *this;
+  }
   double v = value;
   Tensor src = make_view(std::make_shared<Storage>(&v, sizeof v, Device::cpu(), nullptr), Shape{}, Strides{},
                          0, DType::f64);

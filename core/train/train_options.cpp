@@ -35,9 +35,13 @@ Schema train_section_schema() {
   s.integer("log_every", 10, "steps between lines of the progress log and metrics.jsonl").min(1);
   s.integer("checkpoint_every", 0, "steps between checkpoints (0: only at the end)").min(0);
   s.integer("keep_checkpoints", 3, "checkpoints kept in the run (the oldest are removed)").min(1);
+  // T5's relative position bias is a table of biases looked up by bucket, an embedding too.
   s.list("no_decay", ParamType::string(),
-         Config::list({Config("embed"), Config("wte"), Config("wpe")}),
-         "parameters whose name contains one of these get no weight decay (embedding tables)");
+         Config::list({Config("embed"), Config("wte"), Config("wpe"), Config("shared.weight"),
+                       Config("rel_pos")}),
+         "parameters whose name contains one of these get no weight decay (embedding tables: "
+         "token, position and type embeddings, an encoder-decoder's shared token embedding, "
+         "T5's relative position bias)");
   s.boolean("decay_vectors", false,
             "decay 1-d parameters too (norm gains and biases, which by default get no decay)");
   return s;

@@ -48,6 +48,16 @@ __device__ __forceinline__ void offsets(const Strided<N>& s, int64_t i, int64_t 
   }
 }
 
+/// The offsets of this thread's element (one thread per element, a 1-D grid); false for the
+/// threads past the end, which have nothing to do.
+template <int N>
+__device__ __forceinline__ bool element_offsets(const Strided<N>& s, int64_t (&off)[N]) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= s.numel) return false;
+  offsets(s, i, off);
+  return true;
+}
+
 inline unsigned blocks_for(int64_t n, int threads) { return unsigned((n + threads - 1) / threads); }
 
 /// Calls f(T{}) with T the device storage type of dtype (floating dtypes only when `floating`).

@@ -103,10 +103,8 @@ __device__ __forceinline__ bool compare_fn(A a, A b) {
 template <UnaryOp op, class T>
 __global__ void unary_kernel(Strided<2> s, double p0, double p1) {
   using A = acc_t<T>;
-  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= s.numel) return;
   int64_t off[2];
-  offsets(s, i, off);
+  if (!element_offsets(s, off)) return;
   A x = load_as<A>(static_cast<const T*>(s.ptr[1]) + off[1]);
   store_as(static_cast<T*>(s.ptr[0]) + off[0], unary_fn<op, A>(x, A(p0), A(p1)));
 }
@@ -114,10 +112,8 @@ __global__ void unary_kernel(Strided<2> s, double p0, double p1) {
 template <UnaryOp op, class T>
 __global__ void unary_grad_kernel(Strided<4> s, double p0, double p1) {
   using A = acc_t<T>;
-  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= s.numel) return;
   int64_t off[4];
-  offsets(s, i, off);
+  if (!element_offsets(s, off)) return;
   A g = load_as<A>(static_cast<const T*>(s.ptr[1]) + off[1]);
   A x = load_as<A>(static_cast<const T*>(s.ptr[2]) + off[2]);
   A y = load_as<A>(static_cast<const T*>(s.ptr[3]) + off[3]);
@@ -127,10 +123,8 @@ __global__ void unary_grad_kernel(Strided<4> s, double p0, double p1) {
 template <BinaryOp op, class T>
 __global__ void binary_kernel(Strided<3> s) {
   using A = acc_t<T>;
-  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= s.numel) return;
   int64_t off[3];
-  offsets(s, i, off);
+  if (!element_offsets(s, off)) return;
   A a = load_as<A>(static_cast<const T*>(s.ptr[1]) + off[1]);
   A b = load_as<A>(static_cast<const T*>(s.ptr[2]) + off[2]);
   store_as(static_cast<T*>(s.ptr[0]) + off[0], binary_fn<op, A>(a, b));
@@ -139,10 +133,8 @@ __global__ void binary_kernel(Strided<3> s) {
 template <CompareOp op, class T>
 __global__ void compare_kernel(Strided<3> s) {
   using A = acc_t<T>;
-  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= s.numel) return;
   int64_t off[3];
-  offsets(s, i, off);
+  if (!element_offsets(s, off)) return;
   A a = load_as<A>(static_cast<const T*>(s.ptr[1]) + off[1]);
   A b = load_as<A>(static_cast<const T*>(s.ptr[2]) + off[2]);
   static_cast<bool*>(s.ptr[0])[off[0]] = compare_fn<op, A>(a, b);
@@ -150,20 +142,16 @@ __global__ void compare_kernel(Strided<3> s) {
 
 template <class T>
 __global__ void where_kernel(Strided<4> s) {
-  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= s.numel) return;
   int64_t off[4];
-  offsets(s, i, off);
+  if (!element_offsets(s, off)) return;
   bool c = static_cast<const bool*>(s.ptr[1])[off[1]];
   static_cast<T*>(s.ptr[0])[off[0]] = c ? static_cast<const T*>(s.ptr[2])[off[2]] : static_cast<const T*>(s.ptr[3])[off[3]];
 }
 
 template <class D, class S>
 __global__ void convert_kernel(Strided<2> s) {
-  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= s.numel) return;
   int64_t off[2];
-  offsets(s, i, off);
+  if (!element_offsets(s, off)) return;
   // Through f64 for integers (exact), f32/f64 for floats (bf16/f16 round to nearest even).
   using Mid = std::conditional_t<std::is_same_v<D, double> || std::is_same_v<S, double> || !is_floating_v<D> ||
                                      !is_floating_v<S>,

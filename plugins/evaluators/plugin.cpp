@@ -1,5 +1,6 @@
 // The evaluators plugin: registers the evaluators of this folder.
 #include "core/registry/plugin.h"
+#include "plugins/evaluators/mmlu.h"
 #include "plugins/evaluators/perplexity.h"
 
 namespace kiln::evaluators {
@@ -66,8 +67,50 @@ void register_perplexity(Registry& r) {
   });
 }
 
+void register_mmlu(Registry& r) {
+  Schema s(
+      "MMLU (Hendrycks et al.): k-shot multiple choice scored by the log-likelihood of \" A\" .. "
+      "\" D\"; accuracy per subject, per category, weighted and over subjects");
+  s.string("name", std::string("mmlu"), "the name in the results table and results.json");
+  s.string("path", std::string("../shared/data/mmlu"),
+           "the folder holding MMLU's original dev/, val/ and test/ CSV folders");
+  s.choice("split", {"test", "val", "dev"}, std::string("test"), "the questions scored");
+  s.integer("shots", int64_t(5), "few-shot examples: the first `shots` questions of the dev file")
+      .range(0, 5);
+  s.list("subjects", ParamType::string(), Config::list(),
+         "score only these subjects (file stems, e.g. \"abstract_algebra\"); empty = all");
+  s.optional("limit", ParamType::integer(), "score only the first N questions of each subject")
+      .min(1);
+  s.optional("context", ParamType::integer(),
+             "tokens the model reads (default: the model's context length)")
+      .min(2);
+  s.choice("template", {"original", "harness"}, std::string("original"),
+           "original: hendrycks/test's prompt, fields verbatim; harness: lm-evaluation-harness's "
+           "(the question stripped of surrounding whitespace)");
+  s.choice("bos", {"none", "bos"}, std::string("none"),
+           "none: no BOS (lm-evaluation-harness's default); bos: start every prompt with the "
+           "tokenizer's BOS (else its EOS)");
+  r.add<eval::Evaluator>("evaluator", "mmlu", s, [](const Config& c) {
+    MmluOptions o;
+    o.name = c.get<std::string>("name");
+    o.path = c.get<std::string>("path");
+    o.split = c.get<std::string>("split");
+    o.shots = c.get<int64_t>("shots");
+    for (const Config& item : c.at("subjects").items()) o.subjects.push_back(item.as_string());
+    o.limit = optional_int<int64_t>(c, "limit");
+    o.context = optional_int<int64_t>(c, "context");
+    o.prompt = c.get<std::string>("template") == "harness" ? MmluTemplate::harness
+                                                           : MmluTemplate::original;
+    o.bos = c.get<std::string>("bos");
+    if (o.name.empty()) c.at("name").fail("the name must not be empty");
+    if (o.path.empty()) c.at("path").fail("the path must not be empty");
+    return std::make_shared<MmluEvaluator>(std::move(o));
+  });
+}
+
 void register_components(Registry& r) {
   register_perplexity(r);
+  register_mmlu(r);
 }
 
 }  // namespace

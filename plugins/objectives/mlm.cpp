@@ -20,8 +20,32 @@ void set_key_padding(nn::ForwardState& state, std::span<const int32_t> tokens, i
 }
 
 void MaskedLM::prepare(const train::ObjectiveContext& context) {
+  if (given_) {  // no masking to do: no mask token needed, and the data may have no tokenizer
+    if (context.tokenizer) pad_ = context.tokenizer->special_id("pad");
+    return;
+  }
   masker_.prepare(context, "mlm");
   pad_ = context.tokenizer->special_id("pad");
+}
+
+MaskedBatch MaskedLM::given_masking(const data::Batch& batch,
+                                    const std::vector<int32_t>& tokens) const {
+  KILN_CHECK(
+      batch.targets.defined() && batch.targets.shape() == batch.inputs.shape(),
+      "mlm: masking = \"given\" reads the labels from the batch's targets, which must be [B, "
+      "T] as the inputs ",
+      batch.inputs.shape(), ", got ",
+      batch.targets.defined() ? str_cat(batch.targets.shape()) : std::string("none"));
+  MaskedBatch m;
+  m.rows = batch.inputs.size(0);
+  m.cols = batch.inputs.size(1);
+  m.inputs = tokens;
+  m.labels = batch.targets.to_vector<int64_t>();
+  for (size_t i = 0; i < m.labels.size(); ++i)
+    if (m.labels[i] != -100) m.positions.push_back(int64_t(i));
+  KILN_CHECK(!m.positions.empty(),
+             "mlm: masking = \"given\" but every target of the batch is -100: no token to predict");
+  return m;
 }
 
 train::LossOutput MaskedLM::compute(nn::Model& model, const data::Batch& batch,
@@ -30,7 +54,7 @@ train::LossOutput MaskedLM::compute(nn::Model& model, const data::Batch& batch,
   const int64_t B = batch.inputs.size(0), T = batch.inputs.size(1);
   const Device device = batch.inputs.device();
   Generator& gen = state.generator ? *state.generator : default_generator();
-  const MaskedBatch m = masker_.apply(tokens, B, T, gen);
+  const MaskedBatch m = given_ ? given_masking(batch, tokens) : masker_.apply(tokens, B, T, gen);
   if (batch.positions.defined()) state.positions = batch.positions;
   if (batch.segment_ids.defined()) state.segment_ids = batch.segment_ids;
   set_key_padding(state, tokens, B, T, pad_, device);

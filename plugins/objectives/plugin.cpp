@@ -8,21 +8,29 @@
 #include "plugins/objectives/mlm.h"
 #include "plugins/objectives/rtd.h"
 #include "plugins/objectives/sentence_pair.h"
+#include "plugins/objectives/seq2seq.h"
 #include "plugins/objectives/span_corruption.h"
 
 namespace kiln::objectives {
 namespace {
 
 // The masking parameters of mlm, nsp, sop and rtd, with each one's defaults.
-void masking_params(Schema& s, double mask, double random) {
+// given (mlm only): the batch arrives masked.
+void masking_params(Schema& s, double mask, double random, bool given = false) {
   s.number("rate", 0.15, "probability that a token (or, with whole_word, a word) is selected")
       .range(0, 1);
   s.number("mask", mask, "of the selected tokens: replaced by the mask token").range(0, 1);
   s.number("random", random, "of the selected tokens: replaced by a random ordinary token")
       .range(0, 1);
-  s.choice("masking", {"dynamic", "static"}, "dynamic",
-           "dynamic: fresh masks each time a row is seen (RoBERTa); static: fixed by the run's "
-           "seed and the row's tokens (BERT)");
+  if (given)
+    s.choice("masking", {"dynamic", "static", "given"}, "dynamic",
+             "dynamic: fresh masks each time a row is seen (RoBERTa); static: fixed by the run's "
+             "seed and the row's tokens (BERT); given: the data is masked already (its inputs "
+             "are read as they are, its targets are the labels, -100 where none)");
+  else
+    s.choice("masking", {"dynamic", "static"}, "dynamic",
+             "dynamic: fresh masks each time a row is seen (RoBERTa); static: fixed by the run's "
+             "seed and the row's tokens (BERT)");
   s.boolean("whole_word", false, "select whole words (all their tokens) rather than single tokens");
 }
 
@@ -56,11 +64,11 @@ void register_components(Registry& r) {
   Schema mlm(
       "masked language modelling (BERT, RoBERTa): 15% of tokens selected, of those 80% [MASK], "
       "10% random, 10% unchanged; cross-entropy at the selected tokens (needs a mask token)");
-  masking_params(mlm, 0.8, 0.1);
+  masking_params(mlm, 0.8, 0.1, /*given=*/true);
   r.add<train::Objective>("objective", "mlm", mlm, [](const Config& c) {
     bool fixed = false;
     MlmOptions o = masking_options(c, fixed);
-    return std::make_shared<MaskedLM>(o, fixed);
+    return std::make_shared<MaskedLM>(o, fixed, c.get<std::string>("masking") == "given");
   });
 
   for (PairTask task : {PairTask::nsp, PairTask::sop}) {
@@ -106,6 +114,13 @@ void register_components(Registry& r) {
     o.eos = c.get<bool>("eos");
     return std::make_shared<SpanCorruptionObjective>(o);
   });
+
+  Schema s2s(
+      "sequence-to-sequence on the data's own pairs: the encoder reads the batch's inputs, the "
+      "decoder writes its targets with teacher forcing (-100: no loss); for data corrupted or "
+      "paired beforehand (an encoder-decoder)");
+  r.add<train::Objective>("objective", "seq2seq", s2s,
+                          [](const Config&) { return std::make_shared<Seq2SeqObjective>(); });
 
   Schema den(
       "BART's denoising: sentence permutation, text infilling (Poisson span lengths, one mask "

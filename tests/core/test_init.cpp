@@ -201,5 +201,35 @@ TEST(Init, InitialisesParametersInPlace) {
   EXPECT_THROW(init::normal_(arange(4)), Error);
 }
 
+
+float max_abs(const Tensor& t) {
+  float m = 0;
+  for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::abs(t.data<float>()[i]));
+  return m;
+}
+
+// SkipRandomInit turns the random initialisers into no-ops on this thread while it lives (spec
+// check and dump count parameters without drawing them); constant_ still writes.
+TEST(Init, SkipRandomInitLeavesTensorsAsTheyAreWhileAlive) {
+  Tensor t = zeros({64});
+  {
+    init::SkipRandomInit skip;
+    init::normal_(t, 0.0, 1.0);
+    init::uniform_(t, 1.0, 2.0);
+    init::trunc_normal_(t, 0.0, 1.0);
+    init::xavier_uniform_(t.reshape({8, 8}));
+    EXPECT_EQ(max_abs(t), 0.0f);
+    {
+      init::SkipRandomInit nested;
+    }
+    init::normal_(t, 0.0, 1.0);  // the outer guard still holds after the nested one ends
+    EXPECT_EQ(max_abs(t), 0.0f);
+    init::constant_(t, 3.0);
+    EXPECT_EQ(t.data<float>()[0], 3.0f);
+  }
+  init::normal_(t, 0.0, 1.0);
+  EXPECT_GT(max_abs(t), 0.0f);
+}
+
 }  // namespace
 }  // namespace kiln

@@ -7,7 +7,10 @@
 //
 //   <name>.inputs.safetensors    written by kiln_reference_inputs (write_inputs.cpp)
 //     <param name>               every model parameter, f32, as kiln initialised it
-//     tokens.inputs, .targets    i64 [B, T]: the batch (targets already shifted; -100 = no loss)
+//     tokens.inputs, .targets    i64 [B, T]: the batch (-100 = no loss). Decoders: targets
+//                                already shifted; BERT: inputs masked, targets the originals at
+//                                the selected positions; T5: the encoder's source and the
+//                                decoder's target
 //     metadata                   the model's and the optimizer's settings, read from the
 //                                resolved spec, for reference.py to build the same model
 //   <name>.expected.safetensors  written by reference.py (PyTorch, computed in f64, stored f32)
@@ -15,6 +18,7 @@
 //     loss                       [1]: the mean cross-entropy over targets that are not -100
 //     grad.<param name>          d loss / d param at the initial weights
 //     losses                     [10]: the loss of each of 10 AdamW steps, before its update
+//     metadata no_decay          the parameters the optimizer does not decay, comma-separated
 #pragma once
 
 #include <filesystem>
@@ -32,7 +36,7 @@
 namespace kiln::reference {
 
 inline const std::vector<std::string>& case_names() {
-  static const std::vector<std::string> names{"gpt2", "llama"};
+  static const std::vector<std::string> names{"gpt2", "llama", "bert", "t5"};
   return names;
 }
 

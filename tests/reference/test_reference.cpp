@@ -1,8 +1,9 @@
-// The whole-model reference test, as llm.c's test_gpt2: tiny GPT-2 and LLaMA models built
-// through the real components (models/*.lua, the layers plugin's decoder, the causal_lm
-// objective, adamw, the Trainer) from the weights of a fixture, checked against PyTorch's
-// logits, loss, every parameter's gradient and the losses of 10 AdamW steps (computed by
-// reference.py in f64 from a model written from the papers; see README.md here).
+// The whole-model reference test, as llm.c's test_gpt2: tiny GPT-2, LLaMA, BERT and T5 models
+// built through the real components (models/*.lua, the layers plugin's decoder, encoder and
+// encoder_decoder, the causal_lm, mlm and seq2seq objectives, adamw, the Trainer) from the
+// weights of a fixture, checked against PyTorch's logits, loss, every parameter's gradient and
+// the losses of 10 AdamW steps (computed by reference.py in f64 from models written from the
+// papers; see README.md here).
 //
 // Tolerance: kiln computes in f32, so each value must be within 1e-4 of the reference relative
 // to its own magnitude, |kiln - torch| <= 1e-4 * max(|torch|, floor). The floor keeps entries
@@ -22,6 +23,7 @@
 #include "core/nn/model.h"
 #include "core/tensor/factory.h"
 #include "core/train/objective.h"
+#include "core/train/param_groups.h"
 #include "core/train/trainer.h"
 #include "tests/reference/reference_case.h"
 
@@ -103,10 +105,13 @@ class Reference : public ::testing::TestWithParam<std::string> {
     return it->second;
   }
 
-  /// The objective of the resolved spec, made through the registry as the Trainer makes it.
+  /// The objective of the resolved spec, made and prepared as the Trainer does it (the
+  /// reference batch has no tokenizer).
   std::shared_ptr<train::Objective> objective() const {
-    return Registry::global().create<train::Objective>(
-        trainer_->spec().at("train").at("objective"));
+    auto o =
+        Registry::global().create<train::Objective>(trainer_->spec().at("train").at("objective"));
+    o->prepare({nullptr, &trainer_->model(), uint64_t(trainer_->spec().get<int64_t>("seed"))});
+    return o;
   }
 
   /// Checks `actual` against `expected` entry by entry and records the worst relative error.
@@ -128,10 +133,29 @@ class Reference : public ::testing::TestWithParam<std::string> {
   std::map<std::string, double> worst_;
 };
 
+// Decoders: the logits of the inputs. Encoders: the MLM head's logits at every position.
+// Encoder-decoders: the decoder's logits of the targets shifted right behind the start token
+// (-100 read as the start token, which is T5's pad), reading the encoder's states of the inputs.
 TEST_P(Reference, Logits) {
   autograd::NoGrad no_grad;
   nn::ForwardState state;
-  Tensor logits = trainer_->model().forward(batch_.inputs, state);
+  Tensor logits;
+  if (auto* s2s = dynamic_cast<nn::Seq2SeqModel*>(&trainer_->model())) {
+    const std::vector<int64_t> targets = batch_.targets.to_vector<int64_t>();
+    const int64_t B = batch_.targets.size(0), T = batch_.targets.size(1);
+    const int64_t start = s2s->decoder_start_token();
+    std::vector<int64_t> shifted(targets.size(), start);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 1; t < T; ++t) {
+        const int64_t prev = targets[size_t(b * T + t - 1)];
+        shifted[size_t(b * T + t)] = prev == -100 ? start : prev;
+      }
+    nn::ForwardState enc;
+    state.memory = s2s->encode(batch_.inputs, enc);
+    logits = s2s->forward(from_vector(shifted, {B, T}), state);
+  } else {
+    logits = trainer_->model().forward(batch_.inputs, state);
+  }
   check("logits", logits, expected("logits"));
 }
 
@@ -157,6 +181,26 @@ TEST_P(Reference, EveryParameterGradient) {
     check("grad." + n, p.grad(), expected("grad." + n));
     worst_["gradients (all)"] = std::max(worst_["gradients (all)"], worst_["grad." + n]);
   }
+}
+
+// The trainer's weight-decay groups are the reference's (norm gains, biases and embedding
+// tables undecayed), as the fixture's metadata lists them.
+TEST_P(Reference, WeightDecayGroups) {
+  auto it = expected_.metadata.find("no_decay");
+  ASSERT_NE(it, expected_.metadata.end()) << "the fixture predates the no_decay metadata";
+  std::vector<std::string> want;
+  for (size_t b = 0, e; b < it->second.size(); b = e + 1) {
+    e = std::min(it->second.find(',', b), it->second.size());
+    want.push_back(it->second.substr(b, e - b));
+  }
+  const train::DecaySplit split =
+      train::split_weight_decay(trainer_->model().named_parameters(),
+                                trainer_->options().no_decay, trainer_->options().decay_vectors);
+  std::vector<std::string> got;
+  for (const auto& [n, p] : split.no_decay) got.push_back(n);
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
 }
 
 TEST_P(Reference, LossesOfTenAdamWSteps) {

@@ -2,7 +2,7 @@
 // for each case, the model's initial weights as kiln draws them, a fixed token batch and the
 // settings reference.py needs to build the same model and optimizer in PyTorch.
 //
-//   kiln_reference_inputs FIXTURES_DIR [CASE...]     (cases: gpt2 llama; default: all)
+//   kiln_reference_inputs FIXTURES_DIR [CASE...]     (cases: gpt2 llama bert t5; default: all)
 #include <cstdio>
 #include <filesystem>
 
@@ -31,7 +31,11 @@ std::string number(double v) {
 safetensors::Metadata settings(const Config& spec) {
   safetensors::Metadata m;
   const Config& model = spec.at("model");
-  KILN_CHECK(model.component_name() == "decoder", "the reference cases use the decoder model");
+  const std::string kind = model.component_name();
+  KILN_CHECK(kind == "decoder" || kind == "encoder" || kind == "encoder_decoder",
+             "the reference cases use the decoder, encoder or encoder_decoder model, not ", kind);
+  m["model"] = kind;
+  m["objective"] = spec.at("train").at("objective").component_name();
   m["activation"] = model.get<std::string>("activation");
   m["n_heads"] = std::to_string(model.get<int64_t>("n_heads"));
   m["n_kv_heads"] = std::to_string(model.get<int64_t>("n_kv_heads", model.get<int64_t>("n_heads")));
@@ -45,6 +49,36 @@ safetensors::Metadata settings(const Config& spec) {
   if (pos.component_name() == "rope") {
     KILN_CHECK(pos.get<double>("fraction") == 1.0, "reference.py rotates whole heads");
     m["rope_theta"] = number(pos.get<double>("theta"));
+  }
+  if (pos.component_name() == "t5_bias") {
+    m["num_buckets"] = std::to_string(pos.get<int64_t>("num_buckets"));
+    m["max_distance"] = std::to_string(pos.get<int64_t>("max_distance"));
+  }
+  KILN_CHECK(model.get<double>("dropout", 0.0) == 0.0, "the reference cases use no dropout");
+  if (kind == "encoder") {
+    KILN_CHECK(model.get<bool>("mlm_head") && model.get<int64_t>("sentence_head") == 0,
+               "the encoder case has the MLM head and no sentence head");
+    KILN_CHECK(model.get<int64_t>("d_embed", model.get<int64_t>("d_model")) ==
+                   model.get<int64_t>("d_model"),
+               "reference.py has no factorised embedding");
+    m["n_types"] = std::to_string(model.get<int64_t>("n_types"));
+    m["embed_norm"] = model.get<bool>("embed_norm") ? "true" : "false";
+    m["mlm_activation"] = model.get<std::string>("mlm_activation");
+  }
+  if (kind == "encoder_decoder") {
+    // Attention scales: 0 is 1/sqrt(head_dim); T5 folds the scale into its initialisation (1).
+    auto scale = [&](const char* block, const char* attn) {
+      const Config* b = model.find(block);
+      const Config* a = b ? b->find(attn) : nullptr;
+      return a ? a->get<double>("scale", 0.0) : 0.0;
+    };
+    m["encoder_attn_scale"] = number(scale("encoder_block", "attn"));
+    m["decoder_attn_scale"] = number(scale("decoder_block", "attn"));
+    m["cross_attn_scale"] = number(scale("decoder_block", "cross_attn"));
+    m["scale_logits"] = model.get<bool>("scale_logits") ? "true" : "false";
+    m["decoder_start"] = std::to_string(model.get<int64_t>("decoder_start"));
+    KILN_CHECK(!model.get<bool>("embed_norm") && model.get<double>("embed_scale") == 1.0,
+               "reference.py has no embedding norm or scale in the encoder-decoder");
   }
 
   const Config& train = spec.at("train");
@@ -63,6 +97,54 @@ safetensors::Metadata settings(const Config& spec) {
   return m;
 }
 
+// A token id in [lo, V) from a counter hash of (stream, b, i).
+int64_t token_of(uint64_t stream, int64_t b, int64_t i, int64_t lo, int64_t V) {
+  return lo + int64_t(splitmix64(stream * 1000003ull + uint64_t(b * 1000 + i)) % uint64_t(V - lo));
+}
+
+// The batch of a case, [B, T] inputs and targets (-100: no loss), by the model's kind.
+//   decoder: tokens [B, T + 1] from a counter hash; inputs the first T, targets the last T,
+//     every seventh target masked so that the mean runs over the counted targets only.
+//   encoder (mlm, masking = "given"): ordinary tokens 1..V-2 (0 stands for [PAD], V-1 for
+//     [MASK]); a quarter of the positions selected, at least one a row; of those 80% become
+//     [MASK], 10% a random ordinary token, 10% stay; the targets are the original tokens at the
+//     selected positions.
+//   encoder_decoder (seq2seq): sources of T tokens in 1..V-1; row b's target has T - 2b tokens
+//     (then -100), so rows end at different places and the decoder reads pads behind them.
+void make_batch(const std::string& kind, int64_t B, int64_t T, int64_t V,
+                std::vector<int64_t>& inputs, std::vector<int64_t>& targets) {
+  inputs.assign(size_t(B * T), 0);
+  targets.assign(size_t(B * T), -100);
+  for (int64_t b = 0; b < B; ++b) {
+    bool any = false;
+    for (int64_t t = 0; t < T; ++t) {
+      const size_t i = size_t(b * T + t);
+      if (kind == "decoder") {
+        auto token = [&](int64_t k) { return int64_t(splitmix64(uint64_t(b * 1000 + k)) % V); };
+        inputs[i] = token(t);
+        targets[i] = (b * T + t) % 7 == 3 ? -100 : token(t + 1);
+      } else if (kind == "encoder") {
+        const int64_t original = token_of(1, b, t, 1, V - 1);
+        const uint64_t u = splitmix64(2000003ull + uint64_t(b * 1000 + t));
+        const bool selected = u % 100 < 25 || (t == T - 1 && !any);
+        inputs[i] = original;
+        if (selected) {
+          any = true;
+          targets[i] = original;
+          const uint64_t action = (u >> 16) % 10;
+          if (action < 8)
+            inputs[i] = V - 1;
+          else if (action == 8)
+            inputs[i] = token_of(3, b, t, 1, V - 1);
+        }
+      } else {
+        inputs[i] = token_of(4, b, t, 1, V);
+        if (t < T - 2 * b) targets[i] = token_of(5, b, t, 1, V);
+      }
+    }
+  }
+}
+
 void write_case(const std::string& fixtures, const std::string& name) {
   const std::string path = inputs_path(fixtures, name);
   Config spec = load_case_spec(name, path);
@@ -73,18 +155,10 @@ void write_case(const std::string& fixtures, const std::string& name) {
   safetensors::TensorMap out;
   for (const auto& [n, p] : model->named_parameters()) out[n] = p.detach().to(DType::f32);
 
-  // Tokens [B, T + 1] from a counter hash; inputs are the first T, targets the last T, with
-  // every seventh target masked (-100) so that the mean runs over the counted targets only.
   const int64_t B = spec.at("train").get<int64_t>("batch");
   const int64_t T = spec.at("train").get<int64_t>("seq_len");
-  const int64_t V = model->vocab_size();
-  std::vector<int64_t> inputs(size_t(B * T)), targets(size_t(B * T));
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < T; ++t) {
-      auto token = [&](int64_t i) { return int64_t(splitmix64(uint64_t(b * 1000 + i)) % V); };
-      inputs[size_t(b * T + t)] = token(t);
-      targets[size_t(b * T + t)] = (b * T + t) % 7 == 3 ? -100 : token(t + 1);
-    }
+  std::vector<int64_t> inputs, targets;
+  make_batch(spec.at("model").component_name(), B, T, model->vocab_size(), inputs, targets);
   out[kInputsKey] = from_vector(inputs, {B, T});
   out[kTargetsKey] = from_vector(targets, {B, T});
 
@@ -100,7 +174,8 @@ void write_case(const std::string& fixtures, const std::string& name) {
 int main(int argc, char** argv) {
   using namespace kiln::reference;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s FIXTURES_DIR [CASE...]  (cases: gpt2 llama)\n", argv[0]);
+    std::fprintf(stderr, "usage: %s FIXTURES_DIR [CASE...]  (cases: gpt2 llama bert t5)\n",
+                 argv[0]);
     return 2;
   }
   try {

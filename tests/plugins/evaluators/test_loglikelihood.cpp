@@ -5,10 +5,15 @@
 #include "core/eval/windows.h"
 #include "tests/plugins/evaluators/test_models.h"
 
+#include <random>
+
 namespace kiln::eval {
 namespace {
 
+using evaluators::testing::ByteTokenizer;
 using evaluators::testing::PositionalBigramModel;
+using evaluators::testing::TinyAttentionModel;
+using evaluators::testing::UniformModel;
 using Tokens = std::vector<int32_t>;
 
 template <class F>
@@ -127,6 +132,89 @@ TEST(Loglikelihood, BadRequestsError) {
               loglikelihood(m, {{{1}, {2}}}, o);
             }).find("max_length 5 must lie in [1, 4]"),
             std::string::npos);
+}
+
+// Requests that make the model read the same tokens share one forward row, and each still
+// gets its own score.
+TEST(Loglikelihood, RequestsReadingTheSameTokensShareARow) {
+  PositionalBigramModel m(7, 16);
+  const Tokens ctx = {3, 1, 4};
+  LoglikelihoodOptions o;
+  o.batch_size = 1;
+  // {ctx, [a]} for a = 0..3, and {ctx + [5], [2]} / {ctx, [5, 2]}: the same input 3 1 4 (5).
+  std::vector<LoglikelihoodRequest> reqs = {{ctx, {0}}, {ctx, {1}},          {ctx, {2}},
+                                            {ctx, {3}}, {{3, 1, 4, 5}, {2}}, {ctx, {5, 2}}};
+  std::vector<LoglikelihoodResult> r = loglikelihood(m, reqs, o);
+  EXPECT_EQ(m.forwards, 2);
+  for (int a = 0; a < 4; ++a) EXPECT_NEAR(r[size_t(a)].logprob, m.logprob(4, 2, a), 1e-12);
+  EXPECT_NEAR(r[4].logprob, m.logprob(5, 3, 2), 1e-12);
+  EXPECT_NEAR(r[5].logprob, m.logprob(4, 2, 5) + m.logprob(5, 3, 2), 1e-12);
+}
+
+// is_greedy follows torch.argmax (the harness's): at a tie the first index is the greedy one.
+TEST(Loglikelihood, GreedyTiesGoToTheFirstToken) {
+  UniformModel m(5, 8);
+  std::vector<LoglikelihoodResult> r = loglikelihood(m, {{{1}, {0}}, {{1}, {3}}, {{1}, {0, 0}}});
+  EXPECT_TRUE(r[0].greedy);
+  EXPECT_FALSE(r[1].greedy);
+  EXPECT_TRUE(r[2].greedy);
+  EXPECT_NEAR(r[1].logprob, -std::log(5.0), 1e-12);
+}
+
+// Acceptance 5 at the engine: requests of many lengths (so padding differs from batch to batch)
+// on a model of real kernels in f64 and on the closed-form model score bit for bit the same at
+// batch sizes 1, 8 and 32.
+TEST(Loglikelihood, IdenticalForBatchSizes1_8_32) {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int32_t> tok(0, 12);
+  std::vector<LoglikelihoodRequest> reqs;
+  for (int i = 0; i < 70; ++i) {
+    LoglikelihoodRequest q;
+    const int n = 1 + int(rng() % 20), k = 1 + int(rng() % 6);
+    for (int t = 0; t < n; ++t) q.context.push_back(tok(rng));
+    for (int t = 0; t < k; ++t) q.continuation.push_back(tok(rng));
+    reqs.push_back(q);
+    if (i % 5 == 0) reqs.push_back({q.context, {tok(rng)}});  // shares a row with others
+  }
+  TinyAttentionModel kernel(13, 16, DType::f64);
+  PositionalBigramModel bigram(13, 16);
+  for (nn::Model* m : std::initializer_list<nn::Model*>{&kernel, &bigram}) {
+    LoglikelihoodOptions o;
+    o.token_logprobs = true;
+    o.batch_size = 1;
+    const std::vector<LoglikelihoodResult> r1 = loglikelihood(*m, reqs, o);
+    for (int64_t batch : {8, 32}) {
+      o.batch_size = batch;
+      const std::vector<LoglikelihoodResult> rb = loglikelihood(*m, reqs, o);
+      for (size_t i = 0; i < reqs.size(); ++i) {
+        EXPECT_EQ(r1[i].logprob, rb[i].logprob) << "request " << i << " batch " << batch;
+        EXPECT_EQ(r1[i].greedy, rb[i].greedy) << "request " << i << " batch " << batch;
+        EXPECT_EQ(r1[i].token_logprobs, rb[i].token_logprobs) << i;
+      }
+    }
+  }
+}
+
+// Text requests are tokenised as the harness's _encode_pair.
+TEST(Loglikelihood, EncodePairMovesTrailingSpaceAndAddsThePrefix) {
+  ByteTokenizer tok;
+  LoglikelihoodRequest r = encode_pair(tok, "ab \n", "c");
+  EXPECT_EQ(r.context, (Tokens{'a', 'b'}));
+  EXPECT_EQ(r.continuation, (Tokens{' ', '\n', 'c'}));
+  r = encode_pair(tok, "Answer:", " A", 256);
+  EXPECT_EQ(r.context, (Tokens{256, 'A', 'n', 's', 'w', 'e', 'r', ':'}));
+  EXPECT_EQ(r.continuation, (Tokens{' ', 'A'}));
+  r = encode_pair(tok, "", "xy", 256);
+  EXPECT_EQ(r.context, (Tokens{256}));
+  EXPECT_EQ(r.continuation, (Tokens{'x', 'y'}));
+  EXPECT_NE(error_of([&] { encode_pair(tok, "  ", "x"); }).find("empty context needs a prefix"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { encode_pair(tok, "a", ""); }).find("encodes to no token"),
+            std::string::npos);
+  std::vector<LoglikelihoodRequest> four = encode_pairs(tok, "Q:", {" A", " B"});
+  ASSERT_EQ(four.size(), 2u);
+  EXPECT_EQ(four[1].context, (Tokens{'Q', ':'}));
+  EXPECT_EQ(four[1].continuation, (Tokens{' ', 'B'}));
 }
 
 }  // namespace

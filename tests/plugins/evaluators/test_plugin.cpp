@@ -2,6 +2,8 @@
 // from Configs through the registry, errors located at the parameter.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "core/eval/evaluator.h"
 #include "core/registry/plugin.h"
 #include "tests/plugins/evaluators/test_models.h"
@@ -64,6 +66,40 @@ TEST_F(EvaluatorsPlugin, BuildsAnEvaluatorThatScores) {
   EXPECT_EQ(r.at("context").as_int(), 4);
   EXPECT_EQ(r.at("tokens").as_int(), 7);
   EXPECT_NEAR(r.at("token_perplexity").as_number(), 257.0, 1e-9);
+}
+
+TEST_F(EvaluatorsPlugin, BuildsMmluFromAConfig) {
+  const std::string mmlu = std::string(KILN_SHARED_DATA) + "/mmlu";
+  if (!std::filesystem::is_directory(mmlu + "/test"))
+    GTEST_SKIP() << "no MMLU data at " << mmlu << " (see ../shared/data/README.md)";
+  const ComponentInfo* info = Registry::global().find("evaluator", "mmlu");
+  ASSERT_NE(info, nullptr);
+  for (const char* p :
+       {"name", "path", "split", "shots", "subjects", "limit", "context", "template", "bos"}) {
+    const Param* param = info->schema.find(p);
+    ASSERT_NE(param, nullptr) << p;
+    EXPECT_FALSE(param->doc.empty()) << p;
+  }
+  Config c = Config::table();
+  c.set("path", Config(mmlu));
+  c.set("shots", Config(1));
+  c.set("limit", Config(3));
+  c.set("subjects", Config::list({Config("anatomy"), Config("virology")}));
+  c.set_component("evaluator", "mmlu");
+  c.set_loc({"suite.lua", 2, ""});
+  c.set_path("eval[1]");
+  auto ev = Registry::global().create<eval::Evaluator>(c);
+  EXPECT_EQ(ev->name(), "mmlu");
+  testing::UniformModel model(257, 4096);
+  eval::EvalContext ctx;
+  ctx.model = &model;
+  ctx.tokenizer = std::make_shared<testing::ByteTokenizer>();
+  ctx.progress = false;
+  Config r = ev->evaluate(ctx);
+  EXPECT_EQ(r.at("questions").as_int(), 6);
+  EXPECT_EQ(r.at("subjects").as_int(), 2);
+  EXPECT_EQ(r.at("shots").as_int(), 1);
+  EXPECT_EQ(r.at("by_subject").at("virology").at("category").as_string(), "other");
 }
 
 TEST_F(EvaluatorsPlugin, BadParametersFailAtTheirPlace) {

@@ -6,12 +6,14 @@
 #include <cmath>
 #include <set>
 
+#include "core/autograd/autograd.h"
 #include "core/base/error.h"
 #include "plugins/objectives/bilm.h"
 #include "plugins/objectives/denoising.h"
 #include "plugins/objectives/mlm.h"
 #include "plugins/objectives/rtd.h"
 #include "plugins/objectives/sentence_pair.h"
+#include "plugins/objectives/seq2seq.h"
 #include "plugins/objectives/span_corruption.h"
 #include "tests/plugins/objectives/fakes.h"
 
@@ -123,6 +125,45 @@ TEST(MlmObjective, PaddingIsMaskedAndNeverSelected) {
   const std::vector<bool> real = model.seen_padding.to_vector<bool>();
   for (int i = 0; i < 32; ++i) EXPECT_EQ(real[size_t(i)], ids[size_t(i)] != 0);
   for (int i = 26; i < 32; ++i) EXPECT_EQ(model.seen_tokens[0][size_t(i)], 0);
+}
+
+TEST(MlmObjective, GivenMaskingReadsTheBatchAsItIs) {
+  // masking = "given": the inputs go to the encoder unchanged, the labels are the targets, and
+  // no tokenizer (so no mask token) is needed. With random weights the loss is the mean of
+  // -log softmax(logits)[label] over the labelled positions, computed here by hand.
+  LinearEncoder model(12, 4, /*zero=*/false);
+  MaskedLM mlm(MlmOptions{}, false, /*given=*/true);
+  mlm.prepare(testing::context(nullptr, &model));
+  const std::vector<int64_t> in = {3, 11, 5, 6, 11, 2, 7, 8};
+  const std::vector<int64_t> tg = {-100, 4, -100, -100, 9, -100, -100, 1};
+  data::Batch batch;
+  batch.inputs = from_vector(in, {2, 4});
+  batch.targets = from_vector(tg, {2, 4});
+  nn::ForwardState state;
+  const train::LossOutput out = mlm.compute(model, batch, state);
+  ASSERT_EQ(model.seen_tokens.size(), 1u);
+  EXPECT_EQ(model.seen_tokens[0], in);
+  EXPECT_EQ(out.tokens, 3);
+  EXPECT_EQ(model.mlm_rows, 3);
+  autograd::NoGrad no_grad;
+  nn::ForwardState st;
+  const std::vector<double> logits = model.forward(batch.inputs, st).to_vector<double>();
+  double want = 0;
+  for (size_t i = 0; i < tg.size(); ++i) {
+    if (tg[i] == -100) continue;
+    double z = 0;
+    for (size_t v = 0; v < 12; ++v) z += std::exp(logits[i * 12 + v]);
+    want += std::log(z) - logits[i * 12 + size_t(tg[i])];
+  }
+  EXPECT_NEAR(out.loss.item(), want / 3, 1e-12);
+  // Targets that select nothing, or of another shape, are refused.
+  data::Batch none = batch;
+  none.targets = full({2, 4}, -100.0, DType::i64);
+  std::string m = message_of([&] { mlm.compute(model, none, state); });
+  EXPECT_NE(m.find("every target of the batch is -100"), std::string::npos) << m;
+  none.targets = from_vector(std::vector<int64_t>{1, 2}, {1, 2});
+  m = message_of([&] { mlm.compute(model, none, state); });
+  EXPECT_NE(m.find("must be [B, T] as the inputs"), std::string::npos) << m;
 }
 
 TEST(MlmObjective, NeedsAMaskToken) {
@@ -332,6 +373,42 @@ TEST(SpanCorruptionObjective, NeedsSentinelsAndAnEncoderDecoder) {
   nn::ForwardState state;
   m = message_of([&] { obj.compute(model, random_batch(1, 64, 6, 10, 1), state); });
   EXPECT_NE(m.find("give it sentinels = 3 or more"), std::string::npos) << m;
+}
+
+TEST(Seq2SeqObjective, EncoderReadsInputsDecoderWritesTargetsShiftedRight) {
+  // The pairs as given: the source is the inputs, the decoder reads the targets behind the
+  // start token with -100 read as the pad ([PAD] = 0 here, start 3), and the loss is taken
+  // where the targets are not -100; source padding hides the keys.
+  auto tok = FakeTokenizer::words(10);
+  FakeSeq2Seq model(15, 4, /*zero=*/true, /*start=*/3);
+  Seq2SeqObjective obj;
+  obj.prepare(testing::context(tok, &model));
+  data::Batch batch;
+  batch.inputs = from_vector(std::vector<int64_t>{5, 6, 7, 0, 8, 9, 10, 11}, {2, 4});
+  batch.targets = from_vector(std::vector<int64_t>{12, 13, -100, -100, 6, -100, 7, 8}, {2, 4});
+  nn::ForwardState state;
+  const train::LossOutput out = obj.compute(model, batch, state);
+  EXPECT_NEAR(out.loss.item(), std::log(15.0), 1e-12);
+  EXPECT_EQ(out.tokens, 5);
+  EXPECT_EQ(model.sources, (std::vector<int64_t>{5, 6, 7, 0, 8, 9, 10, 11}));
+  EXPECT_EQ(model.decoder_inputs, (std::vector<int64_t>{3, 12, 13, 0, 3, 6, 0, 7}));
+  ASSERT_TRUE(model.source_padding.defined());
+  EXPECT_EQ(model.source_padding.to_vector<bool>(),
+            (std::vector<bool>{true, true, true, false, true, true, true, true}));
+  EXPECT_TRUE(model.memory_padding.defined());
+  out.loss.backward();
+  EXPECT_TRUE(all_grads(model));
+  // Without a tokenizer there is no pad: -100 reads as the start token, no keys are hidden.
+  FakeSeq2Seq bare(15, 4, true, 3);
+  Seq2SeqObjective plain;
+  plain.prepare(testing::context(nullptr, &bare));
+  plain.compute(bare, batch, state);
+  EXPECT_EQ(bare.decoder_inputs, (std::vector<int64_t>{3, 12, 13, 3, 3, 6, 3, 7}));
+  EXPECT_FALSE(bare.source_padding.defined());
+  // Not an encoder-decoder.
+  LinearEncoder enc(15, 4, true);
+  const std::string m = message_of([&] { plain.prepare(testing::context(nullptr, &enc)); });
+  EXPECT_NE(m.find("seq2seq: the model is not an encoder-decoder"), std::string::npos) << m;
 }
 
 TEST(DenoisingObjective, DecoderReconstructsTheOriginalFromPaddedSources) {
