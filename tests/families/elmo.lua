@@ -7,6 +7,7 @@ local common = include "common.lua"
 local train = common.train(objective.bilm {})  -- `bilm` alone names the model too
 train.seq_len = 32
 train.batch = 16
+train.optimizer.lr = 5e-3
 
 return {
   seed = 1,
