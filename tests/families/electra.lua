@@ -4,8 +4,8 @@
 --
 -- Open: the loss falls about 45%, but mostly as the discriminator learns the base rate; its
 -- accuracy stays within 0.001 of always answering "original" (probably as the generator, which
--- learns the characters' contexts about as fast, samples plausible replacements). Pre-norm blocks, 128 rows
--- a step and rates from 3e-4 to 2e-3 did not change that.
+-- learns the characters' contexts about as fast, samples plausible replacements). Pre-norm
+-- blocks, 128 rows a step and rates from 3e-4 to 2e-3 did not change that.
 local electra = include "../../models/electra.lua"
 local common = include "common.lua"
 
