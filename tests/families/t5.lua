@@ -4,7 +4,7 @@ local t5 = include "../../models/t5.lua"
 local common = include "common.lua"
 
 local train = common.train(span_corruption {})
-train.batch = 32  -- enough; half the cost
+train.batch = 16  -- enough (54% at 16 rows, 55% at 64); a quarter of the cost
 
 return {
   seed = 1,

@@ -10,8 +10,8 @@
 // that starts with "[family]".
 //
 // Settings (tests/families/common.lua says why): rows of 16 characters in batches of 64, AdamW
-// at 1e-3 held constant after 20 warmup steps (BERT: 96 rows; BART and T5: 32; ELMo: rows of 32
-// in batches of 16 at 5e-3); one thread (the tests run in CI on two cores).
+// at 1e-3 held constant after 20 warmup steps (BERT: 96 rows; BART: 32; T5: 16; ELMo: rows of 32
+// in batches of 8 at 5e-3); one thread (the tests run in CI on two cores).
 //
 // Debugging: KILN_FAMILY_VERBOSE=1 prints the loss and metrics every 25 steps, and
 // KILN_FAMILY_SET="train.steps=1000;model.norm_position=pre" adds --set overrides (';'-separated),
