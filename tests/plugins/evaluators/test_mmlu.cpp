@@ -229,7 +229,9 @@ TEST(Mmlu, OracleScoresEveryTestQuestion) {
         ++questions;
       }
     }
-    if (shots == 0) EXPECT_EQ(questions, 14042);  // the published size of the test split
+    if (shots == 0) {
+      EXPECT_EQ(questions, 14042);  // the published size of the test split
+    }
     ByteTokenizer tok;
     Config r = MmluEvaluator(o).score(oracle, tok, 32);
     EXPECT_EQ(oracle.unknown, 0) << "the evaluator sent prompts the test did not render";

@@ -414,8 +414,8 @@ TEST(Seq2SeqObjective, EncoderReadsInputsDecoderWritesTargetsShiftedRight) {
 TEST(DenoisingObjective, DecoderReconstructsTheOriginalFromPaddedSources) {
   // Words of two tokens (" wN" begins a word, "xN" continues it); "." ends sentences.
   std::vector<std::string> ordinary;
-  for (int i = 0; i < 20; ++i) ordinary.push_back(" w" + std::to_string(i));
-  for (int i = 0; i < 20; ++i) ordinary.push_back("x" + std::to_string(i));
+  for (int i = 0; i < 20; ++i) ordinary.push_back(std::string(" w").append(std::to_string(i)));
+  for (int i = 0; i < 20; ++i) ordinary.push_back(std::string("x").append(std::to_string(i)));
   ordinary.push_back(".");
   auto tok = std::make_shared<FakeTokenizer>(ordinary);
   FakeSeq2Seq model(50, 8, true, /*start=*/3);
