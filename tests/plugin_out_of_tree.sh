@@ -3,6 +3,8 @@
 # through a spec's `plugins` list, and uses its layer and schedule.
 #   tests/plugin_out_of_tree.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
+# (grep, not grep -q, after a pipe: -q exits at the first match and the writer's SIGPIPE would
+# fail the pipeline under pipefail once the output outgrows the pipe buffer.)
 build=$1
 src=$2
 tmp=$(mktemp -d)
@@ -17,8 +19,8 @@ test -f "$plugin"
 kiln="$tmp/install/bin/kiln"
 
 # The installed kiln finds its own plugins, and this one through --plugin.
-"$kiln" plugins describe squared_relu --plugin "$plugin" | grep -q "layer.squared_relu  (plugin example_plugin 1.0.0)"
-"$kiln" plugins list --plugin "$plugin" | grep -q "schedule   inverse_sqrt"
+"$kiln" plugins describe squared_relu --plugin "$plugin" | grep "layer.squared_relu  (plugin example_plugin 1.0.0)" >/dev/null
+"$kiln" plugins list --plugin "$plugin" | grep "schedule   inverse_sqrt" >/dev/null
 
 # Through a spec's plugins list: a decoder whose MLP activation is the plugin's layer, trained
 # with its schedule.
@@ -34,7 +36,7 @@ return {
 }
 LUA
 "$kiln" spec check "$tmp/run.lua"
-"$kiln" spec dump "$tmp/run.lua" | grep -q '"@component": "schedule.inverse_sqrt"'
+"$kiln" spec dump "$tmp/run.lua" | grep '"@component": "schedule.inverse_sqrt"' >/dev/null
 # Out-of-range values are caught by the plugin's schema.
 if "$kiln" spec check "$tmp/run.lua" --set train.schedule.warmup=0 2>"$tmp/err"; then
   echo "expected warmup=0 to be refused" >&2
@@ -44,7 +46,7 @@ grep -q "train.schedule.warmup: expected integer >= 1, got 0" "$tmp/err"
 
 KILN_NUM_THREADS=1 KILN_GEMM_CEILING_GFLOPS=100 "$kiln" train "$tmp/run.lua" --out "$tmp/run" >"$tmp/train.log" 2>&1 ||
   { cat "$tmp/train.log" >&2; exit 1; }
-"$kiln" spec dump "$tmp/run/spec.json" | grep -q '"@component": "layer.squared_relu"'
+"$kiln" spec dump "$tmp/run/spec.json" | grep '"@component": "layer.squared_relu"' >/dev/null
 # The plugin's schedule set the rate: 1e-2 * sqrt(2 / 8) at the last step.
 python3 - "$tmp/run/metrics.jsonl" <<'PY'
 import json, math, sys
