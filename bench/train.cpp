@@ -80,10 +80,10 @@ class RandomTokens : public data::Dataset {
         tg[b * seq_len + t] = w[t + 1];
       }
     }
-    data::Batch batch;
-    batch.inputs = inputs;
-    batch.targets = targets;
-    return batch;
+    data::Batch out;
+    out.inputs = inputs;
+    out.targets = targets;
+    return out;
   }
   std::span<const int32_t> tokens(data::Split) const override { return tokens_; }
   Config state() const override { return Config::table(); }
