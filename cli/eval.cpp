@@ -15,6 +15,7 @@
 
 #include "cli/command.h"
 #include "core/eval/evaluator.h"
+#include "core/io/file.h"
 #include "core/registry/registry.h"
 #include "core/train/run.h"
 #include "dsl/hf_checkpoint.h"
@@ -40,21 +41,6 @@ OpenedRun open_run(const std::string& run_dir, bool with_data, bool progress) {
   o.progress = progress;
   train::LoadedRun r = hf::load_run_or_hf(run_dir, o);
   return {r.model, r.tokenizer, r.dataset, r.checkpoint};
-}
-
-void write_atomically(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    KILN_CHECK(out, tmp.string(), ": cannot write");
-    out << text;
-    out.flush();
-    KILN_CHECK(out, tmp.string(), ": write failed");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  KILN_CHECK(!ec, "cannot rename ", tmp.string(), " to ", path.string(), ": ", ec.message());
 }
 
 // name, or name_2, name_3, ... when an earlier evaluator took it.
@@ -220,11 +206,11 @@ int run_eval(const std::vector<std::string>& args) {
   for (auto& [name, r] : results) by_name.set(name, r);
   out.set("results", by_name);
   const fs::path file = fs::path(hf::hf_dir(run_dir)) / "results.json";
-  write_atomically(file, out.to_json(true) + "\n");
+  io::write_file_atomically(file, out.to_json(true) + "\n");
   std::cout << "\nwrote " << file.string() << "\n";
   if (!samples_text.empty()) {
     const fs::path sfile = fs::path(run_dir) / "samples.jsonl";
-    write_atomically(sfile, samples_text);
+    io::write_file_atomically(sfile, samples_text);
     std::cout << "wrote " << sfile.string() << "\n";
   } else {
     std::error_code ignored;  // no stale samples from an earlier evaluation

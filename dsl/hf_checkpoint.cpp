@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/io/file.h"
 #include "core/registry/plugin.h"
 #include "core/registry/registry.h"
 
@@ -23,22 +24,6 @@ std::string read_text(const fs::path& path) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-// To a temporary name, then renamed: a reader never sees half a file.
-void write_text(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    KILN_CHECK(out, tmp.string(), ": cannot write");
-    out << text;
-    out.flush();
-    KILN_CHECK(out, tmp.string(), ": write failed");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  KILN_CHECK(!ec, "cannot rename ", tmp.string(), " to ", path.string(), ": ", ec.message());
 }
 
 Config component(const std::string& kind, const std::string& name) {
@@ -70,8 +55,8 @@ void convert_tokenizer_json(const fs::path& file, const fs::path& out) {
     }
   }
   fs::create_directories(out);
-  write_text(out / "encoder.json", vocab.to_json(false));
-  write_text(out / "vocab.bpe", merges);
+  io::write_file_atomically(out / "encoder.json", vocab.to_json(false));
+  io::write_file_atomically(out / "vocab.bpe", merges);
 }
 
 std::shared_ptr<data::Tokenizer> load_tokenizer(const fs::path& dir) {
@@ -217,8 +202,8 @@ std::vector<std::string> save(const std::string& dir, const Config& model_spec,
     fs::create_directories(tmp);
     tokenizer->save(tmp.string());
     if (fs::exists(tmp / "encoder.json") && fs::exists(tmp / "vocab.bpe")) {
-      write_text(d / "vocab.json", read_text(tmp / "encoder.json"));
-      write_text(d / "merges.txt", read_text(tmp / "vocab.bpe"));
+      io::write_file_atomically(d / "vocab.json", read_text(tmp / "encoder.json"));
+      io::write_file_atomically(d / "merges.txt", read_text(tmp / "vocab.bpe"));
       Config tc = Config::table();
       tc.set("tokenizer_class", Config("GPT2Tokenizer"));
       tc.set("model_max_length", Config(model.context_length()));
@@ -230,13 +215,13 @@ std::vector<std::string> save(const std::string& dir, const Config& model_spec,
         cfg.set("bos_token_id", Config(int64_t(*eos)));
         cfg.set("eos_token_id", Config(int64_t(*eos)));
       }
-      write_text(d / "tokenizer_config.json", tc.to_json(true) + "\n");
+      io::write_file_atomically(d / "tokenizer_config.json", tc.to_json(true) + "\n");
       written = {"vocab.json", "merges.txt", "tokenizer_config.json"};
     }
     fs::remove_all(tmp);
   }
   safetensors::write((d / "model.safetensors").string(), tensors, {{"format", "pt"}});
-  write_text(d / "config.json", cfg.to_json(true) + "\n");
+  io::write_file_atomically(d / "config.json", cfg.to_json(true) + "\n");
   return written;
 }
 

@@ -1,12 +1,12 @@
 #include "core/train/run_dir.h"
 
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "core/io/file.h"
 
 namespace kiln::train {
 
@@ -24,16 +24,7 @@ void RunDir::create() const {
 }
 
 void RunDir::write_spec(const Config& spec) const {
-  const std::string tmp = spec_path() + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    KILN_CHECK(out, tmp, ": cannot write: ", std::strerror(errno));
-    out << spec.to_json(true) << "\n";
-    KILN_CHECK(out, tmp, ": cannot write: ", std::strerror(errno));
-  }
-  std::error_code ec;
-  fs::rename(tmp, spec_path(), ec);
-  KILN_CHECK(!ec, spec_path(), ": cannot write: ", ec.message());
+  io::write_file_atomically(spec_path(), spec.to_json(true) + "\n");
 }
 
 Config RunDir::read_spec() const {
