@@ -1,8 +1,6 @@
 // JSON lines: one JSON object a line; a named string field of each is a document.
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
-
 #include "core/base/error.h"
+#include "plugins/datasets/json_lines.h"
 #include "plugins/datasets/text_dataset.h"
 
 namespace kiln::datasets {
@@ -34,22 +32,8 @@ std::vector<TextDataset::Document> jsonl_documents(std::string_view content,
                                                    const std::string& field,
                                                    const std::string& where) {
   std::vector<TextDataset::Document> docs;
-  size_t pos = 0;
-  int64_t line_no = 0, records = 0;
-  while (pos < content.size()) {
-    size_t nl = content.find('\n', pos);
-    std::string_view line =
-        content.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    pos = nl == std::string_view::npos ? content.size() : nl + 1;
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    ++records;
-    const std::string at = str_cat(where, file, ":", line_no, ": ");
-    rapidjson::Document d;
-    d.Parse(line.data(), line.size());
-    KILN_CHECK(!d.HasParseError(), at,
-               "not valid JSON: ", rapidjson::GetParseError_En(d.GetParseError()), " (at column ",
-               d.GetErrorOffset() + 1, ")");
+  for_each_json_line(content, file, where, [&](const rapidjson::Document& d,
+                                               const std::string& at, int64_t line_no) {
     KILN_CHECK(d.IsObject(), at, "the record is ", json_type(d), ", expected an object with a \"",
                field, "\" field");
     auto it = d.FindMember(rapidjson::Value(field.data(), rapidjson::SizeType(field.size())));
@@ -65,8 +49,7 @@ std::vector<TextDataset::Document> jsonl_documents(std::string_view content,
                ", expected a string");
     std::string text(it->value.GetString(), it->value.GetStringLength());
     if (!text.empty()) docs.push_back({std::move(text), str_cat(file, ":", line_no)});
-  }
-  KILN_CHECK(records > 0, where, "\"", file, "\": no JSON records (only blank lines)");
+  });
   return docs;
 }
 

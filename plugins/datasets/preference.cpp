@@ -1,12 +1,10 @@
 #include "plugins/datasets/preference.h"
 
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
-
 #include <algorithm>
 
 #include "core/base/error.h"
 #include "core/tensor/factory.h"
+#include "plugins/datasets/json_lines.h"
 
 namespace kiln::datasets {
 namespace {
@@ -17,26 +15,11 @@ constexpr std::string_view kAssistant = "\n\nAssistant:";
 template <class F>
 void for_each_record(std::string_view content, const std::string& file, const std::string& where,
                      F&& f) {
-  size_t pos = 0;
-  int64_t line_no = 0, records = 0;
-  while (pos < content.size()) {
-    size_t nl = content.find('\n', pos);
-    std::string_view line =
-        content.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    pos = nl == std::string_view::npos ? content.size() : nl + 1;
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    ++records;
-    const std::string at = str_cat(where, file, ":", line_no, ": ");
-    rapidjson::Document d;
-    d.Parse(line.data(), line.size());
-    KILN_CHECK(!d.HasParseError(), at,
-               "not valid JSON: ", rapidjson::GetParseError_En(d.GetParseError()), " (at column ",
-               d.GetErrorOffset() + 1, ")");
-    KILN_CHECK(d.IsObject(), at, "the record is not a JSON object");
-    f(d, at);
-  }
-  KILN_CHECK(records > 0, where, "\"", file, "\": no JSON records (only blank lines)");
+  for_each_json_line(content, file, where,
+                     [&](const rapidjson::Document& d, const std::string& at, int64_t) {
+                       KILN_CHECK(d.IsObject(), at, "the record is not a JSON object");
+                       f(d, at);
+                     });
 }
 
 std::string field(const rapidjson::Document& d, const std::string& name, const std::string& at) {
