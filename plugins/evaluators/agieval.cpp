@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/base/utf8.h"
 #include "core/eval/loglikelihood.h"
 #include "plugins/evaluators/csv.h"
 #include "plugins/evaluators/progress.h"
@@ -45,23 +46,6 @@ class PyLiteral {
     if (s_.compare(i_, n, w) != 0) return false;
     i_ += n;
     return true;
-  }
-  static void utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out += char(cp);
-    } else if (cp < 0x800) {
-      out += char(0xC0 | (cp >> 6));
-      out += char(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += char(0xE0 | (cp >> 12));
-      out += char(0x80 | ((cp >> 6) & 0x3F));
-      out += char(0x80 | (cp & 0x3F));
-    } else {
-      out += char(0xF0 | (cp >> 18));
-      out += char(0x80 | ((cp >> 12) & 0x3F));
-      out += char(0x80 | ((cp >> 6) & 0x3F));
-      out += char(0x80 | (cp & 0x3F));
-    }
   }
   uint32_t hex(size_t n) {
     if (i_ + n > s_.size()) fail("a short \\x/\\u escape");
@@ -108,13 +92,13 @@ class PyLiteral {
           out += '"';
           break;
         case 'x':
-          utf8(out, hex(2));
+          append_utf8(out, hex(2));
           break;
         case 'u':
-          utf8(out, hex(4));
+          append_utf8(out, hex(4));
           break;
         case 'U':
-          utf8(out, hex(8));
+          append_utf8(out, hex(8));
           break;
         default:
           out += '\\', out += e;  // Python keeps unknown escapes verbatim

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/base/utf8.h"
+
 namespace kiln::tokenizers {
 
 enum CharClass : uint8_t { kOther = 0, kLetter = 1, kNumber = 2, kSpace = 3 };
@@ -59,9 +61,6 @@ inline Utf8Char decode_utf8(std::string_view s, size_t i) {
   }
   return {b0, 1, false};
 }
-
-/// Appends the UTF-8 encoding of a code point (<= U+10FFFF, not a surrogate).
-void append_utf8(std::string& out, char32_t cp);
 
 /// "'é' (U+00E9)" for error messages; control characters are shown by their code point only.
 std::string describe_char(char32_t cp);
