@@ -40,6 +40,11 @@ void PostTrainDataset::load(const std::vector<std::string>& files, std::vector<E
         first.push_back(make_example(*tokenizer_, p.prompt, p.chosen, eos));
         second.push_back(make_example(*tokenizer_, p.prompt, p.rejected, eos));
       }
+    } else if (o_.prompts_only) {
+      // The prompt field read twice: the records need no response field.
+      for (const PromptResponse& p :
+           parse_prompt_responses(content, f, o_.prompt_field, o_.prompt_field, o_.where))
+        first.push_back(make_example(*tokenizer_, p.prompt, "", std::nullopt));
     } else {
       for (const PromptResponse& p :
            parse_prompt_responses(content, f, o_.prompt_field, o_.response_field, o_.where))

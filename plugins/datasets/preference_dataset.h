@@ -21,6 +21,9 @@ struct PostTrainOptions {
   std::string format = "jsonl";  ///< pairs: "jsonl" or "hh-rlhf"
   std::string prompt_field = "prompt", response_field = "response";  ///< sft
   bool pack = false;               ///< sft: several examples a row, with segment ids
+  /// Prompts only (RL): records hold prompt_field alone; a row is one prompt, no EOS added,
+  /// every target -100, Batch::prompt_lengths its length.
+  bool prompts_only = false;
   std::vector<std::string> paths;  ///< files and globs (.gz read decompressed)
   std::vector<std::string> val_paths;
   double val_fraction = 0.1;  ///< used when val_paths is empty
