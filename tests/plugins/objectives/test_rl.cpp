@@ -274,6 +274,7 @@ TEST(GrpoObjective, LossGradientsMatchFiniteDifferences) {
 
 TEST(PpoObjective, LossGradientsMatchFiniteDifferences) {
   auto inner = std::make_shared<TinyLM>(kVocab, 6, kVocab, 12);
+  manual_seed(17);  // the head's initialisation draws from the default generator
   ValueHead model(inner, "hook_final", 0.3);
   model.to(DType::f64);
   PpoOptions p;
@@ -296,6 +297,7 @@ TEST(PpoObjective, RewardsAreTheKlPenaltyWithTheScoreAtTheLastToken) {
   // gamma = lam = 1 and no whitening: A_t + V_t = the sum of the rewards from t on, so the
   // return of the first token is the score minus kl_coef times the summed KL.
   auto inner = std::make_shared<TinyLM>(kVocab, 6, kVocab, 13);
+  manual_seed(17);  // the head's initialisation draws from the default generator
   ValueHead model(inner, "hook_final", 0.3);
   model.to(DType::f64);
   PpoOptions p;
@@ -385,6 +387,14 @@ class Adam {
   int t_ = 0;
 };
 
+// Completions of 6 tokens with no EOS (TinyLM's random start ends almost every completion at
+// once otherwise), so the reward is the fraction of 6 tokens in the set.
+RlOptions acceptance_rl() {
+  RlOptions o = tiny_rl(6);
+  o.eos.reset();
+  return o;
+}
+
 struct Measured {
   double reward = 0;  ///< mean token_set reward of the completions
   double kl = 0;      ///< mean per-token KL(pi || ref), the k3 estimate on pi's samples
@@ -400,7 +410,6 @@ Measured measure(nn::Model& model, RlObjective& obj, const std::vector<std::vect
   g.temperature = 1.0;
   g.seed = 12345;
   g.use_cache = false;
-  g.stop_tokens = {0};
   std::vector<Sample> samples(prompts.size());
   std::vector<std::vector<int32_t>> completions;
   for (const generation::Generation& x : generation::generate(model, prompts, g))
@@ -430,13 +439,13 @@ std::vector<std::vector<int32_t>> eval_prompts() {
 }
 
 // Trains with `obj` for `steps` optimizer steps (each compute() call one step, as the trainer
-// makes them) on batches of 4 of the eval prompts in turn.
-void train_rl(nn::Model& model, RlObjective& obj, int steps, double lr) {
+// makes them) on batches of `rows` (a divisor of 16) of the eval prompts in turn.
+void train_rl(nn::Model& model, RlObjective& obj, int steps, double lr, size_t rows) {
   const std::vector<std::vector<int32_t>> p = eval_prompts();
   Adam adam(model, lr);
   for (int step = 0; step < steps; ++step) {
-    const size_t k = size_t(step * 4) % p.size();
-    data::Batch b = prompt_batch({p[k], p[k + 1], p[k + 2], p[k + 3]});
+    const size_t k = size_t(step) * rows % p.size();
+    data::Batch b = prompt_batch({p.begin() + int64_t(k), p.begin() + int64_t(k + rows)});
     nn::ForwardState state;
     train::LossOutput out = obj.compute(model, b, state);
     ASSERT_TRUE(std::isfinite(out.loss.item())) << "step " << step;
@@ -447,16 +456,23 @@ void train_rl(nn::Model& model, RlObjective& obj, int steps, double lr) {
   }
 }
 
-// GRPO: G = 4 completions for each of 4 prompts a rollout, one step a rollout, beta 0.04.
+// GRPO: G = 4 completions for each of 4 prompts a rollout, one step a rollout (epochs 1, as
+// TRL's num_iterations), beta 0.04, Adam at lr 0.002. Within 10 steps the mean reward of 64
+// completions (fixed seed) rises from the starting policy's at least twofold while the mean
+// per-token KL to it stays below 1 nat. (Measured: 0.065 -> 0.30, KL 0.49; the starting
+// policy is peaked, entropy ~0.35 nats, so moving mass to the rare target tokens costs KL.)
 TEST(GrpoObjective, Acceptance3RaisesARuleRewardTwofoldWithBoundedKl) {
-  constexpr int kSteps = 30;
+  constexpr int kSteps = 10;
+  constexpr double kLr = 0.002;
   TinyLM model(kVocab, 16, kVocab, 21);
   GrpoOptions g;
   g.group = 4;
-  Grpo grpo(tiny_rl(6), g, target_reward());
+  RlOptions o = acceptance_rl();
+  o.epochs = 1;
+  Grpo grpo(o, g, target_reward());
   grpo.prepare({nullptr, &model, 5});
   const Measured start = measure(model, grpo, eval_prompts());
-  train_rl(model, grpo, kSteps, 0.02);
+  train_rl(model, grpo, kSteps, kLr, 4);
   const Measured end = measure(model, grpo, eval_prompts());
   std::printf("grpo: mean reward %.4f -> %.4f in %d steps, mean per-token KL %.4f\n",
               start.reward, end.reward, kSteps, end.kl);
@@ -465,20 +481,25 @@ TEST(GrpoObjective, Acceptance3RaisesARuleRewardTwofoldWithBoundedKl) {
   EXPECT_LT(end.kl, 1.0);
 }
 
-// PPO: 16 completions a rollout, 4 epochs of 2 minibatches (8 steps a rollout).
+// PPO: 16 completions (one per prompt) a rollout, 4 epochs of 2 minibatches (8 steps a
+// rollout), kl_coef 0.05, GAE(1, 0.95), whitened advantages, a value head initialised with
+// std 0.02, Adam at lr 0.002. Within 40 steps (5 rollouts) the mean reward rises at least
+// twofold while the mean per-token KL stays below 1 nat. (Measured: 0.065 -> 0.36, KL 0.56;
+// with other head initialisations 0.34 and 0.37, KL 0.77 and 0.65.)
 TEST(PpoObjective, Acceptance3RaisesARuleRewardTwofoldWithBoundedKl) {
   constexpr int kSteps = 40;
+  constexpr double kLr = 0.002;
   auto inner = std::make_shared<TinyLM>(kVocab, 16, kVocab, 21);
-  ValueHead model(inner, "hook_final", 0.3);
+  manual_seed(17);  // the head's initialisation draws from the default generator
+  ValueHead model(inner, "hook_final", 0.02);  // TRL-like small head
   model.to(DType::f64);
   PpoOptions p;
-  RlOptions o = tiny_rl(6);
-  o.temperature = 1.0;
+  RlOptions o = acceptance_rl();
   o.minibatches = 2;
   Ppo ppo(o, p, target_reward());
   ppo.prepare({nullptr, &model, 5});
   const Measured start = measure(model, ppo, eval_prompts());
-  train_rl(model, ppo, kSteps, 0.01);
+  train_rl(model, ppo, kSteps, kLr, 16);
   const Measured end = measure(model, ppo, eval_prompts());
   std::printf("ppo: mean reward %.4f -> %.4f in %d steps, mean per-token KL %.4f\n",
               start.reward, end.reward, kSteps, end.kl);
