@@ -1,5 +1,5 @@
 // The dataset components: schemas and factories of text, jsonl, shards, and the post-training
-// data: preference and prompt_response.
+// data: preference, prompt_response and prompts.
 #include "plugins/datasets/components.h"
 
 #include "core/registry/registry.h"
