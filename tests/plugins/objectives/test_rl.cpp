@@ -6,16 +6,22 @@
 // token_set reward to at least twice the starting policy's while the KL to it stays bounded.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <numeric>
 
 #include "core/autograd/autograd.h"
 #include "core/generation/generate.h"
 #include "core/ops/ops.h"
 #include "core/tensor/factory.h"
+#include "plugins/datasets/preference_dataset.h"
 #include "plugins/objectives/grpo.h"
 #include "plugins/objectives/ppo.h"
 #include "plugins/objectives/value_head.h"
+#include "plugins/rewards/model_reward.h"
 #include "plugins/rewards/token_set.h"
 #include "tests/core/test_util.h"
 #include "tests/plugins/objectives/tiny_lm.h"
@@ -348,6 +354,125 @@ TEST(RlObjective, NeedsPrompts) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("prompt_lengths"), std::string::npos) << e.what();
   }
+}
+
+TEST(RlObjective, ServesEpochsTimesMinibatchesStepsPerRollout) {
+  TinyLM model(kVocab, 4, kVocab, 2);
+  GrpoOptions g;
+  g.group = 2;
+  RlOptions o = tiny_rl(3);
+  o.epochs = 2;
+  o.minibatches = 2;
+  Grpo grpo(o, g, target_reward());
+  grpo.prepare({nullptr, &model, 0});
+  const data::Batch b = prompt_batch({{1, 2, 3}, {4, 5, 6}});  // 4 completions a rollout
+  // Calls 1-4 use the first rollout (2 epochs x 2 minibatches); call 5 makes the second, and
+  // reports the time spent training on the first.
+  for (int call = 1; call <= 5; ++call) {
+    nn::ForwardState s;
+    train::LossOutput out = grpo.compute(model, b, s);
+    EXPECT_EQ(out.metrics.count("time/train_s"), call == 5 ? 1u : 0u) << call;
+    EXPECT_EQ(out.metrics.count("time/generate_s"), 1u);
+  }
+  EXPECT_THROW(
+      {
+        RlOptions too_many = o;
+        too_many.minibatches = 5;  // more parts than the 4 completions
+        Grpo bad(too_many, g, target_reward());
+        bad.prepare({nullptr, &model, 0});
+        nn::ForwardState s;
+        bad.compute(model, b, s);
+      },
+      Error);
+}
+
+TEST(RlObjective, EvaluationReturnsMinusTheMeanRewardAndKeepsTheBuffer) {
+  TinyLM model(kVocab, 4, kVocab, 2);
+  GrpoOptions g;
+  g.group = 2;
+  RlOptions o = tiny_rl(3);
+  o.epochs = 2;
+  Grpo grpo(o, g, target_reward());
+  grpo.prepare({nullptr, &model, 0});
+  const data::Batch b = prompt_batch({{1, 2, 3}, {4, 5, 6}});
+  nn::ForwardState s;
+  grpo.compute(model, b, s);  // a rollout for 2 steps; one used
+  double first = 0;
+  for (int i = 0; i < 2; ++i) {
+    autograd::NoGrad no_grad;
+    train::LossOutput e = grpo.compute(model, b, s);
+    EXPECT_NEAR(e.loss.item(), -e.metrics.at("reward"), 1e-6);
+    if (i == 0) first = e.loss.item();
+    EXPECT_EQ(e.loss.item(), first);  // the same draws every evaluation
+  }
+  // The buffer still holds the second step of the first rollout: no new generation.
+  train::LossOutput next = grpo.compute(model, b, s);
+  EXPECT_EQ(next.metrics.count("time/train_s"), 0u);
+}
+
+// The model reward reads a scalar head's output at each row's last token.
+TEST(ModelReward, ScoresTheLastTokenOfPromptAndCompletion) {
+  auto rm = std::make_shared<TinyLM>(kVocab, 6, 1, 4);
+  rewards::ModelReward reward(rm, /*batch=*/2);
+  reward.prepare({nullptr, 0});
+  const std::vector<std::vector<int32_t>> p = {{1, 2}, {3}, {4, 5, 6}};
+  const std::vector<std::vector<int32_t>> c = {{3, 4}, {}, {7}};
+  const std::vector<double> got = reward.score(p, c);
+  ASSERT_EQ(got.size(), 3u);
+  for (size_t i = 0; i < p.size(); ++i) {
+    std::vector<int64_t> ids(p[i].begin(), p[i].end());
+    ids.insert(ids.end(), c[i].begin(), c[i].end());
+    autograd::NoGrad no_grad;
+    nn::ForwardState st;
+    const std::vector<double> y =
+        vec(rm->forward(from_vector<int64_t>(ids, Shape{1, int64_t(ids.size())}), st));
+    EXPECT_NEAR(got[i], y.back(), 1e-12) << i;  // causal: padding after it changes nothing
+  }
+}
+
+// Bytes as ids + 1 (0: EOS).
+class ByteIds final : public data::Tokenizer {
+ public:
+  std::vector<int32_t> encode(std::string_view text, bool) const override {
+    std::vector<int32_t> ids;
+    for (char ch : text) ids.push_back(int32_t(uint8_t(ch)) + 1);
+    return ids;
+  }
+  std::string decode(const std::vector<int32_t>&) const override { return {}; }
+  std::string token_bytes(int32_t id) const override { return std::string(1, char(id - 1)); }
+  int64_t vocab_size() const override { return 257; }
+  std::optional<int32_t> eos_id() const override { return 0; }
+  void save(const std::string&) const override {}
+  void load(const std::string&) override {}
+};
+
+TEST(PromptsDataset, RowsHoldOnePromptEachWithItsLength) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("kiln_rl_prompts_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  {
+    std::ofstream f(dir / "p.jsonl");
+    f << "{\"prompt\": \"ab\"}\n{\"prompt\": \"cdefgh\", \"other\": 1}\n";
+  }
+  datasets::PostTrainOptions o;
+  o.pairs = false;
+  o.prompts_only = true;
+  o.paths = {(dir / "p.jsonl").string()};
+  o.val_fraction = 0;
+  o.shuffle = false;
+  datasets::PostTrainDataset d(o, std::make_shared<ByteIds>());
+  data::PrepareOptions po;
+  po.progress = false;
+  d.prepare(po);
+  const data::Batch b = d.next(data::Split::train, 2, 4);
+  EXPECT_EQ(b.prompt_lengths.to_vector<int64_t>(), (std::vector<int64_t>{2, 4}));
+  // "ab" then padding (EOS 0); "cdefgh" keeps its last 4 tokens; no targets anywhere.
+  EXPECT_EQ(b.inputs.to_vector<int64_t>(),
+            (std::vector<int64_t>{'a' + 1, 'b' + 1, 0, 0, 'e' + 1, 'f' + 1, 'g' + 1, 'h' + 1}));
+  for (int64_t t : b.targets.to_vector<int64_t>()) EXPECT_EQ(t, -100);
+  EXPECT_EQ(batch_prompts(b, "test"),
+            (std::vector<std::vector<int32_t>>{{'a' + 1, 'b' + 1}, {'e' + 1, 'f' + 1, 'g' + 1, 'h' + 1}}));
+  fs::remove_all(dir);
 }
 
 // ---- acceptance 3 ---------------------------------------------------------------------------
