@@ -47,8 +47,8 @@ train::LossOutput Grpo::loss(nn::Model& model, const std::vector<const Sample*>&
   if (g_.beta > 0) per = ops::add(per, ops::mul(ops::mul(kl, mask), g_.beta));
   train::LossOutput out;
   out.loss = reduce_loss(per, mask, g_.norm, o_.max_tokens);
-  out.tokens = g_.norm == LossNorm::token ? std::max<int64_t>(rows.tokens, 1)
-                                          : int64_t(samples.size());
+  out.tokens =
+      g_.norm == LossNorm::token ? std::max<int64_t>(rows.tokens, 1) : int64_t(samples.size());
   autograd::NoGrad no_grad;
   out.metrics["kl"] = masked_mean(kl, mask);
   out.metrics["clip_fraction"] = masked_mean(pol.clipped, mask);

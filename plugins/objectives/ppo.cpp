@@ -35,7 +35,8 @@ void Ppo::policy_pass(nn::Model& model, const Rows& rows, std::vector<Sample>& s
   for (size_t i = 0; i < samples.size(); ++i) {
     Sample& s = samples[i];
     s.values.assign(s.completion.size(), 0.0);
-    for (size_t j = 0; j < s.completion.size(); ++j) s.values[j] = v[i * L + s.prompt.size() - 1 + j];
+    for (size_t j = 0; j < s.completion.size(); ++j)
+      s.values[j] = v[i * L + s.prompt.size() - 1 + j];
   }
 }
 

@@ -122,8 +122,7 @@ ClippedLoss clipped_value_loss(const Tensor& values, const Tensor& old_values,
   return out;
 }
 
-Tensor reduce_loss(const Tensor& per_token, const Tensor& mask, LossNorm norm,
-                   int64_t max_tokens) {
+Tensor reduce_loss(const Tensor& per_token, const Tensor& mask, LossNorm norm, int64_t max_tokens) {
   Tensor masked = ops::mul(per_token, mask);
   switch (norm) {
     case LossNorm::token: {
@@ -135,7 +134,8 @@ Tensor reduce_loss(const Tensor& per_token, const Tensor& mask, LossNorm norm,
       return ops::mean(ops::div(ops::sum(masked, {1}), n));
     }
     case LossNorm::constant:
-      return ops::div(ops::sum(masked), double(per_token.size(0) * std::max<int64_t>(max_tokens, 1)));
+      return ops::div(ops::sum(masked),
+                      double(per_token.size(0) * std::max<int64_t>(max_tokens, 1)));
   }
   return Tensor();
 }
@@ -220,8 +220,8 @@ std::vector<std::vector<int32_t>> batch_prompts(const data::Batch& batch, const 
   std::vector<std::vector<int32_t>> out(static_cast<size_t>(B));
   for (int64_t b = 0; b < B; ++b) {
     const int64_t n = len[size_t(b)];
-    KILN_CHECK(n >= 1 && n <= T, who, ": row ", b, " has a prompt of ", n, " tokens (rows of ",
-               T, "); every row needs a prompt of at least one token");
+    KILN_CHECK(n >= 1 && n <= T, who, ": row ", b, " has a prompt of ", n, " tokens (rows of ", T,
+               "); every row needs a prompt of at least one token");
     for (int64_t t = 0; t < n; ++t) out[size_t(b)].push_back(int32_t(in[size_t(b * T + t)]));
   }
   return out;
@@ -229,8 +229,7 @@ std::vector<std::vector<int32_t>> batch_prompts(const data::Batch& batch, const 
 
 // ---- RlObjective --------------------------------------------------------------------------
 
-RlObjective::RlObjective(RlOptions options, std::shared_ptr<train::Reward> reward,
-                         const char* name)
+RlObjective::RlObjective(RlOptions options, std::shared_ptr<train::Reward> reward, const char* name)
     : o_(options), reward_(std::move(reward)), name_(name) {
   KILN_CHECK(reward_ != nullptr, name_, ": no reward");
   KILN_CHECK(o_.max_tokens >= 1, name_, ": max_tokens must be >= 1, got ", o_.max_tokens);
@@ -249,15 +248,15 @@ void RlObjective::prepare(const train::ObjectiveContext& context) {
 void RlObjective::policy_pass(nn::Model& model, const Rows& rows, std::vector<Sample>& samples) {
   nn::ForwardState st;
   Tensor logits = policy_logits(model, rows.batch, st, name_);
-  const std::vector<double> lp =
-      completion_logps(logits, rows.batch.targets, temperature()).to(DType::f64).to_vector<double>();
+  const std::vector<double> lp = completion_logps(logits, rows.batch.targets, temperature())
+                                     .to(DType::f64)
+                                     .to_vector<double>();
   const int64_t L = rows.batch.inputs.size(1);
   for (size_t i = 0; i < samples.size(); ++i) {
     Sample& s = samples[i];
     const size_t p = s.prompt.size();
     s.old_logps.assign(s.completion.size(), 0.0);
-    for (size_t j = 0; j < s.completion.size(); ++j)
-      s.old_logps[j] = lp[i * size_t(L) + p - 1 + j];
+    for (size_t j = 0; j < s.completion.size(); ++j) s.old_logps[j] = lp[i * size_t(L) + p - 1 + j];
   }
 }
 
@@ -371,7 +370,8 @@ train::LossOutput RlObjective::compute(nn::Model& model, const data::Batch& batc
     buffer_ = rollout(model, batch_prompts(batch, name_));
     const size_t n = buffer_.size();
     KILN_CHECK(size_t(o_.minibatches) <= n, name_, ": ", o_.minibatches,
-               " minibatches for a rollout of ", n, " completions; lower minibatches or raise "
+               " minibatches for a rollout of ", n,
+               " completions; lower minibatches or raise "
                "the batch");
     if (rollout_end_) rollout_metrics_["time/train_s"] = train_s;
     for (int64_t e = 0; e < o_.epochs; ++e) {

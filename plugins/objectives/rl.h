@@ -83,8 +83,8 @@ double masked_mean(const Tensor& x, const Tensor& mask);
 
 struct Sample {
   std::vector<int32_t> prompt, completion;
-  bool eos = false;    ///< the completion ended with the EOS token
-  double reward = 0;   ///< the reward component's score
+  bool eos = false;   ///< the completion ended with the EOS token
+  double reward = 0;  ///< the reward component's score
   /// Per completion token: the sampling policy's log-probs, the reference's, (ppo) the value
   /// before the token, the advantage and the return.
   std::vector<double> old_logps, ref_logps, values, advantages, returns;
@@ -99,8 +99,8 @@ struct Rows {
 };
 Rows collate_samples(const std::vector<const Sample*>& samples, int32_t pad, DType dtype);
 /// A per-completion-token field of the samples laid out as rows [n, L] (0 elsewhere).
-Tensor per_token(const std::vector<const Sample*>& samples,
-                 std::vector<double> Sample::*field, int64_t L, DType dtype);
+Tensor per_token(const std::vector<const Sample*>& samples, std::vector<double> Sample::*field,
+                 int64_t L, DType dtype);
 /// Log-probs [B, T] of the targets under logits / temperature (temperature <= 0: 1).
 Tensor completion_logps(const Tensor& logits, const Tensor& targets, double temperature);
 /// Mean per-token entropy of softmax(logits / temperature) over the mask (a metric).
@@ -150,8 +150,7 @@ class RlObjective : public train::Objective {
   /// The policy's pass over the rollout under NoGrad: fills old_logps (ppo also its values).
   virtual void policy_pass(nn::Model& model, const Rows& rows, std::vector<Sample>& samples);
   /// Fills advantages (and returns) of a scored rollout; adds rollout metrics.
-  virtual void advantages(std::vector<Sample>& samples,
-                          std::map<std::string, double>& metrics) = 0;
+  virtual void advantages(std::vector<Sample>& samples, std::map<std::string, double>& metrics) = 0;
   /// Pads rows; the pad id is any valid id (masked out).
   int32_t pad() const { return o_.eos.value_or(0); }
   double temperature() const { return o_.temperature > 0 ? o_.temperature : 1.0; }

@@ -26,9 +26,10 @@ void ModelReward::prepare(const train::RewardContext& context) {
   o.progress = false;
   train::LoadedRun run = train::load_run(run_, o);
   if (context.tokenizer && run.tokenizer)
-    KILN_CHECK(run.tokenizer->vocab_size() == context.tokenizer->vocab_size(), "reward_model: ",
-               run_, " was trained with a tokenizer of ", run.tokenizer->vocab_size(),
-               " tokens, the policy's data uses one of ", context.tokenizer->vocab_size(),
+    KILN_CHECK(run.tokenizer->vocab_size() == context.tokenizer->vocab_size(),
+               "reward_model: ", run_, " was trained with a tokenizer of ",
+               run.tokenizer->vocab_size(), " tokens, the policy's data uses one of ",
+               context.tokenizer->vocab_size(),
                "; the reward model must read the policy's token ids");
   model_ = run.model;
 }
@@ -64,8 +65,7 @@ std::vector<double> ModelReward::score(const std::vector<std::vector<int32_t>>& 
     KILN_CHECK(y.dim() == 3 && y.size(2) == 1, "reward_model: the model gives outputs of shape ",
                y.shape(), "; a reward model gives one a position (a scalar_head)");
     const std::vector<double> v = y.to(DType::f64).contiguous().to_vector<double>();
-    for (int64_t i = 0; i < n; ++i)
-      out.push_back(v[size_t(i * L) + rows[size_t(i)].size() - 1]);
+    for (int64_t i = 0; i < n; ++i) out.push_back(v[size_t(i * L) + rows[size_t(i)].size() - 1]);
   }
   model_->train(training);
   return out;

@@ -20,8 +20,8 @@ void TokenSetReward::prepare(const train::RewardContext& context) {
 
 std::vector<double> TokenSetReward::score(const std::vector<std::vector<int32_t>>& prompts,
                                           const std::vector<std::vector<int32_t>>& completions) {
-  KILN_CHECK(prompts.size() == completions.size(), "token_set: ", prompts.size(),
-             " prompts for ", completions.size(), " completions");
+  KILN_CHECK(prompts.size() == completions.size(), "token_set: ", prompts.size(), " prompts for ",
+             completions.size(), " completions");
   std::vector<double> out;
   out.reserve(completions.size());
   for (const std::vector<int32_t>& c : completions) {

@@ -86,8 +86,8 @@ TEST(RlMath, WhitenUsesTheUnbiasedVarianceOverAllTokens) {
 
 TEST(RlMath, K3EstimatorByHand) {
   // pi = 0.5, ref = 0.25: d = log(ref / pi) = log 0.5; k3 = 0.5 - log 0.5 - 1.
-  Tensor k = kl_k3(t2({std::log(0.5), std::log(0.3)}, 1, 2),
-                   t2({std::log(0.25), std::log(0.3)}, 1, 2));
+  Tensor k =
+      kl_k3(t2({std::log(0.5), std::log(0.3)}, 1, 2), t2({std::log(0.25), std::log(0.3)}, 1, 2));
   const std::vector<double> v = vec(k);
   EXPECT_NEAR(v[0], 0.5 - std::log(0.5) - 1, 1e-12);
   EXPECT_NEAR(v[1], 0.0, 1e-15);
@@ -448,7 +448,8 @@ class ByteIds final : public data::Tokenizer {
 
 TEST(PromptsDataset, RowsHoldOnePromptEachWithItsLength) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("kiln_rl_prompts_" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("kiln_rl_prompts_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   {
     std::ofstream f(dir / "p.jsonl");
@@ -471,7 +472,8 @@ TEST(PromptsDataset, RowsHoldOnePromptEachWithItsLength) {
             (std::vector<int64_t>{'a' + 1, 'b' + 1, 0, 0, 'e' + 1, 'f' + 1, 'g' + 1, 'h' + 1}));
   for (int64_t t : b.targets.to_vector<int64_t>()) EXPECT_EQ(t, -100);
   EXPECT_EQ(batch_prompts(b, "test"),
-            (std::vector<std::vector<int32_t>>{{'a' + 1, 'b' + 1}, {'e' + 1, 'f' + 1, 'g' + 1, 'h' + 1}}));
+            (std::vector<std::vector<int32_t>>{{'a' + 1, 'b' + 1},
+                                               {'e' + 1, 'f' + 1, 'g' + 1, 'h' + 1}}));
   fs::remove_all(dir);
 }
 
@@ -599,8 +601,8 @@ TEST(GrpoObjective, Acceptance3RaisesARuleRewardTwofoldWithBoundedKl) {
   const Measured start = measure(model, grpo, eval_prompts());
   train_rl(model, grpo, kSteps, kLr, 4);
   const Measured end = measure(model, grpo, eval_prompts());
-  std::printf("grpo: mean reward %.4f -> %.4f in %d steps, mean per-token KL %.4f\n",
-              start.reward, end.reward, kSteps, end.kl);
+  std::printf("grpo: mean reward %.4f -> %.4f in %d steps, mean per-token KL %.4f\n", start.reward,
+              end.reward, kSteps, end.kl);
   EXPECT_NEAR(start.kl, 0.0, 1e-12);
   EXPECT_GE(end.reward, 2 * start.reward);
   EXPECT_LT(end.kl, 1.0);
@@ -626,8 +628,8 @@ TEST(PpoObjective, Acceptance3RaisesARuleRewardTwofoldWithBoundedKl) {
   const Measured start = measure(model, ppo, eval_prompts());
   train_rl(model, ppo, kSteps, kLr, 16);
   const Measured end = measure(model, ppo, eval_prompts());
-  std::printf("ppo: mean reward %.4f -> %.4f in %d steps, mean per-token KL %.4f\n",
-              start.reward, end.reward, kSteps, end.kl);
+  std::printf("ppo: mean reward %.4f -> %.4f in %d steps, mean per-token KL %.4f\n", start.reward,
+              end.reward, kSteps, end.kl);
   EXPECT_GE(end.reward, 2 * start.reward);
   EXPECT_LT(end.kl, 1.0);
 }
