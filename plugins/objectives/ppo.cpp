@@ -31,6 +31,7 @@ void Ppo::policy_pass(nn::Model& model, const Rows& rows, std::vector<Sample>& s
   ValueHead& vh = as_value_head(model);
   RlObjective::policy_pass(model, rows, samples);  // its forward leaves the values in the head
   const std::vector<double> v = vh.values().to(DType::f64).contiguous().to_vector<double>();
+  vh.release();
   const size_t L = size_t(rows.batch.inputs.size(1));
   for (size_t i = 0; i < samples.size(); ++i) {
     Sample& s = samples[i];
@@ -79,6 +80,7 @@ train::LossOutput Ppo::loss(nn::Model& model, const std::vector<const Sample*>& 
   const Rows rows = collate_samples(samples, pad(), DType::f64);
   Tensor logits = policy_logits(vh, rows.batch, state, "ppo");
   Tensor values = vh.values();
+  vh.release();
   Tensor logp = completion_logps(logits, rows.batch.targets, temperature());
   const DType dt = logp.dtype();
   const int64_t L = logp.size(1);

@@ -22,6 +22,8 @@ class ValueHead : public nn::Model {
   Tensor forward(const Tensor& tokens, nn::ForwardState& state) override;
   /// The values [B, T] of the last forward's positions (differentiable when it was).
   Tensor values() const;
+  /// Drops the last forward's activation (and the graph it holds on to).
+  void release() { hidden_ = Tensor(); }
   int64_t vocab_size() const override { return model_->vocab_size(); }
   int64_t context_length() const override { return model_->context_length(); }
   nn::KVCache make_cache(int64_t batch, int64_t capacity) const override {
