@@ -21,6 +21,11 @@ Schema train_section_schema() {
               "the optimizer (its weight_decay applies to the decayed group, see no_decay)");
   s.component("schedule", "schedule", component("schedule", "constant"),
               "the learning-rate schedule (a schedule's total defaults to steps)");
+  s.optional("init", ParamType::string(),
+             "start from trained weights: a run directory (its latest checkpoint), a "
+             "checkpoint directory or hf:DIR (a Hugging Face checkpoint); a wrapper model "
+             "(scalar_head, value_head) takes them into its wrapped model. The data's "
+             "tokenizer must be the one they were trained with");
   s.integer("steps", std::nullopt, "optimizer updates to train for").min(1);
   s.integer("batch", 8, "sequences per micro-batch").min(1);
   s.optional("seq_len", ParamType::integer(), "tokens per sequence (default: the model's context)")
@@ -65,6 +70,7 @@ TrainOptions read_train_options(Config& train, int64_t context) {
   o.keep_checkpoints = train.get<int64_t>("keep_checkpoints");
   for (const Config& p : train.at("no_decay").items()) o.no_decay.push_back(p.as_string());
   o.decay_vectors = train.get<bool>("decay_vectors");
+  if (const Config* init = train.find("init"); init && !init->is_null()) o.init = init->as_string();
 
   o.seq_len = train.get<int64_t>("seq_len", context);
   if (o.seq_len > context) {
