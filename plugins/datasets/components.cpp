@@ -221,7 +221,8 @@ void register_post_training(Registry& r) {
               "jsonl: {prompt, chosen, rejected} strings; hh-rlhf: {chosen, rejected} transcripts");
   pref.string("reference_logps", "",
               "JSON lines {\"chosen\": logp, \"rejected\": logp} a line per pair kept (train "
-              "then val, in order): the reference model's log-probs computed once, given to "
+              "then val, in order): the reference model's log-probs computed once (`kiln data "
+              "reference-logps SPEC --out FILE` writes them), given to "
               "dpo with each batch (with dpo's reference = \"stored\" no reference model is "
               "kept); empty: none");
   r.add<data::Dataset>("dataset", "preference", pref, [](const Config& c) {
