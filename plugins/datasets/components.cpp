@@ -196,6 +196,12 @@ void add_post_training(Schema& s) {
   s.integer("max_records", 0, "keep only the first this many examples of each split (0: all)")
       .min(0);
   s.boolean("shuffle", true, "draw the train examples in an order shuffled each epoch by the seed");
+  s.string("prompt_template", "{prompt}",
+           "chat template of the prompt: the text with {prompt} replaced by each record's prompt, "
+           "e.g. \"<|user|>\\n{prompt}\\n<|assistant|>\\n\" (the prompt's tokens, which get no loss)");
+  s.string("response_template", "{response}",
+           "chat template of each response (chosen and rejected alike): {response} replaced by "
+           "it, e.g. \"{response}<|end|>\"; the EOS follows");
 }
 
 PostTrainOptions read_post_training(const Config& c, const std::string& name) {
@@ -206,6 +212,12 @@ PostTrainOptions read_post_training(const Config& c, const std::string& name) {
   if (const Config* v = c.find("val_path"); v && !v->is_null()) o.val_paths = path_patterns(*v);
   o.max_records = c.get<int64_t>("max_records");
   o.shuffle = c.get<bool>("shuffle");
+  o.prompt_template = c.get<std::string>("prompt_template");
+  o.response_template = c.get<std::string>("response_template");
+  for (const auto& [key, field] : {std::pair<const char*, const char*>{"prompt_template", "{prompt}"},
+                                   {"response_template", "{response}"}})
+    if (std::string bad = check_template(c.get<std::string>(key), field); !bad.empty())
+      c.at(key).fail(bad);
   return o;
 }
 

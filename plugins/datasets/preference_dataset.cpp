@@ -32,6 +32,10 @@ PostTrainDataset::PostTrainDataset(PostTrainOptions options,
 void PostTrainDataset::load(const std::vector<std::string>& files, std::vector<Example>& first,
                             std::vector<Example>& second) {
   const std::optional<int32_t> eos = tokenizer_->eos_id();
+  auto example = [&](const std::string& prompt, const std::string& response) {
+    return make_example(*tokenizer_, apply_template(o_.prompt_template, "{prompt}", prompt),
+                        apply_template(o_.response_template, "{response}", response), eos);
+  };
   for (const std::string& f : files) {
     const std::string content = read_file(f, o_.where);
     if (o_.pairs) {
@@ -39,21 +43,16 @@ void PostTrainDataset::load(const std::vector<std::string>& files, std::vector<E
       identical_ += recs.identical;
       no_prompt_ += recs.no_prompt;
       for (const PreferenceText& p : recs.pairs) {
-        first.push_back(make_example(*tokenizer_, p.prompt, p.chosen, eos));
-        second.push_back(make_example(*tokenizer_, p.prompt, p.rejected, eos));
+        first.push_back(example(p.prompt, p.chosen));
+        second.push_back(example(p.prompt, p.rejected));
       }
     } else {
       for (const PromptResponse& p :
            parse_prompt_responses(content, f, o_.prompt_field, o_.response_field, o_.where))
-        first.push_back(make_example(*tokenizer_, p.prompt, p.response, eos));
+        first.push_back(example(p.prompt, p.response));
     }
   }
 }
-
-namespace {
-
-// The stored reference log-probs: chosen, rejected of each line.
-}  // namespace
 
 void PostTrainDataset::prepare(const data::PrepareOptions& options) {
   seed_ = options.seed;

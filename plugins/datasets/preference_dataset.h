@@ -21,6 +21,8 @@ struct PostTrainOptions {
   std::string format = "jsonl";  ///< pairs: "jsonl" or "hh-rlhf"
   std::string prompt_field = "prompt", response_field = "response";  ///< sft
   bool pack = false;               ///< sft: several examples a row, with segment ids
+  /// A chat template: each prompt and response is written into these (apply_template).
+  std::string prompt_template = "{prompt}", response_template = "{response}";
   std::vector<std::string> paths;  ///< files and globs (.gz read decompressed)
   std::vector<std::string> val_paths;
   double val_fraction = 0.1;  ///< used when val_paths is empty
