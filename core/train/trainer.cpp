@@ -340,11 +340,17 @@ TrainResult Trainer::run() {
   auto log_eval = [&] {
     last_val_loss_ = evaluate(opts_.eval_batches);
     char buf[96];
-    std::snprintf(buf, sizeof buf, " | val loss %.4f | val ppl %.3f", last_val_loss_,
-                  std::exp(last_val_loss_));
-    print(str_cat("step ", step_, buf));
-    metrics.write(
-        {{"step", step_}, {"val_loss", last_val_loss_}, {"val_ppl", std::exp(last_val_loss_)}});
+    std::snprintf(buf, sizeof buf, " | val loss %.4f", last_val_loss_);
+    std::string line = str_cat("step ", step_, buf);
+    if (objective_->loss_is_nll()) {
+      std::snprintf(buf, sizeof buf, " | val ppl %.3f", std::exp(last_val_loss_));
+      line += buf;
+      metrics.write(
+          {{"step", step_}, {"val_loss", last_val_loss_}, {"val_ppl", std::exp(last_val_loss_)}});
+    } else {
+      metrics.write({{"step", step_}, {"val_loss", last_val_loss_}});
+    }
+    print(line);
   };
 
   TrainResult res;

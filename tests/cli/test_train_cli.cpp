@@ -329,7 +329,7 @@ TEST_F(TrainCli, DpoFromAPretrainedRunWithStoredReferenceLogpsMatchesTheReferenc
                      << "\", tokenizer = byte { special_tokens = { \"<eos>\" }, eos = \"<eos>\" }, "
                         "val = 0.25 },\n"
                         "  train = { objective = dpo { beta = 0.5 }, optimizer = adamw { lr = 1e-2 }, "
-                        "batch = 3, steps = 6, log_every = 1, eval_batches = 0, init = \""
+                        "batch = 3, steps = 6, log_every = 1, eval_batches = 2, init = \""
                      << (dir_ / "pre").string() << "\" },\n}\n";
   Result bad = kiln("train " + spec("steps = 2, init = \"" + (dir_ / "nowhere").string() + "\"",
                                     "bad.lua") +
@@ -349,6 +349,9 @@ TEST_F(TrainCli, DpoFromAPretrainedRunWithStoredReferenceLogpsMatchesTheReferenc
   Result in_memory = kiln("train " + dpo.string() + " --out " + (dir_ / "a").string());
   ASSERT_EQ(in_memory.code, 0) << in_memory.out;
   EXPECT_NE(in_memory.out.find("init: 6 tensors from"), std::string::npos) << in_memory.out;
+  // A preference loss is no log-likelihood: no perplexity is made of it.
+  EXPECT_NE(in_memory.out.find("step 6 | val loss "), std::string::npos) << in_memory.out;
+  EXPECT_EQ(in_memory.out.find("ppl"), std::string::npos) << in_memory.out;
   Result stored = kiln("train " + dpo.string() + " --out " + (dir_ / "b").string() +
                        " --set data.reference_logps=" + ref +
                        " --set train.objective.reference=stored");
