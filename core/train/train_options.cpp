@@ -42,11 +42,12 @@ Schema train_section_schema() {
   s.integer("keep_checkpoints", 3, "checkpoints kept in the run (the oldest are removed)").min(1);
   // T5's relative position bias is a table of biases looked up by bucket, an embedding too.
   s.list("no_decay", ParamType::string(),
-         Config::list({Config("embed"), Config("wte"), Config("wpe"), Config("shared.weight"),
-                       Config("rel_pos")}),
+         Config::list({Config("embeddings."), Config("wte"), Config("wpe"),
+                       Config("shared.weight"), Config("rel_pos")}),
          "parameters whose name contains one of these get no weight decay (embedding tables: "
-         "token, position and type embeddings, an encoder-decoder's shared token embedding, "
-         "T5's relative position bias)");
+         "an encoder's token, position and type embeddings, a decoder's wte and wpe, an "
+         "encoder-decoder's shared token embedding, T5's relative position bias; ALBERT's "
+         "embed_proj is a matrix and decays)");
   s.boolean("decay_vectors", false,
             "decay 1-d parameters too (norm gains and biases, which by default get no decay)");
   return s;

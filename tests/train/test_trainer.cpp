@@ -165,6 +165,17 @@ TEST_F(TrainerTest, WeightDecayGroupsLeaveOutNormsBiasesAndEmbeddings) {
   for (const auto& [n, p] : split.no_decay) none.push_back(n);
   EXPECT_EQ(decay, (std::vector<std::string>{"fc.weight", "lm_head.weight"}));
   EXPECT_EQ(none, (std::vector<std::string>{"wte.weight", "wpe.weight", "norm.weight", "fc.bias"}));
+  // An encoder's tables, by the same default patterns: ALBERT's E -> H projection is a matrix
+  // like any other and decays; its embedding tables do not.
+  const Tensor m = zeros({4, 2});
+  split = train::split_weight_decay({{"embeddings.tokens.weight", m},
+                                     {"embeddings.token_type.weight", m},
+                                     {"embed_proj.weight", m},
+                                     {"shared.weight", m},
+                                     {"blocks.0.attn.rel_pos.weight", m}},
+                                    t.options().no_decay, false);
+  ASSERT_EQ(split.decay.size(), 1u);
+  EXPECT_EQ(split.decay[0].first, "embed_proj.weight");
 
   // The optimizer the trainer made: the decayed group with the spec's 0.1, the rest with 0.
   ASSERT_EQ(t.optimizer().num_groups(), 2u);
