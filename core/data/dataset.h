@@ -66,6 +66,13 @@ class Dataset {
   /// the split is preceded by the end-of-text token's text when the tokenizer has one, so that
   /// decode(tokens(split)) == text(split) for a lossless tokenizer.
   virtual std::string text(Split split) const { return {}; }
+  /// Datasets of whole examples (preference pairs): how many a split holds; 0 for token
+  /// streams.
+  virtual size_t examples(Split split) const { return 0; }
+  /// Examples [first, first + n) of a split in their stored order, laid out as next() lays
+  /// them out, without shuffling or moving the sampler: a pass over every example, as `kiln
+  /// data reference-logps` makes. The default throws (no examples).
+  virtual Batch examples_in_order(Split split, size_t first, size_t n, int64_t seq_len) const;
   /// The sampler's position, for checkpoints; load_state() resumes exactly there.
   virtual Config state() const = 0;
   virtual void load_state(const Config& state) = 0;

@@ -83,6 +83,24 @@ std::vector<PromptResponse> parse_prompt_responses(std::string_view content,
   return out;
 }
 
+std::string apply_template(std::string_view pattern, std::string_view field, std::string_view text) {
+  const size_t at = pattern.find(field);
+  if (at == std::string_view::npos) return std::string(pattern);
+  std::string out(pattern.substr(0, at));
+  out += text;
+  out += pattern.substr(at + field.size());
+  return out;
+}
+
+std::string check_template(std::string_view pattern, std::string_view field) {
+  const size_t at = pattern.find(field);
+  if (at == std::string_view::npos)
+    return str_cat("the template \"", pattern, "\" has no ", field, " to write the text into");
+  if (pattern.find(field, at + 1) != std::string_view::npos)
+    return str_cat("the template \"", pattern, "\" holds ", field, " more than once");
+  return "";
+}
+
 Example make_example(const data::Tokenizer& tok, std::string_view prompt, std::string_view response,
                      std::optional<int32_t> eos) {
   Example e;

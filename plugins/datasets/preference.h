@@ -52,6 +52,13 @@ std::vector<PromptResponse> parse_prompt_responses(std::string_view content,
                                                    const std::string& response_field,
                                                    const std::string& where);
 
+/// A chat template's part: `pattern` with its one `field` ("{prompt}", "{response}") replaced
+/// by `text`, e.g. "<|user|>\n{prompt}<|end|>\n<|assistant|>\n". check_template() tells
+/// whether a pattern holds the field exactly once.
+std::string apply_template(std::string_view pattern, std::string_view field, std::string_view text);
+/// "" when `pattern` holds `field` exactly once, else what is wrong.
+std::string check_template(std::string_view pattern, std::string_view field);
+
 struct Example {
   std::vector<int32_t> tokens;  ///< prompt, response, EOS
   int64_t prompt_len = 0;
