@@ -30,6 +30,10 @@ struct Batch {
   /// (summed over its tokens), computed once and stored with the data; dpo reads them instead
   /// of running a reference model.
   Tensor reference_logps;
+  /// i64 [B], optional: row b's first prompt_lengths[b] input tokens are its prompt (no
+  /// padding among them). RL objectives (ppo, grpo) read the prompts from here and generate
+  /// the rest; prompt-only data (`prompts`) and unpacked prompt/response rows fill it.
+  Tensor prompt_lengths;
 };
 
 struct PrepareOptions {

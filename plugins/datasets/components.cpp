@@ -1,5 +1,5 @@
 // The dataset components: schemas and factories of text, jsonl, shards, and the post-training
-// data: preference and prompt_response.
+// data: preference, prompt_response and prompts.
 #include "plugins/datasets/components.h"
 
 #include "core/registry/registry.h"
@@ -261,6 +261,20 @@ void register_post_training(Registry& r) {
     o.prompt_field = c.get<std::string>("prompt_field");
     o.response_field = c.get<std::string>("response_field");
     o.pack = c.get<bool>("pack");
+    return std::make_shared<PostTrainDataset>(o, make_tokenizer(c.at("tokenizer")));
+  });
+
+  Schema prompts(
+      "prompts for RL (ppo, grpo): JSON lines with a prompt string field; a row is one prompt "
+      "(its oldest tokens cut beyond seq_len), padded after it, with every target -100 and "
+      "Batch::prompt_lengths set; the objective generates the completions");
+  add_post_training(prompts);
+  prompts.string("prompt_field", "prompt", "the field holding the prompt");
+  r.add<data::Dataset>("dataset", "prompts", prompts, [](const Config& c) {
+    PostTrainOptions o = read_post_training(c, "prompts");
+    o.pairs = false;
+    o.prompts_only = true;
+    o.prompt_field = c.get<std::string>("prompt_field");
     return std::make_shared<PostTrainDataset>(o, make_tokenizer(c.at("tokenizer")));
   });
 }

@@ -191,6 +191,13 @@ data::Batch pack_examples(const std::vector<const Example*>& examples, int64_t r
   data::Batch batch;
   batch.inputs = from_vector<int64_t>(in, Shape{rows, T});
   batch.targets = from_vector<int64_t>(tg, Shape{rows, T});
+  if (!packed) {
+    // One example a row: its prompt (after truncation) leads the row.
+    std::vector<int64_t> plen(size_t(rows), 0);
+    for (int64_t r = 0; r < rows && size_t(r) < i; ++r)
+      plen[size_t(r)] = truncate_example(*examples[size_t(r)], T).prompt_len;
+    batch.prompt_lengths = from_vector<int64_t>(plen, Shape{rows});
+  }
   if (packed) {
     batch.segment_ids = from_vector<int64_t>(seg, Shape{rows, T});
     batch.positions = from_vector<int64_t>(pos, Shape{rows, T});

@@ -46,6 +46,13 @@ void PostTrainDataset::load(const std::vector<std::string>& files, std::vector<E
         first.push_back(example(p.prompt, p.chosen));
         second.push_back(example(p.prompt, p.rejected));
       }
+    } else if (o_.prompts_only) {
+      // The prompt field read twice: the records need no response field.
+      for (const PromptResponse& p :
+           parse_prompt_responses(content, f, o_.prompt_field, o_.prompt_field, o_.where))
+        first.push_back(make_example(
+            *tokenizer_, apply_template(o_.prompt_template, "{prompt}", p.prompt), "",
+            std::nullopt));
     } else {
       for (const PromptResponse& p :
            parse_prompt_responses(content, f, o_.prompt_field, o_.response_field, o_.where))

@@ -23,6 +23,9 @@ struct PostTrainOptions {
   bool pack = false;               ///< sft: several examples a row, with segment ids
   /// A chat template: each prompt and response is written into these (apply_template).
   std::string prompt_template = "{prompt}", response_template = "{response}";
+  /// Prompts only (RL): records hold prompt_field alone; a row is one prompt, no EOS added,
+  /// every target -100, Batch::prompt_lengths its length.
+  bool prompts_only = false;
   std::vector<std::string> paths;  ///< files and globs (.gz read decompressed)
   std::vector<std::string> val_paths;
   double val_fraction = 0.1;  ///< used when val_paths is empty

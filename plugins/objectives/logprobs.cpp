@@ -29,7 +29,8 @@ void ReferencePolicy::snapshot(const nn::Model& model) {
   for (const auto& [name, t] : model.state_dict()) weights_[name] = t.clone();
 }
 
-SequenceLogps ReferencePolicy::logps(nn::Model& model, const data::Batch& batch, const char* who) {
+template <class Fn>
+auto ReferencePolicy::with_reference(nn::Model& model, const char* who, Fn fn) {
   KILN_CHECK(ready(), who, ": the reference policy was not prepared (prepare() takes it)");
   autograd::NoGrad no_grad;
   nn::StateDict current;
@@ -37,18 +38,33 @@ SequenceLogps ReferencePolicy::logps(nn::Model& model, const data::Batch& batch,
   const bool training = model.is_training();
   model.load_state_dict(weights_);
   model.eval();
-  SequenceLogps out;
   try {
-    nn::ForwardState state;
-    out = sequence_logps(policy_logits(model, batch, state, who), batch.targets);
+    auto out = fn(model);
+    model.load_state_dict(current);
+    model.train(training);
+    return out;
   } catch (...) {
     model.load_state_dict(current);
     model.train(training);
     throw;
   }
-  model.load_state_dict(current);
-  model.train(training);
-  return out;
+}
+
+SequenceLogps ReferencePolicy::logps(nn::Model& model, const data::Batch& batch, const char* who) {
+  return with_reference(model, who, [&](nn::Model& m) {
+    nn::ForwardState state;
+    return sequence_logps(policy_logits(m, batch, state, who), batch.targets);
+  });
+}
+
+Tensor ReferencePolicy::token_logps(nn::Model& model, const data::Batch& batch, const char* who,
+                                    double temperature) {
+  return with_reference(model, who, [&](nn::Model& m) {
+    nn::ForwardState state;
+    Tensor logits = policy_logits(m, batch, state, who);
+    if (temperature > 0 && temperature != 1.0) logits = ops::mul(logits, 1.0 / temperature);
+    return objectives::token_logps(logits, batch.targets);
+  });
 }
 
 }  // namespace kiln::objectives

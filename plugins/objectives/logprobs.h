@@ -33,8 +33,16 @@ class ReferencePolicy {
   bool ready() const { return !weights_.empty(); }
   /// Summed response log-probs [B] of the reference, no gradient.
   SequenceLogps logps(nn::Model& model, const data::Batch& batch, const char* who);
+  /// Per-token log-probs [B, T] of the targets under the reference's logits / temperature
+  /// (0 where the target is -100), no gradient: ppo's and grpo's KL.
+  Tensor token_logps(nn::Model& model, const data::Batch& batch, const char* who,
+                     double temperature = 1.0);
 
  private:
+  /// Runs fn(model) with the reference's weights in the model, in eval mode, under NoGrad,
+  /// restoring the model's own weights and mode afterwards (also when fn throws).
+  template <class Fn>
+  auto with_reference(nn::Model& model, const char* who, Fn fn);
   nn::StateDict weights_;
 };
 

@@ -149,6 +149,46 @@ TEST_F(TrainCli, TrainWritesARunThatGenerateSamplesFrom) {
       << bad.out;
 }
 
+// RL end to end: prompt-only data (prompts of different lengths: left-padded, KV-cached
+// rollouts of a real decoder), a rule reward, grpo and ppo (a value head on the policy) through
+// the trainer, the rollout metrics and the generation / training time split in the log.
+TEST_F(TrainCli, GrpoAndPpoTrainFromPromptsOnARuleReward) {
+  {
+    std::ofstream f(dir_ / "prompts.jsonl");
+    for (const char* p : {"a", "the b", "once upon", "xy", "hello there", "q", "rl is", "zz"})
+      f << "{\"prompt\": \"" << p << "\"}\n";
+  }
+  for (const std::string objective :
+       {std::string("grpo { reward = token_set { text = \"e\" }, group = 2, max_tokens = 6 }"),
+        std::string("ppo { reward = token_set { ids = { 101, 102 } }, max_tokens = 6, epochs = 2, "
+                    "minibatches = 2, missing_eos_penalty = 0.5 }")}) {
+    const bool ppo = objective.rfind("ppo", 0) == 0;
+    const fs::path spec = dir_ / (ppo ? "ppo.lua" : "grpo.lua");
+    const std::string decoder =
+        "gpt2 { vocab = 258, d_model = 16, n_layers = 1, n_heads = 2, seq_len = 32 }";
+    std::ofstream(spec) << "local gpt2 = include \"" KILN_SOURCE_DIR "/models/gpt2.lua\"\n"
+                        << "return {\n  model = "
+                        << (ppo ? "value_head { model = " + decoder + " }" : decoder)
+                        << ",\n  data = prompts { path = \"" << (dir_ / "prompts.jsonl").string()
+                        << "\", tokenizer = byte {}, val = 0.25 },\n"
+                        << "  train = { objective = " << objective
+                        << ", optimizer = adamw { lr = 1e-3 }, batch = 2, seq_len = 8, steps = 6, "
+                           "log_every = 1, eval_batches = 1 },\n}\n";
+    const std::string out = (dir_ / (ppo ? "ppo_run" : "grpo_run")).string();
+    Result r = kiln("train " + spec.string() + " --out " + out);
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("done: 6 steps"), std::string::npos) << r.out;  // ppo: 2 rollouts
+    const std::string metrics = read(fs::path(out) / "metrics.jsonl");
+    for (const char* key : {"\"reward\"", "\"kl\"", "\"entropy\"", "\"clip_fraction\"",
+                            "\"time/generate_s\"", "\"time/train_s\""})
+      EXPECT_NE(metrics.find(key), std::string::npos) << key << "\n" << metrics;
+    if (ppo)
+      for (const char* key : {"\"score\"", "\"loss/value\"", "\"value_clip_fraction\""})
+        EXPECT_NE(metrics.find(key), std::string::npos) << key << "\n" << metrics;
+    EXPECT_EQ(count(metrics, "\"val_loss\""), 1u) << metrics;  // minus the mean val reward
+  }
+}
+
 TEST_F(TrainCli, ARunDirectoryContinuesFromItsLatestCheckpoint) {
   ASSERT_EQ(kiln("train " + spec("steps = 10") + " --out " + run_dir()).code, 0);
   Result r = kiln("train " + run_dir() + " --set train.steps=15 --resume");
