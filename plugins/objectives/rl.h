@@ -133,6 +133,7 @@ class RlObjective : public train::Objective {
   void prepare(const train::ObjectiveContext& context) override;
   train::LossOutput compute(nn::Model& model, const data::Batch& batch,
                             nn::ForwardState& state) override;
+  bool loss_is_nll() const override { return false; }  // a policy-gradient loss
 
   /// Generates and scores a rollout of the prompts (each repeated copies() times), with old
   /// and reference log-probs and advantages filled in; what compute() does when its buffer
