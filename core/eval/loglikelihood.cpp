@@ -7,6 +7,7 @@
 
 #include "core/autograd/autograd.h"
 #include "core/eval/windows.h"
+#include "core/ops/batch_invariant.h"
 #include "core/ops/index.h"
 #include "core/ops/reduce.h"
 #include "core/tensor/factory.h"
@@ -156,6 +157,7 @@ std::vector<LoglikelihoodResult> loglikelihood(nn::Model& model,
   std::vector<LoglikelihoodResult> results(requests.size());
   const Device device = model_device(model);
   autograd::NoGrad no_grad;
+  ops::BatchInvariant invariant(options.batch_invariant);
   EvalMode eval_mode(model);
   const int64_t total_rows = int64_t(rows.size()), total = int64_t(requests.size());
   int64_t done = 0;

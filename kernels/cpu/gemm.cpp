@@ -444,24 +444,27 @@ void gemm_via_f32(const GemmArgs& g) {
   }
 }
 
-// ---- f64: a plain blocked kernel ------------------------------------------------------------
+// ---- f64 and batch-invariant f32: a plain blocked kernel ----------------------------------------
 //
-// C[m, n] = sum_k A[m, k] B[k, n], the sum over k in increasing order for every element (so the
-// result is the same for any thread count). Tasks are (batch, 16-row tile) pairs; within a
-// task, blocks of 256 columns and 256 k's keep a B block in L2 while 16 rows of C reuse it, and
-// the inner loop is a contiguous axpy over n (B is packed row-major first if it is not).
-void gemm_f64(const GemmArgs& g) {
+// C[m, n] = bias[n] + sum_k A[m, k] B[k, n], the sum over k in increasing order for every
+// element: each element is one chain of multiply-adds whatever the tiling, so the result is the
+// same for any thread count and a row's result does not depend on the other rows. Tasks are
+// (batch, 16-row tile) pairs; within a task, blocks of 256 columns and 256 k's keep a B block in
+// L2 while 16 rows of C reuse it, and the inner loop is a contiguous axpy over n (B is packed
+// row-major first if it is not).
+template <class T>
+void gemm_ordered(const GemmArgs& g) {
   constexpr int64_t kMB = 16, kNB = 256, kKB = 256;
-  const double* A = static_cast<const double*>(g.a);
-  const double* B = static_cast<const double*>(g.b);
-  double* C = static_cast<double*>(g.c);
-  const double* bias = static_cast<const double*>(g.bias);
+  const T* A = static_cast<const T*>(g.a);
+  const T* B = static_cast<const T*>(g.b);
+  T* C = static_cast<T*>(g.c);
+  const T* bias = static_cast<const T*>(g.bias);
   int64_t b_bs = g.b_bs, ldb = g.b_rs;
   std::unique_ptr<Buffer> packed;
   if (g.b_cs != 1) {
     const int64_t nb = g.b_bs == 0 ? 1 : g.batch;
-    packed = std::make_unique<Buffer>(size_t(nb * g.k * g.n) * sizeof(double));
-    double* p = packed->as<double>();
+    packed = std::make_unique<Buffer>(size_t(nb * g.k * g.n) * sizeof(T));
+    T* p = packed->template as<T>();
     for (int64_t bi = 0; bi < nb; ++bi)
       for (int64_t kk = 0; kk < g.k; ++kk)
         for (int64_t n = 0; n < g.n; ++n)
@@ -475,24 +478,24 @@ void gemm_f64(const GemmArgs& g) {
 #pragma omp parallel for num_threads(g.threads) schedule(static) if (parallel)
   for (int64_t t = 0; t < tasks; ++t) {
     const int64_t bi = t / mtiles, m0 = (t % mtiles) * kMB, m1 = std::min(g.m, m0 + kMB);
-    const double* Ab = A + bi * g.a_bs;
-    const double* Bb = B + bi * b_bs;
-    double* Cb = C + bi * g.c_bs;
+    const T* Ab = A + bi * g.a_bs;
+    const T* Bb = B + bi * b_bs;
+    T* Cb = C + bi * g.c_bs;
     for (int64_t n0 = 0; n0 < g.n; n0 += kNB) {
       const int64_t n1 = std::min(g.n, n0 + kNB);
       for (int64_t m = m0; m < m1; ++m) {
         if (bias)
           std::copy(bias + n0, bias + n1, Cb + m * g.c_rs + n0);
         else
-          std::fill(Cb + m * g.c_rs + n0, Cb + m * g.c_rs + n1, 0.0);
+          std::fill(Cb + m * g.c_rs + n0, Cb + m * g.c_rs + n1, T(0));
       }
       for (int64_t k0 = 0; k0 < g.k; k0 += kKB) {
         const int64_t k1 = std::min(g.k, k0 + kKB);
         for (int64_t m = m0; m < m1; ++m) {
-          double* crow = Cb + m * g.c_rs;
+          T* crow = Cb + m * g.c_rs;
           for (int64_t kk = k0; kk < k1; ++kk) {
-            const double av = Ab[m * g.a_rs + kk * g.a_cs];
-            const double* brow = Bb + kk * ldb;
+            const T av = Ab[m * g.a_rs + kk * g.a_cs];
+            const T* brow = Bb + kk * ldb;
             for (int64_t n = n0; n < n1; ++n) crow[n] += av * brow[n];
           }
         }
@@ -602,9 +605,18 @@ void gemm(const GemmArgs& in) {
     g.a_bs = g.b_bs = g.c_bs = 0;
   }
 
+  if (g.batch_invariant && g.dtype != DType::f64) {
+    if (g.dtype == DType::f32)
+      gemm_ordered<float>(g);
+    else if (g.dtype == DType::bf16)
+      gemm_via_f32<bf16>(g);  // whose f32 product keeps the flag
+    else
+      gemm_via_f32<f16>(g);
+    return;
+  }
   switch (g.dtype) {
     case DType::f64:
-      gemm_f64(g);
+      gemm_ordered<double>(g);
       return;
     case DType::f32: {
       Profile* prof = Profile::get();
