@@ -7,8 +7,8 @@
 #include <map>
 #include <sstream>
 
+#include "core/io/sha256.h"
 #include "plugins/evaluators/progress.h"
-#include "plugins/evaluators/sha256.h"
 
 namespace kiln::evaluators {
 namespace {
@@ -324,14 +324,20 @@ Config BbhEvaluator::evaluate(eval::EvalContext& ctx) {
   eval::GenerateUntilOptions go;
   go.max_length = options_.context.value_or(0);
   go.batch_size = ctx.batch_size;
+  go.cache = ctx.cache;
   go.progress = terminal_progress(options_.name, "generations", ctx.progress);
   eval::ModelTextGenerator gen(*ctx.model, *tokenizer, go, bos);
   BbhOptions o = options_;
   if (ctx.limit) o.limit = std::min(o.limit.value_or(*ctx.limit), *ctx.limit);
+  // A context that cannot hold max_tokens new tokens and a prompt (the char model's 64) gets
+  // half of it for the answer and keeps the other half for the end of the prompt.
+  const int64_t L = options_.context.value_or(ctx.model->context_length());
+  if (o.max_tokens >= L) o.max_tokens = std::max<int64_t>(1, L / 2);
   std::vector<BbhSample> samples;
   Config out = BbhEvaluator(o).score(gen, ctx.samples ? &samples : nullptr);
   out.set("contexts_truncated", gen.contexts_truncated());
-  out.set("context", options_.context.value_or(ctx.model->context_length()));
+  out.set("context", L);
+  out.set("max_tokens", o.max_tokens);
   if (o.limit) out.set("limit", *o.limit);
   for (const BbhSample& s : samples) {
     Config r = Config::table();
@@ -365,7 +371,7 @@ Config BbhEvaluator::score(eval::TextGenerator& generator, std::vector<BbhSample
   for (size_t ti = 0; ti < tasks.size(); ++ti) {
     for (const std::string& rel :
          {"tasks/" + tasks[ti] + ".json", "cot-prompts/" + tasks[ti] + ".txt"})
-      sha.set(rel, sha256_file((root / rel).string()));
+      sha.set(rel, io::sha256_file((root / rel).string()));
     std::vector<BbhExample> examples =
         read_bbh_task((root / "tasks" / (tasks[ti] + ".json")).string());
     if (options_.limit && int64_t(examples.size()) > *options_.limit)
