@@ -29,6 +29,8 @@
 
 namespace kiln::eval {
 
+class RequestCache;
+
 /// log p(continuation | context): the model reads (context + continuation) without its last
 /// token, and the predictions at the last continuation.size() positions are scored. When the
 /// two together are longer than max_length + 1 tokens the context is cut from the left, as
@@ -56,6 +58,9 @@ struct LoglikelihoodOptions {
   bool batch_invariant = true;
   /// Called after each batch with (requests done, requests in all).
   std::function<void(int64_t, int64_t)> progress;
+  /// Answers kept on disk (core/eval/request_cache.h): requests it holds are not computed, the
+  /// others are added to it after each batch. Null: no cache.
+  RequestCache* cache = nullptr;
 };
 
 /// A request from text, tokenised as lm-evaluation-harness's _encode_pair: trailing whitespace
@@ -96,5 +101,14 @@ RollingResult loglikelihood_rolling(nn::Model& model, std::span<const int32_t> t
 
 /// The model's device (that of its first parameter; CPU when it has none).
 Device model_device(const nn::Model& model);
+
+/// Requests the engine answered in this process so far, by kind, and how many of them came
+/// from a RequestCache (`kiln eval` prints the rate).
+struct RequestCounts {
+  int64_t loglikelihood = 0, generate_until = 0, cached = 0;
+};
+RequestCounts request_counts();
+/// Adds to the counts (the engine's functions call it).
+void count_requests(int64_t loglikelihood, int64_t generate_until, int64_t cached);
 
 }  // namespace kiln::eval

@@ -8,9 +8,9 @@
 
 #include "core/base/utf8.h"
 #include "core/eval/loglikelihood.h"
+#include "core/io/sha256.h"
 #include "plugins/evaluators/csv.h"
 #include "plugins/evaluators/progress.h"
-#include "plugins/evaluators/sha256.h"
 
 namespace kiln::evaluators {
 namespace {
@@ -292,6 +292,7 @@ std::vector<std::vector<double>> ModelScorer::score(const std::vector<ChoiceRequ
   lo.max_length = max_length_;
   lo.batch_size = batch_size_;
   lo.progress = terminal_progress(name_, "requests", progress_);
+  lo.cache = cache_;
   const std::vector<eval::LoglikelihoodResult> scored = eval::loglikelihood(model_, flat, lo);
   std::vector<std::vector<double>> out;
   size_t at = 0;
@@ -331,9 +332,11 @@ Config AgievalEvaluator::evaluate(eval::EvalContext& ctx) {
     KILN_CHECK(bos, "agieval: bos = \"bos\" but the tokenizer has neither a BOS nor an EOS token");
   }
   ModelScorer scorer(*ctx.model, *tokenizer, L, ctx.batch_size, bos, ctx.progress, options_.name);
+  scorer.set_cache(ctx.cache);
   eval::GenerateUntilOptions go;
   go.max_length = L;
   go.batch_size = ctx.batch_size;
+  go.cache = ctx.cache;
   go.progress = terminal_progress(options_.name + " math", "generations", ctx.progress);
   eval::ModelTextGenerator gen(*ctx.model, *tokenizer, go, bos);
   AgievalOptions o = options_;
@@ -362,11 +365,11 @@ Config AgievalEvaluator::score(LoglikelihoodScorer& scorer, eval::TextGenerator&
   std::vector<eval::TextRequest> text;
   Config sha = Config::table();
   if (options_.shots > 0)
-    sha.set("few_shot_prompts.csv", sha256_file((root / "few_shot_prompts.csv").string()));
+    sha.set("few_shot_prompts.csv", io::sha256_file((root / "few_shot_prompts.csv").string()));
   for (size_t ti = 0; ti < tasks.size(); ++ti) {
     const std::string& task = tasks[ti];
     const bool cloze = agieval_is_cloze(task);
-    sha.set("v1/" + task + ".jsonl", sha256_file((root / "v1" / (task + ".jsonl")).string()));
+    sha.set("v1/" + task + ".jsonl", io::sha256_file((root / "v1" / (task + ".jsonl")).string()));
     std::vector<AgievalQuestion> qs =
         read_agieval_jsonl((root / "v1" / (task + ".jsonl")).string());
     if (options_.limit && int64_t(qs.size()) > *options_.limit) qs.resize(size_t(*options_.limit));

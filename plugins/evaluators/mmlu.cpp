@@ -151,14 +151,15 @@ Config MmluEvaluator::evaluate(eval::EvalContext& ctx) {
   if (ctx.limit) {  // kiln eval --limit N: at most N questions per subject
     MmluOptions o = options_;
     o.limit = std::min(o.limit.value_or(*ctx.limit), *ctx.limit);
-    return MmluEvaluator(o).score(*ctx.model, *tokenizer, ctx.batch_size, ctx.progress,
-                                  ctx.samples);
+    return MmluEvaluator(o).score(*ctx.model, *tokenizer, ctx.batch_size, ctx.progress, ctx.samples,
+                                  ctx.cache);
   }
-  return score(*ctx.model, *tokenizer, ctx.batch_size, ctx.progress, ctx.samples);
+  return score(*ctx.model, *tokenizer, ctx.batch_size, ctx.progress, ctx.samples, ctx.cache);
 }
 
 Config MmluEvaluator::score(nn::Model& model, const data::Tokenizer& tokenizer, int64_t batch_size,
-                            bool progress, std::vector<Config>* samples) const {
+                            bool progress, std::vector<Config>* samples,
+                            eval::RequestCache* cache) const {
   const fs::path root(options_.path);
   const int64_t L = options_.context.value_or(model.context_length());
   KILN_CHECK(L >= 2 && L <= model.context_length(), "mmlu: context must lie in [2, ",
@@ -230,6 +231,7 @@ Config MmluEvaluator::score(nn::Model& model, const data::Tokenizer& tokenizer, 
   eval::LoglikelihoodOptions lo;
   lo.max_length = L;
   lo.batch_size = batch_size;
+  lo.cache = cache;
   lo.progress = terminal_progress(options_.name, "requests", progress);
   const std::vector<eval::LoglikelihoodResult> scored = eval::loglikelihood(model, requests, lo);
 
