@@ -11,6 +11,7 @@
 #include "core/io/sha256.h"
 #include "plugins/evaluators/csv.h"
 #include "plugins/evaluators/progress.h"
+#include "plugins/evaluators/task_common.h"
 
 namespace kiln::evaluators {
 namespace {
@@ -195,10 +196,6 @@ double chars(const std::string& s) {
   return n;
 }
 
-double ratio(int64_t a, int64_t b) {
-  return b > 0 ? double(a) / double(b) : 0.0;
-}
-
 }  // namespace
 
 const std::vector<std::string>& agieval_tasks() {
@@ -319,18 +316,11 @@ AgievalEvaluator::AgievalEvaluator(AgievalOptions options) : options_(std::move(
 
 Config AgievalEvaluator::evaluate(eval::EvalContext& ctx) {
   KILN_CHECK(ctx.model, "agieval: no model to evaluate");
-  std::shared_ptr<data::Tokenizer> tokenizer = ctx.tokenizer;
-  if (!tokenizer && ctx.dataset) tokenizer = ctx.dataset->tokenizer();
-  KILN_CHECK(tokenizer, "agieval: the run has no tokenizer to write the prompts with");
+  std::shared_ptr<data::Tokenizer> tokenizer = prompt_tokenizer(ctx, "agieval");
   const int64_t L = options_.context.value_or(ctx.model->context_length());
   KILN_CHECK(L >= 2 && L <= ctx.model->context_length(), "agieval: context must lie in [2, ",
              ctx.model->context_length(), "], got ", L);
-  std::optional<int32_t> bos;
-  if (options_.bos == "bos") {
-    bos = tokenizer->special_id("bos");
-    if (!bos) bos = tokenizer->eos_id();
-    KILN_CHECK(bos, "agieval: bos = \"bos\" but the tokenizer has neither a BOS nor an EOS token");
-  }
+  const std::optional<int32_t> bos = prompt_prefix(*tokenizer, options_.bos, "agieval");
   ModelScorer scorer(*ctx.model, *tokenizer, L, ctx.batch_size, bos, ctx.progress, options_.name);
   scorer.set_cache(ctx.cache);
   eval::GenerateUntilOptions go;
@@ -340,7 +330,7 @@ Config AgievalEvaluator::evaluate(eval::EvalContext& ctx) {
   go.progress = terminal_progress(options_.name + " math", "generations", ctx.progress);
   eval::ModelTextGenerator gen(*ctx.model, *tokenizer, go, bos);
   AgievalOptions o = options_;
-  if (ctx.limit) o.limit = std::min(o.limit.value_or(*ctx.limit), *ctx.limit);
+  o.limit = task_limit(o.limit, ctx.limit);
   Config out = AgievalEvaluator(o).score(scorer, gen, ctx.samples);
   if (o.limit) out.set("limit", *o.limit);
   out.set("questions_truncated", scorer.truncated() + gen.contexts_truncated());
