@@ -26,6 +26,7 @@
 #endif
 
 #include "core/tensor/half.h"
+#include "kernels/cpu/gemm_tile.h"
 
 namespace kiln::cpu {
 namespace {
@@ -444,27 +445,24 @@ void gemm_via_f32(const GemmArgs& g) {
   }
 }
 
-// ---- f64 and batch-invariant f32: a plain blocked kernel ----------------------------------------
+// ---- f64: a plain blocked kernel ------------------------------------------------------------
 //
-// C[m, n] = bias[n] + sum_k A[m, k] B[k, n], the sum over k in increasing order for every
-// element: each element is one chain of multiply-adds whatever the tiling, so the result is the
-// same for any thread count and a row's result does not depend on the other rows. Tasks are
-// (batch, 16-row tile) pairs; within a task, blocks of 256 columns and 256 k's keep a B block in
-// L2 while 16 rows of C reuse it, and the inner loop is a contiguous axpy over n (B is packed
-// row-major first if it is not).
-template <class T>
-void gemm_ordered(const GemmArgs& g) {
+// C[m, n] = sum_k A[m, k] B[k, n], the sum over k in increasing order for every element (so the
+// result is the same for any thread count). Tasks are (batch, 16-row tile) pairs; within a
+// task, blocks of 256 columns and 256 k's keep a B block in L2 while 16 rows of C reuse it, and
+// the inner loop is a contiguous axpy over n (B is packed row-major first if it is not).
+void gemm_f64(const GemmArgs& g) {
   constexpr int64_t kMB = 16, kNB = 256, kKB = 256;
-  const T* A = static_cast<const T*>(g.a);
-  const T* B = static_cast<const T*>(g.b);
-  T* C = static_cast<T*>(g.c);
-  const T* bias = static_cast<const T*>(g.bias);
+  const double* A = static_cast<const double*>(g.a);
+  const double* B = static_cast<const double*>(g.b);
+  double* C = static_cast<double*>(g.c);
+  const double* bias = static_cast<const double*>(g.bias);
   int64_t b_bs = g.b_bs, ldb = g.b_rs;
   std::unique_ptr<Buffer> packed;
   if (g.b_cs != 1) {
     const int64_t nb = g.b_bs == 0 ? 1 : g.batch;
-    packed = std::make_unique<Buffer>(size_t(nb * g.k * g.n) * sizeof(T));
-    T* p = packed->template as<T>();
+    packed = std::make_unique<Buffer>(size_t(nb * g.k * g.n) * sizeof(double));
+    double* p = packed->as<double>();
     for (int64_t bi = 0; bi < nb; ++bi)
       for (int64_t kk = 0; kk < g.k; ++kk)
         for (int64_t n = 0; n < g.n; ++n)
@@ -478,29 +476,82 @@ void gemm_ordered(const GemmArgs& g) {
 #pragma omp parallel for num_threads(g.threads) schedule(static) if (parallel)
   for (int64_t t = 0; t < tasks; ++t) {
     const int64_t bi = t / mtiles, m0 = (t % mtiles) * kMB, m1 = std::min(g.m, m0 + kMB);
-    const T* Ab = A + bi * g.a_bs;
-    const T* Bb = B + bi * b_bs;
-    T* Cb = C + bi * g.c_bs;
+    const double* Ab = A + bi * g.a_bs;
+    const double* Bb = B + bi * b_bs;
+    double* Cb = C + bi * g.c_bs;
     for (int64_t n0 = 0; n0 < g.n; n0 += kNB) {
       const int64_t n1 = std::min(g.n, n0 + kNB);
       for (int64_t m = m0; m < m1; ++m) {
         if (bias)
           std::copy(bias + n0, bias + n1, Cb + m * g.c_rs + n0);
         else
-          std::fill(Cb + m * g.c_rs + n0, Cb + m * g.c_rs + n1, T(0));
+          std::fill(Cb + m * g.c_rs + n0, Cb + m * g.c_rs + n1, 0.0);
       }
       for (int64_t k0 = 0; k0 < g.k; k0 += kKB) {
         const int64_t k1 = std::min(g.k, k0 + kKB);
         for (int64_t m = m0; m < m1; ++m) {
-          T* crow = Cb + m * g.c_rs;
+          double* crow = Cb + m * g.c_rs;
           for (int64_t kk = k0; kk < k1; ++kk) {
-            const T av = Ab[m * g.a_rs + kk * g.a_cs];
-            const T* brow = Bb + kk * ldb;
+            const double av = Ab[m * g.a_rs + kk * g.a_cs];
+            const double* brow = Bb + kk * ldb;
             for (int64_t n = n0; n < n1; ++n) crow[n] += av * brow[n];
           }
         }
       }
     }
+  }
+}
+
+// ---- batch-invariant f32: the register-tiled kernel -------------------------------------------
+//
+// C = bias, then one multiply-add chain over k in increasing order per element (as the f64
+// kernel), through gemm_rows' 6 x 16 register tiles. B is packed row-major first unless it is
+// already; tasks are blocks of 48 rows.
+void gemm_invariant_f32(const GemmArgs& g) {
+  constexpr int64_t kRows = 48;
+  const float* A = static_cast<const float*>(g.a);
+  const float* B = static_cast<const float*>(g.b);
+  float* C = static_cast<float*>(g.c);
+  const float* bias = static_cast<const float*>(g.bias);
+  int64_t b_bs = g.b_bs, ldb = g.b_rs;
+  std::unique_ptr<Buffer> packed;
+  if (g.b_cs != 1) {
+    const int64_t nb = g.b_bs == 0 ? 1 : g.batch;
+    packed = std::make_unique<Buffer>(size_t(nb * g.k * g.n) * sizeof(float));
+    float* p = packed->as<float>();
+    const bool par = nb * g.k * g.n > kParallelElems;
+#pragma omp parallel for num_threads(g.threads) schedule(static) if (par)
+    for (int64_t bk = 0; bk < nb * g.k; ++bk) {
+      const int64_t bi = bk / g.k, kk = bk % g.k;
+      for (int64_t n = 0; n < g.n; ++n) p[bk * g.n + n] = B[bi * g.b_bs + kk * g.b_rs + n * g.b_cs];
+    }
+    B = p;
+    b_bs = nb == 1 ? 0 : g.k * g.n;
+    ldb = g.n;
+  }
+  const int64_t blocks = (g.m + kRows - 1) / kRows, tasks = g.batch * blocks;
+  const bool parallel = g.batch * g.m * g.n * g.k > kParallelElems;
+#pragma omp parallel for num_threads(g.threads) schedule(static) if (parallel)
+  for (int64_t t = 0; t < tasks; ++t) {
+    const int64_t bi = t / blocks, m0 = (t % blocks) * kRows, m1 = std::min(g.m, m0 + kRows);
+    const float* Ab = A + bi * g.a_bs;
+    const float* Bb = B + bi * b_bs;
+    float* Cb = C + bi * g.c_bs;
+    for (int64_t m = m0; m < m1; ++m) {
+      if (bias)
+        std::copy(bias, bias + g.n, Cb + m * g.c_rs);
+      else
+        std::fill(Cb + m * g.c_rs, Cb + m * g.c_rs + g.n, 0.0f);
+    }
+    auto rows = [&]<int MR>(std::integral_constant<int, MR>, int64_t m) {
+      gemm_rows<float, MR>(Cb + m * g.c_rs, g.c_rs, Ab + m * g.a_rs, g.a_rs, g.a_cs, Bb, ldb, g.n,
+                           g.k);
+    };
+    int64_t m = m0;
+    for (; m + 6 <= m1; m += 6) rows(std::integral_constant<int, 6>{}, m);
+    if (m + 4 <= m1) rows(std::integral_constant<int, 4>{}, m), m += 4;
+    if (m + 2 <= m1) rows(std::integral_constant<int, 2>{}, m), m += 2;
+    if (m < m1) rows(std::integral_constant<int, 1>{}, m);
   }
 }
 
@@ -607,7 +658,7 @@ void gemm(const GemmArgs& in) {
 
   if (g.batch_invariant && g.dtype != DType::f64) {
     if (g.dtype == DType::f32)
-      gemm_ordered<float>(g);
+      gemm_invariant_f32(g);
     else if (g.dtype == DType::bf16)
       gemm_via_f32<bf16>(g);  // whose f32 product keeps the flag
     else
@@ -616,7 +667,7 @@ void gemm(const GemmArgs& in) {
   }
   switch (g.dtype) {
     case DType::f64:
-      gemm_ordered<double>(g);
+      gemm_f64(g);
       return;
     case DType::f32: {
       Profile* prof = Profile::get();

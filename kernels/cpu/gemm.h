@@ -22,9 +22,11 @@
 // primitive rounds a row differently by where the row sits in its register tiles (measured: the
 // rows of an [M, 32] x [32, N] product change when the rows are shifted by 1, 3, 8 or 16), so a
 // request's logits would change with the batch it is evaluated in. With the flag, f32 runs on
-// the plain kernel of f64 instead: every element of C is the bias plus one chain of
-// multiply-adds over k in order, so a row of C is a function of its row of A, of B and of the
-// bias only. bf16 and f16 take the f32 route under the flag.
+// kiln's own register-tiled kernel (gemm_tile.h, the fused attention's): every element of C is
+// the bias plus one chain of multiply-adds over k in order, so a row of C is a function of its
+// row of A, of B and of the bias only. bf16 and f16 take the f32 route under the flag. Cost,
+// measured on the 4-layer, 128-wide char GPT-2 (perplexity of its val split, one thread): the
+// whole evaluation about 15% slower than with oneDNN.
 #pragma once
 
 #include <cstddef>
