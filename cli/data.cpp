@@ -2,8 +2,14 @@
 // (core/data/shard.h) that the shards dataset memory-maps: DIR/train_000000.bin ...,
 // DIR/val_000000.bin ..., and the tokenizer (its files, and tokenizer_spec.json naming the
 // component).
+// kiln data reference-logps SPEC --out FILE: the summed response log-probs of every preference
+// pair under the model the spec's run starts from (train.init, else its seeded initialisation),
+// written once (core/data/reference_logps.h) so that dpo { reference = "stored" } need not keep
+// a reference model in memory.
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -12,7 +18,15 @@
 #include "cli/command.h"
 #include "core/base/error.h"
 #include "core/data/dataset.h"
+#include "core/autograd/autograd.h"
+#include "core/data/reference_logps.h"
 #include "core/data/shard.h"
+#include "core/tensor/random.h"
+#include "core/train/init_weights.h"
+#include "core/train/logprobs.h"
+#include "core/train/progress.h"
+#include "core/train/train_options.h"
+#include "dsl/hf_checkpoint.h"
 #include "core/registry/registry.h"
 #include "dsl/spec.h"
 
@@ -144,13 +158,95 @@ int tokenize(const std::string& spec_file, const std::string& out,
   return 0;
 }
 
+// The starting policy of the spec's run, as the trainer builds it: the seeded initialisation,
+// then train.init's weights.
+std::shared_ptr<nn::Model> starting_model(Config& spec, train::TrainOptions& options) {
+  manual_seed(uint64_t(spec.get<int64_t>("seed", 0)));
+  auto model = Registry::global().create<nn::Model>(spec.at("model"));
+  options = train::read_train_options(spec.at("train"), model->context_length());
+  if (!options.init.empty()) {
+    try {
+      train::load_init_weights(*model, hf::read_start_weights(options.init));
+    } catch (const Error& e) {
+      spec.at("train").at("init").fail(e.what());
+    }
+  }
+  model->eval();
+  return model;
+}
+
+int reference_logps(const std::string& spec_file, const std::string& out,
+                    const std::vector<std::string>& overrides, int64_t batch, bool quiet) {
+  KILN_CHECK(batch >= 1, "--batch ", batch, " must be at least 1");
+  dsl::SpecOptions so;
+  so.overrides = overrides;
+  Config spec = dsl::load_spec(spec_file, so);
+  for (const char* key : {"model", "data", "train"})
+    KILN_CHECK(spec.has(key) && !spec.at(key).is_null(), spec_file, ": the spec has no `", key,
+               "` section; reference log-probs need the model, the weights it starts from "
+               "(train.init) and the data");
+  train::TrainOptions options;
+  std::shared_ptr<nn::Model> model = starting_model(spec, options);
+  auto dataset = Registry::global().create<data::Dataset>(spec.at("data"));
+  data::PrepareOptions po;
+  po.seed = uint64_t(spec.get<int64_t>("seed", 0));
+  po.progress = !quiet;
+  dataset->prepare(po);
+  const size_t n_train = dataset->examples(data::Split::train),
+               n_val = dataset->examples(data::Split::val);
+  if (n_train == 0)
+    spec.at("data").fail(
+        "the dataset holds no examples to score in order; reference log-probs are for "
+        "preference pairs (data = preference { ... })");
+
+  std::vector<double> chosen, rejected;
+  train::ProgressLine progress(stderr);
+  const auto start = std::chrono::steady_clock::now();
+  autograd::NoGrad no_grad;
+  for (data::Split split : {data::Split::train, data::Split::val}) {
+    const size_t n = dataset->examples(split);
+    for (size_t first = 0; first < n; first += size_t(batch)) {
+      const size_t m = std::min(size_t(batch), n - first);
+      data::Batch b = dataset->examples_in_order(split, first, m, options.seq_len);
+      KILN_CHECK(b.pairs == int64_t(m), "the dataset gave ", b.pairs, " pairs for ", m,
+                 " examples; reference log-probs are for preference pairs");
+      nn::ForwardState state;
+      Tensor logits = train::policy_logits(*model, b, state, "reference-logps");
+      std::vector<double> v =
+          train::sequence_logps(logits, b.targets).sum.to(DType::f64).to_vector<double>();
+      chosen.insert(chosen.end(), v.begin(), v.begin() + int64_t(m));
+      rejected.insert(rejected.end(), v.begin() + int64_t(m), v.end());
+      if (!quiet) {
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const size_t done = chosen.size(), total = n_train + n_val;
+        progress.update(str_cat("reference log-probs: ", done, "/", total, " pairs | ",
+                                train::format_count(double(done) / s), " pairs/s"),
+                        done == total || done % (size_t(batch) * 50) < size_t(batch));
+      }
+    }
+  }
+  progress.finish();
+  data::write_reference_logps(out, chosen, rejected);
+  if (!quiet)
+    std::cout << "wrote " << out << ": " << with_commas(int64_t(chosen.size())) << " pairs ("
+              << n_train << " train, " << n_val << " val) at seq_len " << options.seq_len
+              << (options.init.empty() ? ", from the model's seeded initialisation"
+                                       : ", from " + options.init)
+              << "\nread them with reference_logps = \"" << out
+              << "\" in the data and dpo { reference = \"stored\" }\n";
+  return 0;
+}
+
 }  // namespace
 
 int run_data(const std::vector<std::string>& args) {
   po::options_description opts("data options");
-  opts.add_options()("action", po::value<std::string>(), "tokenize")(
-      "spec", po::value<std::string>(), "the spec whose data section is tokenised")(
-      "out", po::value<std::string>(), "the folder for the shards and the tokenizer")(
+  opts.add_options()("action", po::value<std::string>(), "tokenize or reference-logps")(
+      "spec", po::value<std::string>(), "the spec whose data section is read")(
+      "out", po::value<std::string>(),
+      "tokenize: the folder for the shards and the tokenizer; reference-logps: the file")(
+      "batch", po::value<int64_t>()->default_value(8), "reference-logps: pairs per forward")(
       "set", po::value<std::vector<std::string>>()->composing(),
       "override a field of the spec: path=value (repeatable)")(
       "shard-tokens", po::value<int64_t>()->default_value(100'000'000),
@@ -160,22 +256,36 @@ int run_data(const std::vector<std::string>& args) {
   pos.add("action", 1).add("spec", 1);
   po::variables_map vm;
   if (parse(args, opts, pos, vm,
-            "kiln data tokenize SPEC.lua --out DIR [--set path=value ...] [--shard-tokens N]\n\n"
+            "kiln data tokenize SPEC.lua --out DIR [--set path=value ...] [--shard-tokens N]\n"
+            "kiln data reference-logps SPEC.lua --out FILE [--set path=value ...] [--batch N]\n\n"
             "Tokenises the spec's data once and writes DIR/train_NNNNNN.bin and DIR/val_NNNNNN.bin "
             "(a header,\n"
             "then uint16 tokens when the vocabulary fits, else uint32) and the tokenizer. A spec "
             "reads them\n"
-            "back with data = shards { path = \"DIR\" }.",
-            "kiln data tokenize models/gpt2-char.lua --out data/shakespeare-char"))
+            "back with data = shards { path = \"DIR\" }.\n\n"
+            "reference-logps scores every preference pair of the spec's data (train, then val, "
+            "in order)\nunder the model its run starts from (train.init, else the seeded "
+            "initialisation) and writes\nFILE, one line a pair: {\"chosen\": logp, "
+            "\"rejected\": logp}. The data reads it with reference_logps = FILE\nand dpo { "
+            "reference = \"stored\" } then keeps no reference model in memory.",
+            "kiln data tokenize models/gpt2-char.lua --out data/shakespeare-char\n"
+            "  kiln data reference-logps examples/posttrain/dpo_hh_rlhf.lua --out ref.jsonl"))
     return 0;
-  if (!vm.count("action")) throw po::error("expected an action: tokenize");
+  if (!vm.count("action")) throw po::error("expected an action: tokenize or reference-logps");
   std::string action = vm["action"].as<std::string>();
-  if (action != "tokenize")
-    throw po::error("unknown action \"" + action + "\" (expected tokenize)");
-  if (!vm.count("spec")) throw po::error("expected a spec: kiln data tokenize SPEC.lua --out DIR");
-  if (!vm.count("out")) throw po::error("expected --out DIR, the folder for the shards");
+  if (action != "tokenize" && action != "reference-logps")
+    throw po::error("unknown action \"" + action + "\" (expected tokenize or reference-logps)");
+  if (!vm.count("spec"))
+    throw po::error("expected a spec: kiln data " + action + " SPEC.lua --out " +
+                    (action == "tokenize" ? "DIR" : "FILE"));
+  if (!vm.count("out"))
+    throw po::error(action == "tokenize" ? "expected --out DIR, the folder for the shards"
+                                         : "expected --out FILE, the file to write");
   std::vector<std::string> overrides;
   if (vm.count("set")) overrides = vm["set"].as<std::vector<std::string>>();
+  if (action == "reference-logps")
+    return reference_logps(vm["spec"].as<std::string>(), vm["out"].as<std::string>(), overrides,
+                           vm["batch"].as<int64_t>(), vm["quiet"].as<bool>());
   return tokenize(vm["spec"].as<std::string>(), vm["out"].as<std::string>(), overrides,
                   vm["shard-tokens"].as<int64_t>(), vm["quiet"].as<bool>());
 }

@@ -9,6 +9,7 @@
 #include "cli/command.h"
 #include "core/registry/plugin.h"
 #include "core/train/trainer.h"
+#include "dsl/hf_checkpoint.h"
 #include "dsl/spec.h"
 
 namespace kiln::cli {
@@ -91,6 +92,7 @@ int run_train(const std::vector<std::string>& args) {
   train::TrainerOptions to;
   to.out = out;
   to.require_resume = vm["resume"].as<bool>();
+  to.read_init = hf::read_start_weights;
   train::Trainer trainer(std::move(spec), to);
   train::TrainResult r = trainer.run();
   return r.signal != 0 ? 128 + r.signal : 0;

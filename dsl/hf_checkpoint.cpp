@@ -11,6 +11,7 @@
 #include "core/io/file.h"
 #include "core/registry/plugin.h"
 #include "core/registry/registry.h"
+#include "core/train/init_weights.h"
 
 namespace kiln::hf {
 
@@ -175,6 +176,10 @@ train::LoadedRun load_run_or_hf(const std::string& ref, const train::LoadRunOpti
              "split; give it a path to a text instead)");
   KILN_CHECK(options.step < 0, ref, ": a Hugging Face checkpoint has no steps (--step)");
   return load(hf_dir(ref));
+}
+
+nn::StateDict read_start_weights(const std::string& ref) {
+  return is_hf_ref(ref) ? load(hf_dir(ref)).model->state_dict() : train::read_init_weights(ref);
 }
 
 std::vector<std::string> save(const std::string& dir, const Config& model_spec,

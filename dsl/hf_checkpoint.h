@@ -100,6 +100,10 @@ train::LoadedRun load(const std::string& dir);
 /// A run directory (see train::load_run) or "hf:DIR" (see load).
 train::LoadedRun load_run_or_hf(const std::string& ref, const train::LoadRunOptions& options = {});
 
+/// The weights a run starts from (`train.init`): a run directory (its latest checkpoint), a
+/// checkpoint directory, or hf:DIR.
+nn::StateDict read_start_weights(const std::string& ref);
+
 struct SaveOptions {
   DType dtype = DType::f32;  ///< the dtype of the written weights
 };

@@ -38,6 +38,11 @@ std::optional<int32_t> Tokenizer::special_id(std::string_view role_or_text) cons
 }
 Dataset::~Dataset() = default;
 
+Batch Dataset::examples_in_order(Split, size_t, size_t, int64_t) const {
+  KILN_FAIL("this dataset holds a stream of tokens, not examples to take in order (a dataset "
+            "of preference pairs such as `preference` does)");
+}
+
 const char* split_name(Split s) { return s == Split::train ? "train" : "val"; }
 
 }  // namespace kiln::data

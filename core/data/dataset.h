@@ -30,6 +30,10 @@ struct Batch {
   /// (summed over its tokens), computed once and stored with the data; dpo reads them instead
   /// of running a reference model.
   Tensor reference_logps;
+  /// i64 [B], optional: row b's first prompt_lengths[b] input tokens are its prompt (no
+  /// padding among them). RL objectives (ppo, grpo) read the prompts from here and generate
+  /// the rest; prompt-only data (`prompts`) and unpacked prompt/response rows fill it.
+  Tensor prompt_lengths;
 };
 
 struct PrepareOptions {
@@ -62,6 +66,13 @@ class Dataset {
   /// the split is preceded by the end-of-text token's text when the tokenizer has one, so that
   /// decode(tokens(split)) == text(split) for a lossless tokenizer.
   virtual std::string text(Split split) const { return {}; }
+  /// Datasets of whole examples (preference pairs): how many a split holds; 0 for token
+  /// streams.
+  virtual size_t examples(Split split) const { return 0; }
+  /// Examples [first, first + n) of a split in their stored order, laid out as next() lays
+  /// them out, without shuffling or moving the sampler: a pass over every example, as `kiln
+  /// data reference-logps` makes. The default throws (no examples).
+  virtual Batch examples_in_order(Split split, size_t first, size_t n, int64_t seq_len) const;
   /// The sampler's position, for checkpoints; load_state() resumes exactly there.
   virtual Config state() const = 0;
   virtual void load_state(const Config& state) = 0;

@@ -16,6 +16,7 @@ Registry::Registry() {
   add_kind("layer", "an nn::Module built from a config: attention, MLP, norm, embedding, ...");
   add_kind("model", "a whole network: decoder, encoder, encoder-decoder");
   add_kind("objective", "a training loss: causal LM, MLM, DPO, ...");
+  add_kind("reward", "scores completions of prompts for RL objectives (ppo, grpo): rules, reward models");
   add_kind("evaluator", "turns a model into numbers: perplexity, MMLU, BBH, AGIEval");
   add_kind("probe", "reads a model's hook points: logit lens, linear probes, patching");
   add_kind("optimizer", "updates parameters from their gradients");

@@ -33,6 +33,9 @@ class Objective {
   /// throwing with a message that names what is missing. The default does nothing.
   virtual void prepare(const ObjectiveContext& context) {}
   virtual LossOutput compute(nn::Model& model, const data::Batch& batch, nn::ForwardState& state) = 0;
+  /// Whether the loss is a mean negative log-likelihood per token, so that its exp is a
+  /// perplexity the trainer may report. Preference, reward and mixed losses say no.
+  virtual bool loss_is_nll() const { return true; }
 };
 
 }  // namespace kiln::train

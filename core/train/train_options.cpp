@@ -21,6 +21,11 @@ Schema train_section_schema() {
               "the optimizer (its weight_decay applies to the decayed group, see no_decay)");
   s.component("schedule", "schedule", component("schedule", "constant"),
               "the learning-rate schedule (a schedule's total defaults to steps)");
+  s.optional("init", ParamType::string(),
+             "start from trained weights: a run directory (its latest checkpoint), a "
+             "checkpoint directory or hf:DIR (a Hugging Face checkpoint); a wrapper model "
+             "(scalar_head, value_head) takes them into its wrapped model. The data's "
+             "tokenizer must be the one they were trained with");
   s.integer("steps", std::nullopt, "optimizer updates to train for").min(1);
   s.integer("batch", 8, "sequences per micro-batch").min(1);
   s.optional("seq_len", ParamType::integer(), "tokens per sequence (default: the model's context)")
@@ -37,11 +42,12 @@ Schema train_section_schema() {
   s.integer("keep_checkpoints", 3, "checkpoints kept in the run (the oldest are removed)").min(1);
   // T5's relative position bias is a table of biases looked up by bucket, an embedding too.
   s.list("no_decay", ParamType::string(),
-         Config::list({Config("embed"), Config("wte"), Config("wpe"), Config("shared.weight"),
-                       Config("rel_pos")}),
+         Config::list({Config("embeddings."), Config("wte"), Config("wpe"),
+                       Config("shared.weight"), Config("rel_pos")}),
          "parameters whose name contains one of these get no weight decay (embedding tables: "
-         "token, position and type embeddings, an encoder-decoder's shared token embedding, "
-         "T5's relative position bias)");
+         "an encoder's token, position and type embeddings, a decoder's wte and wpe, an "
+         "encoder-decoder's shared token embedding, T5's relative position bias; ALBERT's "
+         "embed_proj is a matrix and decays)");
   s.boolean("decay_vectors", false,
             "decay 1-d parameters too (norm gains and biases, which by default get no decay)");
   return s;
@@ -65,6 +71,7 @@ TrainOptions read_train_options(Config& train, int64_t context) {
   o.keep_checkpoints = train.get<int64_t>("keep_checkpoints");
   for (const Config& p : train.at("no_decay").items()) o.no_decay.push_back(p.as_string());
   o.decay_vectors = train.get<bool>("decay_vectors");
+  if (const Config* init = train.find("init"); init && !init->is_null()) o.init = init->as_string();
 
   o.seq_len = train.get<int64_t>("seq_len", context);
   if (o.seq_len > context) {

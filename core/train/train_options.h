@@ -4,7 +4,7 @@
 //   train = { objective = causal_lm {}, optimizer = adamw { lr = 1e-3 }, schedule = cosine {},
 //             batch = 12, seq_len = 64, steps = 2000, grad_accum = 1, grad_clip = 1.0,
 //             precision = "bf16", eval_every = 250, eval_batches = 20, log_every = 10,
-//             checkpoint_every = 500, keep_checkpoints = 3 }
+//             checkpoint_every = 500, keep_checkpoints = 3, init = "runs/pretrained" }
 #pragma once
 
 #include <cstdint>
@@ -43,6 +43,7 @@ struct TrainOptions {
   int64_t keep_checkpoints = 3;
   std::vector<std::string> no_decay;
   bool decay_vectors = false;
+  std::string init;  ///< weights to start from ("" : the model's own initialisation)
 };
 
 /// Reads a validated `train` section. `context` is the model's context length: seq_len defaults

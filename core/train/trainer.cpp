@@ -11,6 +11,7 @@
 #include "core/ops/elementwise.h"
 #include "core/registry/registry.h"
 #include "core/train/checkpoint.h"
+#include "core/train/init_weights.h"
 #include "core/train/clip.h"
 #include "core/train/gemm_ceiling.h"
 #include "core/train/metrics_log.h"
@@ -96,6 +97,8 @@ Trainer::Trainer(Config spec, TrainerOptions options)
                       model.loc().known() ? model.loc().str() : "model",
                       "): raise the model's vocabulary or use another tokenizer"));
   }
+  // Before the objective's prepare(), which takes its frozen reference from these weights.
+  if (!opts_.init.empty()) init_from(opts_.init);
   try {
     objective_->prepare({tokenizer_, model_.get(), seed_});
   } catch (const Error& e) {
@@ -136,6 +139,22 @@ Trainer::Trainer(Config spec, TrainerOptions options)
 }
 
 Trainer::~Trainer() = default;
+
+void Trainer::init_from(const std::string& ref) {
+  const Config& at = spec_.at("train").at("init");
+  try {
+    const nn::StateDict weights = topts_.read_init ? topts_.read_init(ref) : read_init_weights(ref);
+    const InitReport r = load_init_weights(*model_, weights);
+    init_line_ = str_cat("  init: ", r.loaded, " tensors from ", ref,
+                         r.prefix.empty() ? "" : str_cat(" into the wrapped model (", r.prefix, ")"));
+    if (!r.fresh.empty()) {
+      init_line_ += "; initialised afresh:";
+      for (const std::string& n : r.fresh) init_line_ += " " + n;
+    }
+  } catch (const Error& e) {
+    at.fail(e.what());
+  }
+}
 
 void Trainer::resume_from(const std::string& path) {
   CheckpointData d = read_checkpoint(path);
@@ -312,6 +331,7 @@ TrainResult Trainer::run() {
                 opts_.schedule.component_name(), " schedule, ",
                 opts_.precision == DType::bf16 ? "bf16 autocast" : "f32", ", ", num_threads(),
                 num_threads() == 1 ? " thread" : " threads"));
+  if (!init_line_.empty()) print(init_line_);
   if (opts_.eval_batches > 0 && !can_eval) print("  (no val split: the val loss is not measured)");
 
   const double ceiling = topts_.mfu ? gemm_ceiling_flops() : 0.0;
@@ -320,11 +340,17 @@ TrainResult Trainer::run() {
   auto log_eval = [&] {
     last_val_loss_ = evaluate(opts_.eval_batches);
     char buf[96];
-    std::snprintf(buf, sizeof buf, " | val loss %.4f | val ppl %.3f", last_val_loss_,
-                  std::exp(last_val_loss_));
-    print(str_cat("step ", step_, buf));
-    metrics.write(
-        {{"step", step_}, {"val_loss", last_val_loss_}, {"val_ppl", std::exp(last_val_loss_)}});
+    std::snprintf(buf, sizeof buf, " | val loss %.4f", last_val_loss_);
+    std::string line = str_cat("step ", step_, buf);
+    if (objective_->loss_is_nll()) {
+      std::snprintf(buf, sizeof buf, " | val ppl %.3f", std::exp(last_val_loss_));
+      line += buf;
+      metrics.write(
+          {{"step", step_}, {"val_loss", last_val_loss_}, {"val_ppl", std::exp(last_val_loss_)}});
+    } else {
+      metrics.write({{"step", step_}, {"val_loss", last_val_loss_}});
+    }
+    print(line);
   };
 
   TrainResult res;

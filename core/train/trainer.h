@@ -64,6 +64,9 @@ struct TrainerOptions {
   bool handle_signals = true;
   /// Called after every update (tests record the losses; request_stop() may be called here).
   std::function<void(const StepReport&)> on_step;
+  /// Reads the weights train.init names. Default: read_init_weights (run and checkpoint
+  /// directories); the CLI adds hf:DIR, which is read above the core.
+  std::function<nn::StateDict(const std::string& ref)> read_init;
   /// Measure MFU against the GEMM ceiling (a short timing once per machine, see gemm_ceiling.h).
   bool mfu = true;
 };
@@ -110,6 +113,7 @@ class Trainer {
   const Config& spec() const { return spec_; }
 
  private:
+  void init_from(const std::string& ref);
   void resume_from(const std::string& checkpoint);
   Config state_config() const;
   void print(const std::string& line);
@@ -134,6 +138,7 @@ class Trainer {
   double last_val_loss_ = NAN;
   std::atomic<bool> stop_requested_{false};
   std::unique_ptr<ProgressLine> progress_;
+  std::string init_line_;  // what train.init loaded, printed when the run starts
 };
 
 }  // namespace kiln::train

@@ -1,5 +1,5 @@
 // The dataset components: schemas and factories of text, jsonl, shards, and the post-training
-// data: preference and prompt_response.
+// data: preference, prompt_response and prompts.
 #include "plugins/datasets/components.h"
 
 #include "core/registry/registry.h"
@@ -196,6 +196,12 @@ void add_post_training(Schema& s) {
   s.integer("max_records", 0, "keep only the first this many examples of each split (0: all)")
       .min(0);
   s.boolean("shuffle", true, "draw the train examples in an order shuffled each epoch by the seed");
+  s.string("prompt_template", "{prompt}",
+           "chat template of the prompt: the text with {prompt} replaced by each record's prompt, "
+           "e.g. \"<|user|>\\n{prompt}\\n<|assistant|>\\n\" (the prompt's tokens, which get no loss)");
+  s.string("response_template", "{response}",
+           "chat template of each response (chosen and rejected alike): {response} replaced by "
+           "it, e.g. \"{response}<|end|>\"; the EOS follows");
 }
 
 PostTrainOptions read_post_training(const Config& c, const std::string& name) {
@@ -206,6 +212,12 @@ PostTrainOptions read_post_training(const Config& c, const std::string& name) {
   if (const Config* v = c.find("val_path"); v && !v->is_null()) o.val_paths = path_patterns(*v);
   o.max_records = c.get<int64_t>("max_records");
   o.shuffle = c.get<bool>("shuffle");
+  o.prompt_template = c.get<std::string>("prompt_template");
+  o.response_template = c.get<std::string>("response_template");
+  for (const auto& [key, field] : {std::pair<const char*, const char*>{"prompt_template", "{prompt}"},
+                                   {"response_template", "{response}"}})
+    if (std::string bad = check_template(c.get<std::string>(key), field); !bad.empty())
+      c.at(key).fail(bad);
   return o;
 }
 
@@ -221,7 +233,8 @@ void register_post_training(Registry& r) {
               "jsonl: {prompt, chosen, rejected} strings; hh-rlhf: {chosen, rejected} transcripts");
   pref.string("reference_logps", "",
               "JSON lines {\"chosen\": logp, \"rejected\": logp} a line per pair kept (train "
-              "then val, in order): the reference model's log-probs computed once, given to "
+              "then val, in order): the reference model's log-probs computed once (`kiln data "
+              "reference-logps SPEC --out FILE` writes them), given to "
               "dpo with each batch (with dpo's reference = \"stored\" no reference model is "
               "kept); empty: none");
   r.add<data::Dataset>("dataset", "preference", pref, [](const Config& c) {
@@ -248,6 +261,20 @@ void register_post_training(Registry& r) {
     o.prompt_field = c.get<std::string>("prompt_field");
     o.response_field = c.get<std::string>("response_field");
     o.pack = c.get<bool>("pack");
+    return std::make_shared<PostTrainDataset>(o, make_tokenizer(c.at("tokenizer")));
+  });
+
+  Schema prompts(
+      "prompts for RL (ppo, grpo): JSON lines with a prompt string field; a row is one prompt "
+      "(its oldest tokens cut beyond seq_len), padded after it, with every target -100 and "
+      "Batch::prompt_lengths set; the objective generates the completions");
+  add_post_training(prompts);
+  prompts.string("prompt_field", "prompt", "the field holding the prompt");
+  r.add<data::Dataset>("dataset", "prompts", prompts, [](const Config& c) {
+    PostTrainOptions o = read_post_training(c, "prompts");
+    o.pairs = false;
+    o.prompts_only = true;
+    o.prompt_field = c.get<std::string>("prompt_field");
     return std::make_shared<PostTrainDataset>(o, make_tokenizer(c.at("tokenizer")));
   });
 }

@@ -83,6 +83,24 @@ std::vector<PromptResponse> parse_prompt_responses(std::string_view content,
   return out;
 }
 
+std::string apply_template(std::string_view pattern, std::string_view field, std::string_view text) {
+  const size_t at = pattern.find(field);
+  if (at == std::string_view::npos) return std::string(pattern);
+  std::string out(pattern.substr(0, at));
+  out += text;
+  out += pattern.substr(at + field.size());
+  return out;
+}
+
+std::string check_template(std::string_view pattern, std::string_view field) {
+  const size_t at = pattern.find(field);
+  if (at == std::string_view::npos)
+    return str_cat("the template \"", pattern, "\" has no ", field, " to write the text into");
+  if (pattern.find(field, at + 1) != std::string_view::npos)
+    return str_cat("the template \"", pattern, "\" holds ", field, " more than once");
+  return "";
+}
+
 Example make_example(const data::Tokenizer& tok, std::string_view prompt, std::string_view response,
                      std::optional<int32_t> eos) {
   Example e;
@@ -173,6 +191,13 @@ data::Batch pack_examples(const std::vector<const Example*>& examples, int64_t r
   data::Batch batch;
   batch.inputs = from_vector<int64_t>(in, Shape{rows, T});
   batch.targets = from_vector<int64_t>(tg, Shape{rows, T});
+  if (!packed) {
+    // One example a row: its prompt (after truncation) leads the row.
+    std::vector<int64_t> plen(size_t(rows), 0);
+    for (int64_t r = 0; r < rows && size_t(r) < i; ++r)
+      plen[size_t(r)] = truncate_example(*examples[size_t(r)], T).prompt_len;
+    batch.prompt_lengths = from_vector<int64_t>(plen, Shape{rows});
+  }
   if (packed) {
     batch.segment_ids = from_vector<int64_t>(seg, Shape{rows, T});
     batch.positions = from_vector<int64_t>(pos, Shape{rows, T});

@@ -52,6 +52,13 @@ std::vector<PromptResponse> parse_prompt_responses(std::string_view content,
                                                    const std::string& response_field,
                                                    const std::string& where);
 
+/// A chat template's part: `pattern` with its one `field` ("{prompt}", "{response}") replaced
+/// by `text`, e.g. "<|user|>\n{prompt}<|end|>\n<|assistant|>\n". check_template() tells
+/// whether a pattern holds the field exactly once.
+std::string apply_template(std::string_view pattern, std::string_view field, std::string_view text);
+/// "" when `pattern` holds `field` exactly once, else what is wrong.
+std::string check_template(std::string_view pattern, std::string_view field);
+
 struct Example {
   std::vector<int32_t> tokens;  ///< prompt, response, EOS
   int64_t prompt_len = 0;
@@ -75,7 +82,7 @@ data::Batch collate_pairs(const std::vector<const Example*>& chosen,
 /// SFT rows [rows, seq_len]. Unpacked: one example a row. Packed: examples laid end to end
 /// (an example that does not fit in what is left of a row starts the next row); each gets its
 /// own segment id (1, 2, ... in a row; padding 0) and positions from 0, and no target crosses
-/// from one example into the next. Takes examples in order until the rows are full (or the
+/// from one example into the next. Unpacked rows also get Batch::prompt_lengths. Takes examples in order until the rows are full (or the
 /// examples run out); `used` is how many it consumed.
 data::Batch pack_examples(const std::vector<const Example*>& examples, int64_t rows,
                           int64_t seq_len, int32_t pad, bool packed, size_t* used);

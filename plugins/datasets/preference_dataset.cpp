@@ -1,5 +1,7 @@
 #include "plugins/datasets/preference_dataset.h"
 
+#include "core/data/reference_logps.h"
+
 #include <rapidjson/document.h>
 
 #include <cstdio>
@@ -30,6 +32,10 @@ PostTrainDataset::PostTrainDataset(PostTrainOptions options,
 void PostTrainDataset::load(const std::vector<std::string>& files, std::vector<Example>& first,
                             std::vector<Example>& second) {
   const std::optional<int32_t> eos = tokenizer_->eos_id();
+  auto example = [&](const std::string& prompt, const std::string& response) {
+    return make_example(*tokenizer_, apply_template(o_.prompt_template, "{prompt}", prompt),
+                        apply_template(o_.response_template, "{response}", response), eos);
+  };
   for (const std::string& f : files) {
     const std::string content = read_file(f, o_.where);
     if (o_.pairs) {
@@ -37,61 +43,22 @@ void PostTrainDataset::load(const std::vector<std::string>& files, std::vector<E
       identical_ += recs.identical;
       no_prompt_ += recs.no_prompt;
       for (const PreferenceText& p : recs.pairs) {
-        first.push_back(make_example(*tokenizer_, p.prompt, p.chosen, eos));
-        second.push_back(make_example(*tokenizer_, p.prompt, p.rejected, eos));
+        first.push_back(example(p.prompt, p.chosen));
+        second.push_back(example(p.prompt, p.rejected));
       }
+    } else if (o_.prompts_only) {
+      // The prompt field read twice: the records need no response field.
+      for (const PromptResponse& p :
+           parse_prompt_responses(content, f, o_.prompt_field, o_.prompt_field, o_.where))
+        first.push_back(make_example(
+            *tokenizer_, apply_template(o_.prompt_template, "{prompt}", p.prompt), "",
+            std::nullopt));
     } else {
       for (const PromptResponse& p :
            parse_prompt_responses(content, f, o_.prompt_field, o_.response_field, o_.where))
-        first.push_back(make_example(*tokenizer_, p.prompt, p.response, eos));
+        first.push_back(example(p.prompt, p.response));
     }
   }
-}
-
-namespace {
-
-// The stored reference log-probs: chosen, rejected of each line.
-std::vector<double> read_reference_logps(const std::string& path, const std::string& where) {
-  const std::string content = read_file(path, where);
-  std::vector<double> out;
-  size_t pos = 0;
-  int64_t line_no = 0;
-  while (pos < content.size()) {
-    size_t nl = content.find('\n', pos);
-    std::string_view line = std::string_view(content).substr(
-        pos, nl == std::string::npos ? std::string::npos : nl - pos);
-    pos = nl == std::string::npos ? content.size() : nl + 1;
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    rapidjson::Document d;
-    d.Parse(line.data(), line.size());
-    const std::string at = str_cat(where, path, ":", line_no, ": ");
-    KILN_CHECK(!d.HasParseError() && d.IsObject(), at, "expected {\"chosen\": number, ",
-               "\"rejected\": number}");
-    for (const char* k : {"chosen", "rejected"}) {
-      auto it = d.FindMember(k);
-      KILN_CHECK(it != d.MemberEnd() && it->value.IsNumber(), at, "no number \"", k, "\"");
-      out.push_back(it->value.GetDouble());
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
-void write_reference_logps(const std::string& path, const std::vector<double>& chosen,
-                           const std::vector<double>& rejected) {
-  KILN_CHECK(chosen.size() == rejected.size(), "write_reference_logps: ", chosen.size(),
-             " chosen and ", rejected.size(), " rejected log-probs");
-  std::ofstream out(path);
-  KILN_CHECK(out.good(), "write_reference_logps: cannot write \"", path, "\"");
-  char buf[128];
-  for (size_t i = 0; i < chosen.size(); ++i) {
-    std::snprintf(buf, sizeof buf, "{\"chosen\": %.17g, \"rejected\": %.17g}\n", chosen[i],
-                  rejected[i]);
-    out << buf;
-  }
-  KILN_CHECK(out.good(), "write_reference_logps: writing \"", path, "\" failed");
 }
 
 void PostTrainDataset::prepare(const data::PrepareOptions& options) {
@@ -114,8 +81,8 @@ void PostTrainDataset::prepare(const data::PrepareOptions& options) {
     if (o_.pairs) second_[s].push_back(std::move(second[i]));
   }
   if (!o_.reference_logps.empty()) {
-    // One line per pair kept, train then val: what pairs_in_order() gives.
-    std::vector<double> ref = read_reference_logps(o_.reference_logps, o_.where);
+    // One line per pair kept, train then val: what examples_in_order() gives.
+    std::vector<double> ref = data::read_reference_logps(o_.reference_logps, o_.where);
     const size_t kept = first_[t].size() + first_[v].size();
     KILN_CHECK(ref.size() == 2 * kept, o_.where, "\"", o_.reference_logps, "\" holds ",
                ref.size() / 2, " pairs of reference log-probs, the data ", kept,
@@ -196,11 +163,11 @@ data::Batch PostTrainDataset::next(data::Split split, int64_t batch, int64_t seq
   return b;
 }
 
-data::Batch PostTrainDataset::pairs_in_order(data::Split split, size_t first, size_t n,
+data::Batch PostTrainDataset::examples_in_order(data::Split split, size_t first, size_t n,
                                              int64_t seq_len) const {
   const int s = int(split);
-  KILN_CHECK(o_.pairs, o_.where, "pairs_in_order: this dataset holds no pairs");
-  KILN_CHECK(n > 0 && first + n <= first_[s].size(), o_.where, "pairs_in_order: pairs [", first,
+  KILN_CHECK(o_.pairs, o_.where, "examples_in_order: this dataset holds no pairs");
+  KILN_CHECK(n > 0 && first + n <= first_[s].size(), o_.where, "examples_in_order: pairs [", first,
              ", ", first + n, ") of a split of ", first_[s].size());
   std::vector<const Example*> c, r;
   for (size_t i = first; i < first + n; ++i) {

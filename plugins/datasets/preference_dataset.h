@@ -21,6 +21,11 @@ struct PostTrainOptions {
   std::string format = "jsonl";  ///< pairs: "jsonl" or "hh-rlhf"
   std::string prompt_field = "prompt", response_field = "response";  ///< sft
   bool pack = false;               ///< sft: several examples a row, with segment ids
+  /// A chat template: each prompt and response is written into these (apply_template).
+  std::string prompt_template = "{prompt}", response_template = "{response}";
+  /// Prompts only (RL): records hold prompt_field alone; a row is one prompt, no EOS added,
+  /// every target -100, Batch::prompt_lengths its length.
+  bool prompts_only = false;
   std::vector<std::string> paths;  ///< files and globs (.gz read decompressed)
   std::vector<std::string> val_paths;
   double val_fraction = 0.1;  ///< used when val_paths is empty
@@ -28,7 +33,7 @@ struct PostTrainOptions {
   bool shuffle = true;
   /// pairs: JSON lines {"chosen": logp, "rejected": logp}, the reference model's summed
   /// response log-probs of each pair, one line per pair kept (the train split's pairs then the
-  /// val split's, as pairs_in_order() gives them), as write_reference_logps() writes them;
+  /// val split's, as examples_in_order() gives them), as `kiln data reference-logps` writes them;
   /// next() then fills Batch::reference_logps. They hold for the seq_len they were computed at
   /// (truncation).
   std::string reference_logps;
@@ -51,10 +56,11 @@ class PostTrainDataset : public data::Dataset {
   /// hh-rlhf pairs skipped for want of a shared prompt.
   int64_t unsplit_skipped() const { return no_prompt_; }
   /// Pairs [first, first + n) of a split in their stored order (no shuffle, no state change):
-  /// what a reference model scores once to write reference_logps.
-  data::Batch pairs_in_order(data::Split split, size_t first, size_t n, int64_t seq_len) const;
-  /// Examples of a split: pairs (chosen, rejected) or sft examples (second unused).
-  size_t size(data::Split split) const { return first_[int(split)].size(); }
+  /// what a reference model scores once to write reference_logps. Pairs only.
+  data::Batch examples_in_order(data::Split split, size_t first, size_t n,
+                                int64_t seq_len) const override;
+  /// Examples of a split: pairs (chosen, rejected) or sft examples.
+  size_t examples(data::Split split) const override { return first_[int(split)].size(); }
 
  private:
   void load(const std::vector<std::string>& files, std::vector<Example>& first,
@@ -73,10 +79,5 @@ class PostTrainDataset : public data::Dataset {
   mutable std::vector<size_t> perm_;  // the train split's order this epoch
   mutable uint64_t perm_key_ = 0;
 };
-
-/// Writes reference log-probs as PostTrainOptions::reference_logps reads them: line i holds
-/// pair i's {"chosen": chosen[i], "rejected": rejected[i]} (17 significant digits: exact).
-void write_reference_logps(const std::string& path, const std::vector<double>& chosen,
-                           const std::vector<double>& rejected);
 
 }  // namespace kiln::datasets

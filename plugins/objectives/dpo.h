@@ -34,6 +34,7 @@ class Dpo : public train::Objective {
   void prepare(const train::ObjectiveContext& context) override;
   train::LossOutput compute(nn::Model& model, const data::Batch& batch,
                             nn::ForwardState& state) override;
+  bool loss_is_nll() const override { return false; }  // a preference loss
   /// The reference's summed log-probs of each row [2 pairs] (what a run stores on disk).
   Tensor reference_logps(nn::Model& model, const data::Batch& batch);
   ReferencePolicy& reference() { return reference_; }

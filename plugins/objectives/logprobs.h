@@ -1,34 +1,21 @@
-// What the post-training objectives share: the policy's forward on a batch, the log-probability
-// of each row's response summed over its tokens, preference batches split into their chosen
-// and rejected halves, and the frozen reference policy. dpo, orpo and reward_model use them
+// What the post-training objectives share: the policy's forward and response log-probs
+// (core/train/logprobs.h, which `kiln data reference-logps` uses too), preference batches
+// split into their chosen and rejected halves, and the frozen reference policy. dpo, orpo and reward_model use them
 // here; ppo and grpo (per-token KL to the reference) are meant to reuse them.
 #pragma once
 
 #include <string>
 
 #include "core/nn/model.h"
+#include "core/train/logprobs.h"
 #include "core/train/objective.h"
 
 namespace kiln::objectives {
 
-/// The model's logits [B, T, V] for batch.inputs, with batch.positions and batch.segment_ids
-/// given to the model through `state` (packed documents attend only within themselves).
-/// `who` names the objective in errors. batch.targets must be defined and match the inputs.
-Tensor policy_logits(nn::Model& model, const data::Batch& batch, nn::ForwardState& state,
-                     const char* who);
-
-/// Per-token log-probabilities of the targets, [B, T], 0 where the target is -100;
-/// differentiable, in the loss's dtype (f32 for bf16/f16 logits). The per-token form is what
-/// ppo and grpo need for ratios and KL.
-Tensor token_logps(const Tensor& logits, const Tensor& targets);
-
-struct SequenceLogps {
-  Tensor sum;     ///< [B]: sum over the row's response tokens of log p(token | prefix)
-  Tensor tokens;  ///< [B]: how many response tokens the row has (targets != -100), sum's dtype
-};
-/// TRL's get_batch_logps (trl/trainer/dpo_trainer.py): labels of -100 are masked, the per-token
-/// log-probs summed per row; mean = sum / tokens is its average_log_prob form.
-SequenceLogps sequence_logps(const Tensor& logits, const Tensor& targets);
+using train::policy_logits;
+using train::sequence_logps;
+using train::SequenceLogps;
+using train::token_logps;
 
 /// Checks that a batch holds preference pairs (batch.pairs > 0, 2 * pairs rows) and returns
 /// the number of pairs; `who` names the objective.
@@ -46,8 +33,16 @@ class ReferencePolicy {
   bool ready() const { return !weights_.empty(); }
   /// Summed response log-probs [B] of the reference, no gradient.
   SequenceLogps logps(nn::Model& model, const data::Batch& batch, const char* who);
+  /// Per-token log-probs [B, T] of the targets under the reference's logits / temperature
+  /// (0 where the target is -100), no gradient: ppo's and grpo's KL.
+  Tensor token_logps(nn::Model& model, const data::Batch& batch, const char* who,
+                     double temperature = 1.0);
 
  private:
+  /// Runs fn(model) with the reference's weights in the model, in eval mode, under NoGrad,
+  /// restoring the model's own weights and mode afterwards (also when fn throws).
+  template <class Fn>
+  auto with_reference(nn::Model& model, const char* who, Fn fn);
   nn::StateDict weights_;
 };
 

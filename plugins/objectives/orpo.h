@@ -17,6 +17,7 @@ class Orpo : public train::Objective {
   explicit Orpo(double lambda = 0.1) : lambda_(lambda) {}
   train::LossOutput compute(nn::Model& model, const data::Batch& batch,
                             nn::ForwardState& state) override;
+  bool loss_is_nll() const override { return false; }  // NLL plus the odds-ratio term
 
  private:
   double lambda_;

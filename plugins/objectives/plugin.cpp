@@ -1,14 +1,17 @@
 // The objectives plugin: training losses. causal_lm for decoders; mlm, nsp, sop and rtd for
 // encoders (BERT, RoBERTa, ALBERT, ELECTRA); span_corruption and denoising for encoder-decoders
 // (T5, BART); bilm for ELMo's bidirectional LM; sft, reward_model, dpo and orpo for
-// post-training (with scalar_head, the model a reward model is).
+// post-training (with scalar_head, the model a reward model is); ppo and grpo for RL (with
+// value_head, ppo's value function; their rewards are components of the kiln_rewards plugin).
 #include "core/registry/plugin.h"
 #include "plugins/objectives/bilm.h"
 #include "plugins/objectives/causal_lm.h"
 #include "plugins/objectives/denoising.h"
 #include "plugins/objectives/dpo.h"
+#include "plugins/objectives/grpo.h"
 #include "plugins/objectives/mlm.h"
 #include "plugins/objectives/orpo.h"
+#include "plugins/objectives/ppo.h"
 #include "plugins/objectives/reward_model.h"
 #include "plugins/objectives/rtd.h"
 #include "plugins/objectives/scalar_head.h"
@@ -16,6 +19,7 @@
 #include "plugins/objectives/seq2seq.h"
 #include "plugins/objectives/sft.h"
 #include "plugins/objectives/span_corruption.h"
+#include "plugins/objectives/value_head.h"
 
 namespace kiln::objectives {
 namespace {
@@ -118,8 +122,147 @@ void register_posttraining(Registry& r) {
   });
 }
 
+// The parameters ppo and grpo share (rollouts, epochs, clipping), with each one's defaults
+// (TRL's PPOConfig and GRPOConfig).
+void rl_params(Schema& s, int64_t max_tokens, double temperature, int64_t epochs) {
+  s.component("reward", "reward", std::nullopt,
+              "what the completions are scored by: a rule (token_set { ... }) or a trained "
+              "reward model (reward_model { run = ... })");
+  s.integer("max_tokens", max_tokens, "new tokens a completion has at most").min(1);
+  s.number("temperature", temperature,
+           "sampling temperature of the rollouts; log-probs are of logits / temperature (0: "
+           "greedy, log-probs of the logits)")
+      .min(0);
+  s.integer("top_k", 0, "sample from the k most likely tokens (0: all)").min(0);
+  s.number("top_p", 1.0, "sample from the most likely tokens up to this mass (1: all)")
+      .range(1e-9, 1);
+  s.boolean("kv_cache", true,
+            "generate with the model's KV cache (false: recompute the prefix each token, for "
+            "models without one)");
+  s.integer("eos", -1,
+            "the token that ends a completion (-1: the tokenizer's end-of-text token; none: "
+            "completions run to max_tokens)")
+      .min(-1);
+  s.integer("epochs", epochs, "optimisation passes over each rollout (TRL's num_ppo_epochs / "
+            "num_iterations)")
+      .min(1);
+  s.integer("minibatches", 1,
+            "parts each pass cuts the rollout into, an optimizer step each (rows shuffled each "
+            "pass)")
+      .min(1);
+  s.number("cliprange", 0.2, "the policy ratio is clipped to [1 - cliprange, 1 + cliprange_high]")
+      .min(0);
+  s.number("cliprange_high", -1.0, "upper clip of the ratio (DAPO's clip-higher; -1: cliprange)")
+      .min(-1);
+}
+
+RlOptions rl_options(const Config& c) {
+  RlOptions o;
+  o.max_tokens = c.get<int64_t>("max_tokens");
+  o.temperature = c.get<double>("temperature");
+  o.top_k = c.get<int64_t>("top_k");
+  o.top_p = c.get<double>("top_p");
+  o.kv_cache = c.get<bool>("kv_cache");
+  if (const int64_t eos = c.get<int64_t>("eos"); eos >= 0) o.eos = int32_t(eos);
+  o.epochs = c.get<int64_t>("epochs");
+  o.minibatches = c.get<int64_t>("minibatches");
+  o.cliprange = c.get<double>("cliprange");
+  o.cliprange_high = c.get<double>("cliprange_high");
+  return o;
+}
+
+// RL: grpo, ppo and ppo's value_head.
+void register_rl(Registry& r) {
+  Schema grpo(
+      "group relative policy optimisation (TRL's GRPOTrainer): G completions a prompt, "
+      "advantages (r - group mean) / group std, PPO's clipped ratio loss plus beta k3 KL to "
+      "the starting policy; needs prompt data (`prompts`) and a reward; logs reward, kl, "
+      "entropy, clip_fraction and the split of time between generation and training");
+  rl_params(grpo, 256, 1.0, 1);
+  grpo.integer("group", 8, "completions per prompt, G (TRL's num_generations)").min(1);
+  grpo.number("beta", 0.04, "weight of the k3 KL to the reference (0: no KL term)").min(0);
+  grpo.choice("scale_rewards", {"group", "batch", "none"}, "group",
+              "divide r - group mean by the group's std, the batch's, or nothing (Dr. GRPO)");
+  grpo.choice("loss_norm", {"token", "sequence", "constant"}, "token",
+              "token: mean over all completion tokens (DAPO); sequence: mean per completion "
+              "then over completions (the original GRPO); constant: sum / (completions x "
+              "max_tokens) (Dr. GRPO)");
+  r.add<train::Objective>("objective", "grpo", grpo, [](const Config& c) {
+    GrpoOptions g;
+    g.group = c.get<int64_t>("group");
+    g.beta = c.get<double>("beta");
+    const std::string scale = c.get<std::string>("scale_rewards");
+    g.scale = scale == "group" ? ScaleRewards::group
+              : scale == "batch" ? ScaleRewards::batch
+                                 : ScaleRewards::none;
+    const std::string norm = c.get<std::string>("loss_norm");
+    g.norm = norm == "token" ? LossNorm::token
+             : norm == "sequence" ? LossNorm::sequence
+                                  : LossNorm::constant;
+    RlOptions o = rl_options(c);
+    auto reward = Registry::global().create<train::Reward>(c.at("reward"));
+    return std::make_shared<Grpo>(o, g, reward);
+  });
+
+  Schema ppo(
+      "proximal policy optimisation for RLHF (TRL's PPOTrainer): per-token KL penalty to the "
+      "starting policy (fixed or adaptive coefficient) with the score at the last token, GAE on "
+      "a value head's values, whitened advantages, clipped policy and value losses, several "
+      "epochs of minibatches a rollout; the model must be a value_head; logs score, kl, reward, "
+      "entropy, clip fractions, value loss and the generation/training time split");
+  rl_params(ppo, 53, 0.7, 4);
+  ppo.number("kl_coef", 0.05, "the KL penalty's coefficient (the adaptive one's start)").min(0);
+  ppo.choice("kl_estimator", {"k1", "k3"}, "k1",
+             "per-token KL of the penalty: k1 = log pi - log ref, k3 = exp(-k1) + k1 - 1");
+  ppo.boolean("adaptive_kl", false,
+              "adapt kl_coef towards kl_target (Ziegler et al.'s proportional controller)");
+  ppo.number("kl_target", 6.0, "adaptive KL: the target summed KL of a completion").min(1e-9);
+  ppo.number("kl_horizon", 10000.0, "adaptive KL: the horizon, in completions").min(1);
+  ppo.number("gamma", 1.0, "discount of GAE").range(0, 1);
+  ppo.number("lam", 0.95, "lambda of GAE").range(0, 1);
+  ppo.number("cliprange_value", 0.2, "values may move at most this far from the rollout's")
+      .min(0);
+  ppo.number("vf_coef", 0.1, "weight of the value loss").min(0);
+  ppo.boolean("whiten_advantages", true,
+              "whiten the advantages over the rollout's tokens (mean 0, variance 1)");
+  ppo.number("missing_eos_penalty", 0.0,
+             "subtracted from the score of a completion that did not end with EOS (0: none)")
+      .min(0);
+  r.add<train::Objective>("objective", "ppo", ppo, [](const Config& c) {
+    PpoOptions p;
+    p.kl_coef = c.get<double>("kl_coef");
+    p.k3 = c.get<std::string>("kl_estimator") == "k3";
+    p.adaptive_kl = c.get<bool>("adaptive_kl");
+    p.kl_target = c.get<double>("kl_target");
+    p.kl_horizon = c.get<double>("kl_horizon");
+    p.gamma = c.get<double>("gamma");
+    p.lam = c.get<double>("lam");
+    p.cliprange_value = c.get<double>("cliprange_value");
+    p.vf_coef = c.get<double>("vf_coef");
+    p.whiten_advantages = c.get<bool>("whiten_advantages");
+    p.missing_eos_penalty = c.get<double>("missing_eos_penalty");
+    RlOptions o = rl_options(c);
+    auto reward = Registry::global().create<train::Reward>(c.at("reward"));
+    return std::make_shared<Ppo>(o, p, reward);
+  });
+
+  Schema head(
+      "a value head on a policy (for ppo): forward gives the policy's logits unchanged, and a "
+      "linear map with bias of the activation at a hook point gives one value a position");
+  head.component("model", "model", std::nullopt, "the policy (a decoder)");
+  head.string("hook", "ln_final.hook_normalized",
+              "the hook point whose activation [B, T, d_model] the head reads");
+  head.number("init_std", 0.02, "standard deviation of the head's initial weights").min(0);
+  r.add<nn::Model>("model", "value_head", head, [](const Config& c) {
+    auto inner = Registry::global().create<nn::Model>(c.at("model"));
+    return std::make_shared<ValueHead>(inner, c.get<std::string>("hook"),
+                                       c.get<double>("init_std"));
+  });
+}
+
 void register_components(Registry& r) {
   register_posttraining(r);
+  register_rl(r);
   Schema causal(
       "next-token prediction: cross-entropy of each position's logits against the next token "
       "(targets of -100 are skipped)");

@@ -21,6 +21,7 @@ class RewardModelObjective : public train::Objective {
  public:
   train::LossOutput compute(nn::Model& model, const data::Batch& batch,
                             nn::ForwardState& state) override;
+  bool loss_is_nll() const override { return false; }  // a Bradley-Terry loss
   /// The scalar reward of each row [B] (differentiable).
   static Tensor rewards(nn::Model& model, const data::Batch& batch, nn::ForwardState& state);
 };

@@ -24,6 +24,7 @@ class ReplacedTokenDetection : public train::Objective {
   void prepare(const train::ObjectiveContext& context) override;
   train::LossOutput compute(nn::Model& model, const data::Batch& batch,
                             nn::ForwardState& state) override;
+  bool loss_is_nll() const override { return false; }  // MLM plus 50 x the discriminator's loss
 
  private:
   Masker masker_;

@@ -26,6 +26,7 @@ class SentencePairObjective : public train::Objective {
   void prepare(const train::ObjectiveContext& context) override;
   train::LossOutput compute(nn::Model& model, const data::Batch& batch,
                             nn::ForwardState& state) override;
+  bool loss_is_nll() const override { return false; }  // MLM plus the sentence classifier's loss
 
   /// The pairs of a batch of rows (exposed for tests): tokens and types [rows * cols], labels.
   struct Pairs {

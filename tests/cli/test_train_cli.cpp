@@ -10,6 +10,7 @@
 
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -191,6 +192,46 @@ TEST_F(TrainCli, EvalKeepsItsAnswersAndASecondEvaluationReadsThem) {
   EXPECT_EQ(table(a.out), table(c.out));
 }
 
+// RL end to end: prompt-only data (prompts of different lengths: left-padded, KV-cached
+// rollouts of a real decoder), a rule reward, grpo and ppo (a value head on the policy) through
+// the trainer, the rollout metrics and the generation / training time split in the log.
+TEST_F(TrainCli, GrpoAndPpoTrainFromPromptsOnARuleReward) {
+  {
+    std::ofstream f(dir_ / "prompts.jsonl");
+    for (const char* p : {"a", "the b", "once upon", "xy", "hello there", "q", "rl is", "zz"})
+      f << "{\"prompt\": \"" << p << "\"}\n";
+  }
+  for (const std::string objective :
+       {std::string("grpo { reward = token_set { text = \"e\" }, group = 2, max_tokens = 6 }"),
+        std::string("ppo { reward = token_set { ids = { 101, 102 } }, max_tokens = 6, epochs = 2, "
+                    "minibatches = 2, missing_eos_penalty = 0.5 }")}) {
+    const bool ppo = objective.rfind("ppo", 0) == 0;
+    const fs::path spec = dir_ / (ppo ? "ppo.lua" : "grpo.lua");
+    const std::string decoder =
+        "gpt2 { vocab = 258, d_model = 16, n_layers = 1, n_heads = 2, seq_len = 32 }";
+    std::ofstream(spec) << "local gpt2 = include \"" KILN_SOURCE_DIR "/models/gpt2.lua\"\n"
+                        << "return {\n  model = "
+                        << (ppo ? "value_head { model = " + decoder + " }" : decoder)
+                        << ",\n  data = prompts { path = \"" << (dir_ / "prompts.jsonl").string()
+                        << "\", tokenizer = byte {}, val = 0.25 },\n"
+                        << "  train = { objective = " << objective
+                        << ", optimizer = adamw { lr = 1e-3 }, batch = 2, seq_len = 8, steps = 6, "
+                           "log_every = 1, eval_batches = 1 },\n}\n";
+    const std::string out = (dir_ / (ppo ? "ppo_run" : "grpo_run")).string();
+    Result r = kiln("train " + spec.string() + " --out " + out);
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("done: 6 steps"), std::string::npos) << r.out;  // ppo: 2 rollouts
+    const std::string metrics = read(fs::path(out) / "metrics.jsonl");
+    for (const char* key : {"\"reward\"", "\"kl\"", "\"entropy\"", "\"clip_fraction\"",
+                            "\"time/generate_s\"", "\"time/train_s\""})
+      EXPECT_NE(metrics.find(key), std::string::npos) << key << "\n" << metrics;
+    if (ppo)
+      for (const char* key : {"\"score\"", "\"loss/value\"", "\"value_clip_fraction\""})
+        EXPECT_NE(metrics.find(key), std::string::npos) << key << "\n" << metrics;
+    EXPECT_EQ(count(metrics, "\"val_loss\""), 1u) << metrics;  // minus the mean val reward
+  }
+}
+
 TEST_F(TrainCli, ARunDirectoryContinuesFromItsLatestCheckpoint) {
   ASSERT_EQ(kiln("train " + spec("steps = 10") + " --out " + run_dir()).code, 0);
   Result r = kiln("train " + run_dir() + " --set train.steps=15 --resume");
@@ -342,3 +383,74 @@ TEST_F(TrainCli, AProcessKilledMidCheckpointLeavesThePreviousOne) {
 }
 
 }  // namespace
+
+// Post-training from a pretrained run: dpo starts from a causal-LM run's weights (train.init),
+// `kiln data reference-logps` stores that starting policy's log-probs of every pair, and a run
+// that reads them (reference = "stored") makes the same losses as one that keeps the reference
+// model in memory (issue 7, acceptance 5). The two agree to f32 rounding, not bit for bit: a pair
+// scored alone in order and in a shuffled training batch is padded to other lengths.
+TEST_F(TrainCli, DpoFromAPretrainedRunWithStoredReferenceLogpsMatchesTheReferenceModel) {
+  // 257: the byte tokenizer's bytes and the EOS that ends each response.
+  Result pre = kiln("train " + spec("steps = 10", "pre.lua") + " --out " + (dir_ / "pre").string() +
+                    " --set model.vocab=257");
+  ASSERT_EQ(pre.code, 0) << pre.out;
+
+  {
+    std::ofstream f(dir_ / "pairs.jsonl");
+    for (int i = 0; i < 24; ++i)
+      f << "{\"prompt\": \"q" << i % 7 << ": \", \"chosen\": \"the king " << i
+        << "\", \"rejected\": \"" << (i % 3 ? "a fool" : "war and") << " " << i * 7 << "\"}\n";
+  }
+  const fs::path dpo = dir_ / "dpo.lua";
+  std::ofstream(dpo) << "return {\n"
+                        "  plugins = { \"" KILN_TEST_TRAIN_PLUGIN
+                        "\" },\n"
+                        "  seed = 3,\n"
+                        "  model = tiny_lm { vocab = 257, d_model = 8, context = 16 },\n"
+                        "  data = preference { path = \""
+                     << (dir_ / "pairs.jsonl").string()
+                     << "\", tokenizer = byte { special_tokens = { \"<eos>\" }, eos = \"<eos>\" }, "
+                        "val = 0.25 },\n"
+                        "  train = { objective = dpo { beta = 0.5 }, optimizer = adamw { lr = 1e-2 }, "
+                        "batch = 3, steps = 6, log_every = 1, eval_batches = 2, init = \""
+                     << (dir_ / "pre").string() << "\" },\n}\n";
+  Result bad = kiln("train " + spec("steps = 2, init = \"" + (dir_ / "nowhere").string() + "\"",
+                                    "bad.lua") +
+                    " --out " + (dir_ / "bad").string());
+  EXPECT_EQ(bad.code, 1) << bad.out;
+  EXPECT_NE(bad.out.find("train.init"), std::string::npos) << bad.out;
+
+  const std::string ref = (dir_ / "ref.jsonl").string();
+  Result r = kiln("data reference-logps " + dpo.string() + " --out " + ref + " --batch 4");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("wrote " + ref + ": 24 pairs (18 train, 6 val) at seq_len 16, from " +
+                       (dir_ / "pre").string()),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(count(read(ref), "\n"), 24u);
+
+  Result in_memory = kiln("train " + dpo.string() + " --out " + (dir_ / "a").string());
+  ASSERT_EQ(in_memory.code, 0) << in_memory.out;
+  EXPECT_NE(in_memory.out.find("init: 6 tensors from"), std::string::npos) << in_memory.out;
+  // A preference loss is no log-likelihood: no perplexity is made of it.
+  EXPECT_NE(in_memory.out.find("step 6 | val loss "), std::string::npos) << in_memory.out;
+  EXPECT_EQ(in_memory.out.find("ppl"), std::string::npos) << in_memory.out;
+  Result stored = kiln("train " + dpo.string() + " --out " + (dir_ / "b").string() +
+                       " --set data.reference_logps=" + ref +
+                       " --set train.objective.reference=stored");
+  ASSERT_EQ(stored.code, 0) << stored.out;
+
+  auto losses = [&](const fs::path& run) {
+    std::vector<double> out;
+    std::istringstream in(read(run / "metrics.jsonl"));
+    for (std::string line; std::getline(in, line);)
+      if (size_t at = line.find("\"loss\": "); at != std::string::npos)
+        out.push_back(std::stod(line.substr(at + 8)));
+    return out;
+  };
+  const std::vector<double> a = losses(dir_ / "a"), b = losses(dir_ / "b");
+  ASSERT_EQ(a.size(), 6u);
+  ASSERT_EQ(b.size(), 6u);
+  EXPECT_NEAR(a[0], std::log(2.0), 1e-6);  // the policy is its reference at step 1
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5) << "step " << i + 1;
+}

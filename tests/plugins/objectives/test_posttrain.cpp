@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "core/autograd/autograd.h"
+#include "core/data/reference_logps.h"
 #include "core/ops/ops.h"
 #include "core/tensor/factory.h"
 #include "plugins/datasets/preference.h"
@@ -270,13 +271,13 @@ TEST(DpoObjective, ARunWithStoredReferenceLogpsMatchesOneWithTheReferenceModel) 
     dpo.prepare({nullptr, &model, 0});
     std::vector<double> c, r;
     for (data::Split s : {data::Split::train, data::Split::val}) {
-      const size_t n = d->size(s);
+      const size_t n = d->examples(s);
       std::vector<double> v =
-          dpo.reference_logps(model, d->pairs_in_order(s, 0, n, seq_len)).to_vector<double>();
+          dpo.reference_logps(model, d->examples_in_order(s, 0, n, seq_len)).to_vector<double>();
       c.insert(c.end(), v.begin(), v.begin() + int64_t(n));
       r.insert(r.end(), v.begin() + int64_t(n), v.end());
     }
-    datasets::write_reference_logps((dir / "ref.jsonl").string(), c, r);
+    data::write_reference_logps((dir / "ref.jsonl").string(), c, r);
   }
   // The same three SGD steps, with the reference in memory and from the file.
   auto run = [&](bool stored) {

@@ -2,9 +2,13 @@
 // and counted, one EOS after each response, prompt targets masked, and the real hh-rlhf files.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 
 #include "plugins/datasets/preference.h"
+#include "plugins/datasets/preference_dataset.h"
 #include "plugins/datasets/sources.h"
 
 namespace kiln::datasets {
@@ -120,6 +124,49 @@ TEST(PreferenceData, TruncationCutsThePromptFirst) {
   t = truncate_example(e, 3);  // the prompt keeps one token, the response is cut
   EXPECT_EQ(t.tokens, (std::vector<int32_t>{4, 5, 6}));
   EXPECT_EQ(t.prompt_len, 1);
+}
+
+TEST(PreferenceData, TemplatesWriteTheTextIntoTheirOnePlaceholder) {
+  EXPECT_EQ(apply_template("<u>{prompt}</u><a>", "{prompt}", "hi"), "<u>hi</u><a>");
+  EXPECT_EQ(apply_template("{response}", "{response}", "ok"), "ok");
+  EXPECT_EQ(check_template("<u>{prompt}", "{prompt}"), "");
+  EXPECT_NE(check_template("<u>", "{prompt}").find("has no {prompt}"), std::string::npos);
+  EXPECT_NE(check_template("{prompt}{prompt}", "{prompt}").find("more than once"),
+            std::string::npos);
+}
+
+// A chat template applied to sft data: the prompt's template text is prompt (no loss), the
+// response's suffix is response (scored), then one EOS.
+TEST(PreferenceData, ChatTemplatesWrapPromptAndResponse) {
+  namespace fs = std::filesystem;
+  const fs::path file =
+      fs::temp_directory_path() / ("kiln_template_" + std::to_string(::getpid()) + ".jsonl");
+  std::ofstream(file) << "{\"prompt\": \"hi\", \"response\": \"yo\"}\n";
+  PostTrainOptions o;
+  o.pairs = false;
+  o.paths = {file.string()};
+  o.val_fraction = 0;
+  o.prompt_template = "U:{prompt}\nA:";
+  o.response_template = "{response}!";
+  PostTrainDataset d(o, std::make_shared<ByteTokenizer>());
+  data::PrepareOptions po;
+  po.progress = false;
+  d.prepare(po);
+  fs::remove(file);
+  data::Batch b = d.next(data::Split::train, 1, 16);
+  std::vector<int64_t> want;
+  for (char ch : std::string("U:hi\nA:yo!")) want.push_back(int64_t(uint8_t(ch)) + 1);
+  want.push_back(0);  // EOS
+  std::vector<int64_t> inputs = b.inputs.to_vector<int64_t>();
+  inputs.resize(want.size());
+  EXPECT_EQ(inputs, want);
+  // Targets: -100 up to the last prompt token's position, then "yo!" and EOS.
+  std::vector<int64_t> targets = b.targets.to_vector<int64_t>();
+  const size_t prompt = std::string("U:hi\nA:").size();
+  for (size_t t = 0; t + 1 < prompt; ++t) EXPECT_EQ(targets[t], -100) << t;
+  EXPECT_EQ(std::vector<int64_t>(targets.begin() + int64_t(prompt) - 1,
+                                 targets.begin() + int64_t(want.size()) - 1),
+            std::vector<int64_t>(want.begin() + int64_t(prompt), want.end()));
 }
 
 TEST(PreferenceData, HhRlhfFilesParse) {

@@ -1,7 +1,8 @@
 // A tiny causal language model for the post-training tests: token and position embeddings,
 // one single-head causal attention layer (segment ids keep packed documents apart, positions
 // restart where the batch says), a tanh MLP and a linear head with `outputs` outputs a
-// position (the vocabulary, or 1 for a reward model). Any dtype; f64 for gradient checks.
+// position (the vocabulary, or 1 for a reward model). Its last hidden state passes through the
+// hook point "hook_final" (what a value head reads). Any dtype; f64 for gradient checks.
 #pragma once
 
 #include "core/nn/init.h"
@@ -29,6 +30,7 @@ class TinyLM final : public nn::Model {
     wo_ = p("wo", {d, d});
     w1_ = p("w1", {d, d});
     head_ = p("head", {outputs, d});
+    hook_final_ = &register_hook("hook_final");  // what a value head reads
   }
   Tensor forward(const Tensor& tokens, nn::ForwardState& state) override {
     const int64_t B = tokens.size(0), T = tokens.size(1);
@@ -48,6 +50,7 @@ class TinyLM final : public nn::Model {
     a = a.permute({0, 2, 1, 3}).reshape({B, T, d_});
     x = ops::add(x, ops::linear(a, wo_));
     x = ops::add(x, ops::tanh(ops::linear(x, w1_)));
+    x = (*hook_final_)(x);
     return ops::linear(x, head_);
   }
   int64_t vocab_size() const override { return V_; }
@@ -59,6 +62,7 @@ class TinyLM final : public nn::Model {
  private:
   int64_t V_, d_;
   nn::Parameter emb_, pos_, wq_, wk_, wv_, wo_, w1_, head_;
+  nn::HookPoint* hook_final_ = nullptr;
 };
 
 }  // namespace kiln::objectives::testing

@@ -1,0 +1,7 @@
+#include "core/train/reward.h"
+
+namespace kiln::train {
+
+Reward::~Reward() = default;
+
+}  // namespace kiln::train
