@@ -1,24 +1,30 @@
-// kiln eval RUN|hf:DIR --suite FILE [--batch N] [--tasks A,B] [--limit N]: scores a run's latest
-// checkpoint with the evaluators a suite lists, prints a Markdown table and writes
-// RUN/results.json (whole, or not at all: it is written only after every evaluator succeeded,
-// to a temporary name then renamed) and RUN/samples.jsonl (one record per scored example of
-// the evaluators that keep them: BBH, AGIEval). --tasks keeps the suite's evaluators of those
-// names; --limit scores at most N examples of each task (subject) of the evaluators that have
-// tasks (MMLU, BBH, AGIEval).
+// kiln eval RUN|hf:DIR --suite FILE [--batch N] [--tasks A,B] [--limit N] [--set path=value]:
+// scores a run's latest checkpoint with the evaluators a suite lists, prints a Markdown table
+// and writes RUN/results.json (whole, or not at all: it is written only after every evaluator
+// succeeded, to a temporary name then renamed) and RUN/samples.jsonl (one record per scored
+// example of the evaluators that keep them: BBH, AGIEval). --tasks keeps the suite's evaluators
+// of those names; --limit scores at most N examples of each task (subject) of the evaluators
+// that have tasks (MMLU, BBH, AGIEval); --set changes the run's spec for this evaluation only
+// (data.tokenizer.unknown=replace lets a char tokenizer write text with characters it lacks).
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 
 #include "cli/command.h"
 #include "core/eval/evaluator.h"
+#include "core/eval/loglikelihood.h"
+#include "core/eval/request_cache.h"
 #include "core/io/file.h"
 #include "core/registry/registry.h"
 #include "core/train/run.h"
 #include "dsl/hf_checkpoint.h"
+#include "dsl/spec.h"
 #include "dsl/suite.h"
 
 namespace kiln::cli {
@@ -35,10 +41,18 @@ struct OpenedRun {
   std::string checkpoint;
 };
 
-OpenedRun open_run(const std::string& run_dir, bool with_data, bool progress) {
+OpenedRun open_run(const std::string& run_dir, bool with_data, bool progress,
+                   const std::vector<std::string>& overrides) {
   train::LoadRunOptions o;
   o.prepare_data = with_data;
   o.progress = progress;
+  if (!overrides.empty()) {
+    KILN_CHECK(!hf::is_hf_ref(run_dir), "--set changes a run's spec; ", run_dir,
+               " is a Hugging Face checkpoint, which has none");
+    o.edit_spec = [&overrides](Config& spec) {
+      for (const std::string& a : overrides) dsl::apply_override(spec, a);
+    };
+  }
   train::LoadedRun r = hf::load_run_or_hf(run_dir, o);
   return {r.model, r.tokenizer, r.dataset, r.checkpoint};
 }
@@ -109,7 +123,13 @@ int run_eval(const std::vector<std::string>& args) {
       "comma-separated evaluator names: run only these of the suite (e.g. bbh,mmlu)")(
       "limit", po::value<int64_t>(),
       "score at most N examples of each task/subject (MMLU, BBH, AGIEval), for quick runs")(
-      "no-progress", po::bool_switch(), "no progress line");
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a field of the run's spec for this evaluation: path=value (repeatable), e.g. "
+      "data.tokenizer.unknown=replace for a char tokenizer that meets characters it lacks")(
+      "no-cache", po::bool_switch(),
+      "do not keep or reuse answers in RUN/eval_cache.log (by default every answer is kept "
+      "there, keyed by the model's weights and the request, so that an interrupted evaluation "
+      "resumes where it stopped)")("no-progress", po::bool_switch(), "no progress line");
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
@@ -164,7 +184,9 @@ int run_eval(const std::vector<std::string>& args) {
   bool with_data = false;
   for (const auto& ev : evaluators) with_data |= ev->needs_dataset();
   const bool progress = !vm["no-progress"].as<bool>();
-  OpenedRun run = open_run(run_dir, with_data, progress);
+  std::vector<std::string> overrides;
+  if (vm.count("set")) overrides = vm["set"].as<std::vector<std::string>>();
+  OpenedRun run = open_run(run_dir, with_data, progress, overrides);
   eval::EvalContext ctx;
   ctx.model = run.model.get();
   ctx.tokenizer = run.tokenizer;
@@ -175,6 +197,17 @@ int run_eval(const std::vector<std::string>& args) {
   ctx.limit = limit;
   std::vector<Config> samples;
   ctx.samples = &samples;
+  std::unique_ptr<eval::RequestCache> cache;
+  if (!vm["no-cache"].as<bool>()) {
+    cache = std::make_unique<eval::RequestCache>(
+        (fs::path(ctx.run_dir) / "eval_cache.log").string(),
+        eval::model_fingerprint(*run.model, run.tokenizer.get()));
+    ctx.cache = cache.get();
+    if (cache->loaded() > 0)
+      std::cerr << "eval: " << cache->loaded() << " answers in " << cache->path() << "\n";
+  }
+  const eval::RequestCounts counts0 = eval::request_counts();
+  const auto t0 = std::chrono::steady_clock::now();
 
   std::vector<std::pair<std::string, Config>> results;
   std::string samples_text;
@@ -190,12 +223,32 @@ int run_eval(const std::vector<std::string>& args) {
     }
   }
 
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const eval::RequestCounts counts1 = eval::request_counts();
+  const int64_t ll = counts1.loglikelihood - counts0.loglikelihood,
+                gen = counts1.generate_until - counts0.generate_until,
+                cached = counts1.cached - counts0.cached;
   std::cout << results_table(results);
+  char rate[256];
+  std::snprintf(rate, sizeof rate,
+                "\n%lld requests (%lld loglikelihood, %lld generate_until; %lld from the cache) "
+                "in %.1f s: %.1f requests/s\n",
+                static_cast<long long>(ll + gen), static_cast<long long>(ll),
+                static_cast<long long>(gen), static_cast<long long>(cached), seconds,
+                seconds > 0 ? double(ll + gen) / seconds : 0.0);
+  std::cout << rate;
   Config out = Config::table();
   out.set("run", run_dir);
   out.set("checkpoint", run.checkpoint);
   out.set("suite", suite_path);
   out.set("batch_size", batch);
+  Config requests = Config::table();
+  requests.set("loglikelihood", ll);
+  requests.set("generate_until", gen);
+  requests.set("cached", cached);
+  requests.set("seconds", seconds);
+  out.set("requests", requests);
   if (limit) out.set("limit", *limit);
   if (!tasks.empty()) {
     Config t = Config::list();

@@ -12,6 +12,8 @@
 
 namespace kiln::eval {
 
+class RequestCache;
+
 struct EvalContext {
   nn::Model* model = nullptr;
   std::shared_ptr<data::Tokenizer> tokenizer;
@@ -25,6 +27,9 @@ struct EvalContext {
   /// Where evaluators that score examples put one record each (samples.jsonl): a table with
   /// at least "prompt", "gold" and "correct"; null when nobody keeps them.
   std::vector<Config>* samples = nullptr;
+  /// Answers of the requests kept on disk (`kiln eval` keeps RUN/eval_cache.log), so that an
+  /// interrupted evaluation resumes; evaluators hand it to the engine. Null: none.
+  RequestCache* cache = nullptr;
 };
 
 class Evaluator {

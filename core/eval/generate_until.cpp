@@ -1,10 +1,13 @@
 #include "core/eval/generate_until.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <numeric>
 
 #include "core/base/error.h"
+#include "core/eval/loglikelihood.h"
+#include "core/eval/request_cache.h"
 #include "core/generation/generate.h"
 
 namespace kiln::eval {
@@ -56,9 +59,15 @@ std::string valid_utf8(std::string_view s) {
   return out;
 }
 
-std::vector<GenerateUntilResult> generate_until(nn::Model& model, const data::Tokenizer& tokenizer,
-                                                const std::vector<GenerateUntilRequest>& requests,
-                                                const GenerateUntilOptions& options) {
+namespace {
+
+// The engine without the cache; on_batch(indices) is called after each batch with the
+// requests it answered.
+std::vector<GenerateUntilResult> run_requests(
+    nn::Model& model, const data::Tokenizer& tokenizer,
+    const std::vector<GenerateUntilRequest>& requests, const GenerateUntilOptions& options,
+    const std::function<void(const std::vector<size_t>&, const std::vector<GenerateUntilResult>&)>&
+        on_batch) {
   const int64_t max_length = options.max_length > 0 ? options.max_length : model.context_length();
   KILN_CHECK(max_length >= 2 && max_length <= model.context_length(), "generate_until: max_length ",
              max_length, " must lie in [2, ", model.context_length(),
@@ -127,9 +136,59 @@ std::vector<GenerateUntilResult> generate_until(nn::Model& model, const data::To
         r.context_dropped = int64_t(requests[group[k]].context.size()) - cut(group[k]);
       }
       done += int64_t(end - start);
+      if (on_batch)
+        on_batch(std::vector<size_t>(group.begin() + long(start), group.begin() + long(end)),
+                 results);
       if (options.progress) options.progress(done, total);
     }
   }
+  return results;
+}
+
+}  // namespace
+
+std::vector<GenerateUntilResult> generate_until(nn::Model& model, const data::Tokenizer& tokenizer,
+                                                const std::vector<GenerateUntilRequest>& requests,
+                                                const GenerateUntilOptions& options) {
+  count_requests(0, int64_t(requests.size()), 0);
+  if (!options.cache) return run_requests(model, tokenizer, requests, options, nullptr);
+  // As loglikelihood: cached answers are reused, the others kept batch by batch.
+  RequestCache& cache = *options.cache;
+  const int64_t max_length = options.max_length > 0 ? options.max_length : model.context_length();
+  std::vector<GenerateUntilResult> results(requests.size());
+  std::vector<std::string> keys(requests.size());
+  std::vector<GenerateUntilRequest> todo;
+  std::vector<size_t> todo_index;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const GenerateUntilRequest& r = requests[i];
+    std::vector<int64_t> fields = {max_length, r.max_tokens, options.stop_at_eos ? 1 : 0,
+                                   int64_t(r.context.size())};
+    fields.insert(fields.end(), r.context.begin(), r.context.end());
+    keys[i] = cache.key("generate_until", fields, r.until);
+    if (const GenerateUntilResult* hit = cache.find_generation(keys[i])) {
+      results[i] = *hit;
+    } else {
+      todo.push_back(r);
+      todo_index.push_back(i);
+    }
+  }
+  const int64_t cached = int64_t(requests.size() - todo.size()), total = int64_t(requests.size());
+  count_requests(0, 0, cached);
+  if (todo.empty()) {
+    if (options.progress) options.progress(total, total);
+    return results;
+  }
+  GenerateUntilOptions o = options;
+  o.cache = nullptr;
+  if (options.progress)
+    o.progress = [&](int64_t done, int64_t) { options.progress(cached + done, total); };
+  std::vector<GenerateUntilResult> computed = run_requests(
+      model, tokenizer, todo, o,
+      [&](const std::vector<size_t>& answered, const std::vector<GenerateUntilResult>& r) {
+        for (size_t j : answered) cache.put(keys[todo_index[j]], r[j]);
+        cache.flush();
+      });
+  for (size_t j = 0; j < todo.size(); ++j) results[todo_index[j]] = std::move(computed[j]);
   return results;
 }
 

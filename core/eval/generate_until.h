@@ -32,6 +32,8 @@
 
 namespace kiln::eval {
 
+class RequestCache;
+
 struct GenerateUntilRequest {
   std::vector<int32_t> context;    ///< at least one token
   std::vector<std::string> until;  ///< stop strings (the answer is cut before the first found)
@@ -54,6 +56,8 @@ struct GenerateUntilOptions {
   bool stop_at_eos = true;
   /// Called after each batch with (requests done, requests in all).
   std::function<void(int64_t, int64_t)> progress;
+  /// Answers kept on disk (core/eval/request_cache.h), as LoglikelihoodOptions::cache.
+  RequestCache* cache = nullptr;
 };
 
 /// Greedy generation for every request; results in the order of `requests`. Throws

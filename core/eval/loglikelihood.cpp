@@ -1,12 +1,16 @@
 #include "core/eval/loglikelihood.h"
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <string>
 
 #include "core/autograd/autograd.h"
+#include "core/eval/request_cache.h"
 #include "core/eval/windows.h"
+#include "core/ops/batch_invariant.h"
 #include "core/ops/index.h"
 #include "core/ops/reduce.h"
 #include "core/tensor/factory.h"
@@ -118,14 +122,34 @@ LoglikelihoodRequest encode_pair(const data::Tokenizer& tokenizer, std::string_v
   return std::move(encode_pairs(tokenizer, context, {std::string(continuation)}, prefix).front());
 }
 
+namespace {
+std::atomic<int64_t> g_loglikelihood{0}, g_generate_until{0}, g_cached{0};
+}  // namespace
+
+RequestCounts request_counts() {
+  return {g_loglikelihood.load(), g_generate_until.load(), g_cached.load()};
+}
+
+void count_requests(int64_t loglikelihood, int64_t generate_until, int64_t cached) {
+  g_loglikelihood += loglikelihood;
+  g_generate_until += generate_until;
+  g_cached += cached;
+}
+
 Device model_device(const nn::Model& model) {
   std::vector<Tensor> params = model.parameters();
   return params.empty() ? Device::cpu() : params.front().device();
 }
 
-std::vector<LoglikelihoodResult> loglikelihood(nn::Model& model,
-                                               const std::vector<LoglikelihoodRequest>& requests,
-                                               const LoglikelihoodOptions& options) {
+namespace {
+
+// The engine without the cache; on_batch(indices) is called after each batch with the
+// requests it answered (their results complete, token log-probs included).
+std::vector<LoglikelihoodResult> run_requests(
+    nn::Model& model, const std::vector<LoglikelihoodRequest>& requests,
+    const LoglikelihoodOptions& options,
+    const std::function<void(const std::vector<size_t>&, const std::vector<LoglikelihoodResult>&)>&
+        on_batch) {
   const int64_t max_length = options.max_length > 0 ? options.max_length : model.context_length();
   KILN_CHECK(max_length >= 1 && max_length <= model.context_length(), "loglikelihood: max_length ",
              max_length, " must lie in [1, ", model.context_length(),
@@ -156,6 +180,7 @@ std::vector<LoglikelihoodResult> loglikelihood(nn::Model& model,
   std::vector<LoglikelihoodResult> results(requests.size());
   const Device device = model_device(model);
   autograd::NoGrad no_grad;
+  ops::BatchInvariant invariant(options.batch_invariant);
   EvalMode eval_mode(model);
   const int64_t total_rows = int64_t(rows.size()), total = int64_t(requests.size());
   int64_t done = 0;
@@ -232,18 +257,73 @@ std::vector<LoglikelihoodResult> loglikelihood(nn::Model& model,
       }
       i = j;
     }
+    std::vector<size_t> answered;
     for (int64_t b = 0; b < B; ++b) {
       const Row& row = rows[size_t(start + b)];
       for (size_t index : row.requests) {
         LoglikelihoodResult& r = results[index];
         // f64 sum in the continuation's order: the same whatever batch the request ran in.
         for (double v : r.token_logprobs) r.logprob += v;
-        if (!options.token_logprobs) std::vector<double>().swap(r.token_logprobs);
+        answered.push_back(index);
       }
       done += int64_t(row.requests.size());
     }
+    if (on_batch) on_batch(answered, results);
+    if (!options.token_logprobs)
+      for (size_t index : answered) std::vector<double>().swap(results[index].token_logprobs);
     if (options.progress) options.progress(done, total);
   }
+  return results;
+}
+
+}  // namespace
+
+std::vector<LoglikelihoodResult> loglikelihood(nn::Model& model,
+                                               const std::vector<LoglikelihoodRequest>& requests,
+                                               const LoglikelihoodOptions& options) {
+  count_requests(int64_t(requests.size()), 0, 0);
+  if (!options.cache) return run_requests(model, requests, options, nullptr);
+  // Answers the cache holds are not computed again; the others are computed and kept, batch by
+  // batch, as they come.
+  RequestCache& cache = *options.cache;
+  const int64_t max_length = options.max_length > 0 ? options.max_length : model.context_length();
+  std::vector<LoglikelihoodResult> results(requests.size());
+  std::vector<std::string> keys(requests.size());
+  std::vector<LoglikelihoodRequest> todo;
+  std::vector<size_t> todo_index;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const LoglikelihoodRequest& r = requests[i];
+    std::vector<int64_t> fields = {max_length, options.batch_invariant ? 1 : 0,
+                                   int64_t(r.context.size())};
+    fields.insert(fields.end(), r.context.begin(), r.context.end());
+    fields.push_back(int64_t(r.continuation.size()));
+    fields.insert(fields.end(), r.continuation.begin(), r.continuation.end());
+    keys[i] = cache.key("loglikelihood", fields);
+    if (const LoglikelihoodResult* hit = cache.find_loglikelihood(keys[i])) {
+      results[i] = *hit;
+      if (!options.token_logprobs) std::vector<double>().swap(results[i].token_logprobs);
+    } else {
+      todo.push_back(r);
+      todo_index.push_back(i);
+    }
+  }
+  const int64_t cached = int64_t(requests.size() - todo.size()), total = int64_t(requests.size());
+  count_requests(0, 0, cached);
+  if (todo.empty()) {
+    if (options.progress) options.progress(total, total);
+    return results;
+  }
+  LoglikelihoodOptions o = options;
+  o.cache = nullptr;
+  if (options.progress)
+    o.progress = [&](int64_t done, int64_t) { options.progress(cached + done, total); };
+  std::vector<LoglikelihoodResult> computed = run_requests(
+      model, todo, o,
+      [&](const std::vector<size_t>& answered, const std::vector<LoglikelihoodResult>& r) {
+        for (size_t j : answered) cache.put(keys[todo_index[j]], r[j]);
+        cache.flush();
+      });
+  for (size_t j = 0; j < todo.size(); ++j) results[todo_index[j]] = std::move(computed[j]);
   return results;
 }
 

@@ -4,15 +4,16 @@
 // generation requests (generate_until) are in core/eval/generate_until.h.
 //
 // Requests whose model input is the same (multiple-choice answers of one token after one
-// prompt) share one forward row. Results do not depend on the batch size as far as the engine
-// goes: rows are batched by length (longest first, right-padded; a causal model's prediction at
-// a position does not see the padding after it), the scored positions are read back per row,
-// put through log_softmax in f64 row by row, and summed in f64 in the request's own token order.
-// The model's forward must also compute each row the same whatever the rows beside it: kiln's f64
-// kernels do (the evaluator tests check identical results for batch sizes 1, 8 and 32 on a model
-// built from ops), but oneDNN's f32 matmul chooses its blocking by the total row count, so f32
-// models agree across batch sizes to f32 rounding only (about 1e-7 relative); --batch 1 is the
-// reference.
+// prompt) share one forward row. Results do not depend on the batch size, bit for bit: rows are
+// batched by length (longest first, right-padded; a causal model's prediction at a position
+// does not see the padding after it), the scored positions are read back per row, put through
+// log_softmax in f64 row by row, and summed in f64 in the request's own token order. The
+// model's forward must also compute each row the same whatever the rows beside it and the
+// padding after it. kiln's kernels do so in f64; in f32 oneDNN's matmul chooses its kernel and
+// blocking by the total row count, so the engine runs the model under ops::BatchInvariant
+// (LoglikelihoodOptions::batch_invariant, on by default), which makes matmul compute fixed
+// blocks of rows; the fused attention, the norms and the elementwise ops are per row already.
+// The tests check identical results for batch sizes 1, 8 and 32 with real kernels in f32.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +28,8 @@
 #include "core/nn/model.h"
 
 namespace kiln::eval {
+
+class RequestCache;
 
 /// log p(continuation | context): the model reads (context + continuation) without its last
 /// token, and the predictions at the last continuation.size() positions are scored. When the
@@ -50,8 +53,14 @@ struct LoglikelihoodOptions {
   int64_t batch_size = 8;
   /// Keep each continuation token's log-prob in the result.
   bool token_logprobs = false;
+  /// Run the model under ops::BatchInvariant, so that a request scores bit for bit the same in
+  /// any batch (about 15% slower in f32, measured on the char GPT-2; false: oneDNN's GEMM).
+  bool batch_invariant = true;
   /// Called after each batch with (requests done, requests in all).
   std::function<void(int64_t, int64_t)> progress;
+  /// Answers kept on disk (core/eval/request_cache.h): requests it holds are not computed, the
+  /// others are added to it after each batch. Null: no cache.
+  RequestCache* cache = nullptr;
 };
 
 /// A request from text, tokenised as lm-evaluation-harness's _encode_pair: trailing whitespace
@@ -92,5 +101,14 @@ RollingResult loglikelihood_rolling(nn::Model& model, std::span<const int32_t> t
 
 /// The model's device (that of its first parameter; CPU when it has none).
 Device model_device(const nn::Model& model);
+
+/// Requests the engine answered in this process so far, by kind, and how many of them came
+/// from a RequestCache (`kiln eval` prints the rate).
+struct RequestCounts {
+  int64_t loglikelihood = 0, generate_until = 0, cached = 0;
+};
+RequestCounts request_counts();
+/// Adds to the counts (the engine's functions call it).
+void count_requests(int64_t loglikelihood, int64_t generate_until, int64_t cached);
 
 }  // namespace kiln::eval

@@ -17,6 +17,7 @@ LoadedRun load_run(const std::string& dir, const LoadRunOptions& options) {
   LoadedRun out;
   out.dir = dir;
   out.spec = run.read_spec();
+  if (options.edit_spec) options.edit_spec(out.spec);
   KILN_CHECK(out.spec.is_table() && out.spec.has("model") && out.spec.has("data"), run.spec_path(),
              ": not a run's spec (it needs a model and data)");
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -21,6 +22,9 @@ struct LoadRunOptions {
   bool prepare_data = false;
   /// Progress lines while the data is tokenised.
   bool progress = true;
+  /// Called on spec.json before the model and the dataset are made from it (`kiln eval --set`:
+  /// a tokenizer's unknown-character policy for one evaluation).
+  std::function<void(Config& spec)> edit_spec;
 };
 
 struct LoadedRun {

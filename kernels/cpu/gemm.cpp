@@ -26,6 +26,7 @@
 #endif
 
 #include "core/tensor/half.h"
+#include "kernels/cpu/gemm_tile.h"
 
 namespace kiln::cpu {
 namespace {
@@ -501,6 +502,59 @@ void gemm_f64(const GemmArgs& g) {
   }
 }
 
+// ---- batch-invariant f32: the register-tiled kernel -------------------------------------------
+//
+// C = bias, then one multiply-add chain over k in increasing order per element (as the f64
+// kernel), through gemm_rows' 6 x 16 register tiles. B is packed row-major first unless it is
+// already; tasks are blocks of 48 rows.
+void gemm_invariant_f32(const GemmArgs& g) {
+  constexpr int64_t kRows = 48;
+  const float* A = static_cast<const float*>(g.a);
+  const float* B = static_cast<const float*>(g.b);
+  float* C = static_cast<float*>(g.c);
+  const float* bias = static_cast<const float*>(g.bias);
+  int64_t b_bs = g.b_bs, ldb = g.b_rs;
+  std::unique_ptr<Buffer> packed;
+  if (g.b_cs != 1) {
+    const int64_t nb = g.b_bs == 0 ? 1 : g.batch;
+    packed = std::make_unique<Buffer>(size_t(nb * g.k * g.n) * sizeof(float));
+    float* p = packed->as<float>();
+    const bool par = nb * g.k * g.n > kParallelElems;
+#pragma omp parallel for num_threads(g.threads) schedule(static) if (par)
+    for (int64_t bk = 0; bk < nb * g.k; ++bk) {
+      const int64_t bi = bk / g.k, kk = bk % g.k;
+      for (int64_t n = 0; n < g.n; ++n) p[bk * g.n + n] = B[bi * g.b_bs + kk * g.b_rs + n * g.b_cs];
+    }
+    B = p;
+    b_bs = nb == 1 ? 0 : g.k * g.n;
+    ldb = g.n;
+  }
+  const int64_t blocks = (g.m + kRows - 1) / kRows, tasks = g.batch * blocks;
+  const bool parallel = g.batch * g.m * g.n * g.k > kParallelElems;
+#pragma omp parallel for num_threads(g.threads) schedule(static) if (parallel)
+  for (int64_t t = 0; t < tasks; ++t) {
+    const int64_t bi = t / blocks, m0 = (t % blocks) * kRows, m1 = std::min(g.m, m0 + kRows);
+    const float* Ab = A + bi * g.a_bs;
+    const float* Bb = B + bi * b_bs;
+    float* Cb = C + bi * g.c_bs;
+    for (int64_t m = m0; m < m1; ++m) {
+      if (bias)
+        std::copy(bias, bias + g.n, Cb + m * g.c_rs);
+      else
+        std::fill(Cb + m * g.c_rs, Cb + m * g.c_rs + g.n, 0.0f);
+    }
+    auto rows = [&]<int MR>(std::integral_constant<int, MR>, int64_t m) {
+      gemm_rows<float, MR>(Cb + m * g.c_rs, g.c_rs, Ab + m * g.a_rs, g.a_rs, g.a_cs, Bb, ldb, g.n,
+                           g.k);
+    };
+    int64_t m = m0;
+    for (; m + 6 <= m1; m += 6) rows(std::integral_constant<int, 6>{}, m);
+    if (m + 4 <= m1) rows(std::integral_constant<int, 4>{}, m), m += 4;
+    if (m + 2 <= m1) rows(std::integral_constant<int, 2>{}, m), m += 2;
+    if (m < m1) rows(std::integral_constant<int, 1>{}, m);
+  }
+}
+
 // ---- native support -------------------------------------------------------------------------
 
 std::atomic<bool> g_native_enabled{true};
@@ -602,6 +656,15 @@ void gemm(const GemmArgs& in) {
     g.a_bs = g.b_bs = g.c_bs = 0;
   }
 
+  if (g.batch_invariant && g.dtype != DType::f64) {
+    if (g.dtype == DType::f32)
+      gemm_invariant_f32(g);
+    else if (g.dtype == DType::bf16)
+      gemm_via_f32<bf16>(g);  // whose f32 product keeps the flag
+    else
+      gemm_via_f32<f16>(g);
+    return;
+  }
   switch (g.dtype) {
     case DType::f64:
       gemm_f64(g);

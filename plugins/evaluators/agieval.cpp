@@ -8,9 +8,10 @@
 
 #include "core/base/utf8.h"
 #include "core/eval/loglikelihood.h"
+#include "core/io/sha256.h"
 #include "plugins/evaluators/csv.h"
 #include "plugins/evaluators/progress.h"
-#include "plugins/evaluators/sha256.h"
+#include "plugins/evaluators/task_common.h"
 
 namespace kiln::evaluators {
 namespace {
@@ -195,10 +196,6 @@ double chars(const std::string& s) {
   return n;
 }
 
-double ratio(int64_t a, int64_t b) {
-  return b > 0 ? double(a) / double(b) : 0.0;
-}
-
 }  // namespace
 
 const std::vector<std::string>& agieval_tasks() {
@@ -292,6 +289,7 @@ std::vector<std::vector<double>> ModelScorer::score(const std::vector<ChoiceRequ
   lo.max_length = max_length_;
   lo.batch_size = batch_size_;
   lo.progress = terminal_progress(name_, "requests", progress_);
+  lo.cache = cache_;
   const std::vector<eval::LoglikelihoodResult> scored = eval::loglikelihood(model_, flat, lo);
   std::vector<std::vector<double>> out;
   size_t at = 0;
@@ -318,26 +316,21 @@ AgievalEvaluator::AgievalEvaluator(AgievalOptions options) : options_(std::move(
 
 Config AgievalEvaluator::evaluate(eval::EvalContext& ctx) {
   KILN_CHECK(ctx.model, "agieval: no model to evaluate");
-  std::shared_ptr<data::Tokenizer> tokenizer = ctx.tokenizer;
-  if (!tokenizer && ctx.dataset) tokenizer = ctx.dataset->tokenizer();
-  KILN_CHECK(tokenizer, "agieval: the run has no tokenizer to write the prompts with");
+  std::shared_ptr<data::Tokenizer> tokenizer = prompt_tokenizer(ctx, "agieval");
   const int64_t L = options_.context.value_or(ctx.model->context_length());
   KILN_CHECK(L >= 2 && L <= ctx.model->context_length(), "agieval: context must lie in [2, ",
              ctx.model->context_length(), "], got ", L);
-  std::optional<int32_t> bos;
-  if (options_.bos == "bos") {
-    bos = tokenizer->special_id("bos");
-    if (!bos) bos = tokenizer->eos_id();
-    KILN_CHECK(bos, "agieval: bos = \"bos\" but the tokenizer has neither a BOS nor an EOS token");
-  }
+  const std::optional<int32_t> bos = prompt_prefix(*tokenizer, options_.bos, "agieval");
   ModelScorer scorer(*ctx.model, *tokenizer, L, ctx.batch_size, bos, ctx.progress, options_.name);
+  scorer.set_cache(ctx.cache);
   eval::GenerateUntilOptions go;
   go.max_length = L;
   go.batch_size = ctx.batch_size;
+  go.cache = ctx.cache;
   go.progress = terminal_progress(options_.name + " math", "generations", ctx.progress);
   eval::ModelTextGenerator gen(*ctx.model, *tokenizer, go, bos);
   AgievalOptions o = options_;
-  if (ctx.limit) o.limit = std::min(o.limit.value_or(*ctx.limit), *ctx.limit);
+  o.limit = task_limit(o.limit, ctx.limit);
   Config out = AgievalEvaluator(o).score(scorer, gen, ctx.samples);
   if (o.limit) out.set("limit", *o.limit);
   out.set("questions_truncated", scorer.truncated() + gen.contexts_truncated());
@@ -362,11 +355,11 @@ Config AgievalEvaluator::score(LoglikelihoodScorer& scorer, eval::TextGenerator&
   std::vector<eval::TextRequest> text;
   Config sha = Config::table();
   if (options_.shots > 0)
-    sha.set("few_shot_prompts.csv", sha256_file((root / "few_shot_prompts.csv").string()));
+    sha.set("few_shot_prompts.csv", io::sha256_file((root / "few_shot_prompts.csv").string()));
   for (size_t ti = 0; ti < tasks.size(); ++ti) {
     const std::string& task = tasks[ti];
     const bool cloze = agieval_is_cloze(task);
-    sha.set("v1/" + task + ".jsonl", sha256_file((root / "v1" / (task + ".jsonl")).string()));
+    sha.set("v1/" + task + ".jsonl", io::sha256_file((root / "v1" / (task + ".jsonl")).string()));
     std::vector<AgievalQuestion> qs =
         read_agieval_jsonl((root / "v1" / (task + ".jsonl")).string());
     if (options_.limit && int64_t(qs.size()) > *options_.limit) qs.resize(size_t(*options_.limit));

@@ -115,6 +115,8 @@ class ModelScorer final : public LoglikelihoodScorer {
   std::vector<std::vector<double>> score(const std::vector<ChoiceRequest>& requests) override;
   /// Requests of the last score() whose context was cut to fit.
   int64_t truncated() const { return truncated_; }
+  /// Keep the answers on disk (core/eval/request_cache.h).
+  void set_cache(eval::RequestCache* cache) { cache_ = cache; }
 
  private:
   nn::Model& model_;
@@ -122,6 +124,7 @@ class ModelScorer final : public LoglikelihoodScorer {
   int64_t max_length_, batch_size_;
   std::optional<int32_t> prefix_;
   bool progress_;
+  eval::RequestCache* cache_ = nullptr;
   std::string name_;
   int64_t truncated_ = 0;
 };

@@ -7,8 +7,9 @@
 #include <map>
 #include <sstream>
 
+#include "core/io/sha256.h"
 #include "plugins/evaluators/progress.h"
-#include "plugins/evaluators/sha256.h"
+#include "plugins/evaluators/task_common.h"
 
 namespace kiln::evaluators {
 namespace {
@@ -153,10 +154,6 @@ std::string brackets_only(const std::string& s) {
       out += c;
     }
   return out;
-}
-
-double ratio(int64_t a, int64_t b) {
-  return b > 0 ? double(a) / double(b) : 0.0;
 }
 
 }  // namespace
@@ -312,26 +309,25 @@ std::vector<std::string> BbhEvaluator::stop() const {
 
 Config BbhEvaluator::evaluate(eval::EvalContext& ctx) {
   KILN_CHECK(ctx.model, "bbh: no model to evaluate");
-  std::shared_ptr<data::Tokenizer> tokenizer = ctx.tokenizer;
-  if (!tokenizer && ctx.dataset) tokenizer = ctx.dataset->tokenizer();
-  KILN_CHECK(tokenizer, "bbh: the run has no tokenizer to write the prompts with");
-  std::optional<int32_t> bos;
-  if (options_.bos == "bos") {
-    bos = tokenizer->special_id("bos");
-    if (!bos) bos = tokenizer->eos_id();
-    KILN_CHECK(bos, "bbh: bos = \"bos\" but the tokenizer has neither a BOS nor an EOS token");
-  }
+  std::shared_ptr<data::Tokenizer> tokenizer = prompt_tokenizer(ctx, "bbh");
+  const std::optional<int32_t> bos = prompt_prefix(*tokenizer, options_.bos, "bbh");
   eval::GenerateUntilOptions go;
   go.max_length = options_.context.value_or(0);
   go.batch_size = ctx.batch_size;
+  go.cache = ctx.cache;
   go.progress = terminal_progress(options_.name, "generations", ctx.progress);
   eval::ModelTextGenerator gen(*ctx.model, *tokenizer, go, bos);
   BbhOptions o = options_;
-  if (ctx.limit) o.limit = std::min(o.limit.value_or(*ctx.limit), *ctx.limit);
+  o.limit = task_limit(o.limit, ctx.limit);
+  // A context that cannot hold max_tokens new tokens and a prompt (the char model's 64) gets
+  // half of it for the answer and keeps the other half for the end of the prompt.
+  const int64_t L = options_.context.value_or(ctx.model->context_length());
+  if (o.max_tokens >= L) o.max_tokens = std::max<int64_t>(1, L / 2);
   std::vector<BbhSample> samples;
   Config out = BbhEvaluator(o).score(gen, ctx.samples ? &samples : nullptr);
   out.set("contexts_truncated", gen.contexts_truncated());
-  out.set("context", options_.context.value_or(ctx.model->context_length()));
+  out.set("context", L);
+  out.set("max_tokens", o.max_tokens);
   if (o.limit) out.set("limit", *o.limit);
   for (const BbhSample& s : samples) {
     Config r = Config::table();
@@ -365,7 +361,7 @@ Config BbhEvaluator::score(eval::TextGenerator& generator, std::vector<BbhSample
   for (size_t ti = 0; ti < tasks.size(); ++ti) {
     for (const std::string& rel :
          {"tasks/" + tasks[ti] + ".json", "cot-prompts/" + tasks[ti] + ".txt"})
-      sha.set(rel, sha256_file((root / rel).string()));
+      sha.set(rel, io::sha256_file((root / rel).string()));
     std::vector<BbhExample> examples =
         read_bbh_task((root / "tasks" / (tasks[ti] + ".json")).string());
     if (options_.limit && int64_t(examples.size()) > *options_.limit)

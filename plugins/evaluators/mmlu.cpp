@@ -7,6 +7,7 @@
 #include "core/eval/loglikelihood.h"
 #include "plugins/evaluators/csv.h"
 #include "plugins/evaluators/progress.h"
+#include "plugins/evaluators/task_common.h"
 
 namespace kiln::evaluators {
 namespace {
@@ -77,10 +78,6 @@ std::vector<std::string> list_subjects(const fs::path& dir, const std::string& s
   return subjects;
 }
 
-double ratio(int64_t a, int64_t b) {
-  return b > 0 ? double(a) / double(b) : 0.0;
-}
-
 }  // namespace
 
 std::vector<MmluQuestion> read_mmlu_csv(const std::string& path) {
@@ -145,30 +142,24 @@ MmluEvaluator::MmluEvaluator(MmluOptions options) : options_(std::move(options))
 
 Config MmluEvaluator::evaluate(eval::EvalContext& ctx) {
   KILN_CHECK(ctx.model, "mmlu: no model to evaluate");
-  std::shared_ptr<data::Tokenizer> tokenizer = ctx.tokenizer;
-  if (!tokenizer && ctx.dataset) tokenizer = ctx.dataset->tokenizer();
-  KILN_CHECK(tokenizer, "mmlu: the run has no tokenizer to write the prompts with");
+  std::shared_ptr<data::Tokenizer> tokenizer = prompt_tokenizer(ctx, "mmlu");
   if (ctx.limit) {  // kiln eval --limit N: at most N questions per subject
     MmluOptions o = options_;
-    o.limit = std::min(o.limit.value_or(*ctx.limit), *ctx.limit);
-    return MmluEvaluator(o).score(*ctx.model, *tokenizer, ctx.batch_size, ctx.progress,
-                                  ctx.samples);
+    o.limit = task_limit(o.limit, ctx.limit);
+    return MmluEvaluator(o).score(*ctx.model, *tokenizer, ctx.batch_size, ctx.progress, ctx.samples,
+                                  ctx.cache);
   }
-  return score(*ctx.model, *tokenizer, ctx.batch_size, ctx.progress, ctx.samples);
+  return score(*ctx.model, *tokenizer, ctx.batch_size, ctx.progress, ctx.samples, ctx.cache);
 }
 
 Config MmluEvaluator::score(nn::Model& model, const data::Tokenizer& tokenizer, int64_t batch_size,
-                            bool progress, std::vector<Config>* samples) const {
+                            bool progress, std::vector<Config>* samples,
+                            eval::RequestCache* cache) const {
   const fs::path root(options_.path);
   const int64_t L = options_.context.value_or(model.context_length());
   KILN_CHECK(L >= 2 && L <= model.context_length(), "mmlu: context must lie in [2, ",
              model.context_length(), "] (the model's context length), got ", L);
-  std::optional<int32_t> bos;
-  if (options_.bos == "bos") {
-    bos = tokenizer.special_id("bos");
-    if (!bos) bos = tokenizer.eos_id();
-    KILN_CHECK(bos, "mmlu: bos = \"bos\" but the tokenizer has neither a BOS nor an EOS token");
-  }
+  const std::optional<int32_t> bos = prompt_prefix(tokenizer, options_.bos, "mmlu");
 
   std::vector<std::string> subjects = list_subjects(root / options_.split, options_.split);
   if (!options_.subjects.empty()) {
@@ -230,6 +221,7 @@ Config MmluEvaluator::score(nn::Model& model, const data::Tokenizer& tokenizer, 
   eval::LoglikelihoodOptions lo;
   lo.max_length = L;
   lo.batch_size = batch_size;
+  lo.cache = cache;
   lo.progress = terminal_progress(options_.name, "requests", progress);
   const std::vector<eval::LoglikelihoodResult> scored = eval::loglikelihood(model, requests, lo);
 

@@ -83,8 +83,10 @@ class MmluEvaluator final : public eval::Evaluator {
   Config evaluate(eval::EvalContext& ctx) override;
   /// evaluate() with the pieces given directly (tests).
   /// `samples`, when given, receives one record per question (samples.jsonl).
+  /// `cache`, when given, keeps the answers on disk (core/eval/request_cache.h).
   Config score(nn::Model& model, const data::Tokenizer& tokenizer, int64_t batch_size,
-               bool progress = false, std::vector<Config>* samples = nullptr) const;
+               bool progress = false, std::vector<Config>* samples = nullptr,
+               eval::RequestCache* cache = nullptr) const;
 
  private:
   MmluOptions options_;

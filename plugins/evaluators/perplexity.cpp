@@ -186,12 +186,13 @@ Config PerplexityEvaluator::evaluate(eval::EvalContext& ctx) {
   }
   if (options_.limit && int64_t(docs.size()) > *options_.limit)
     docs.resize(size_t(*options_.limit));
-  return score(*ctx.model, tokenizer.get(), docs, ctx.batch_size, ctx.progress, source);
+  return score(*ctx.model, tokenizer.get(), docs, ctx.batch_size, ctx.progress, source, ctx.cache);
 }
 
 Config PerplexityEvaluator::score(nn::Model& model, const data::Tokenizer* tokenizer,
                                   const std::vector<Document>& documents, int64_t batch_size,
-                                  bool progress, const std::string& source) const {
+                                  bool progress, const std::string& source,
+                                  eval::RequestCache* cache) const {
   KILN_CHECK(!documents.empty(), "perplexity: no documents to score (", source, ")");
   const int64_t model_context = model.context_length();
   const int64_t L = options_.context.value_or(model_context);
@@ -241,6 +242,7 @@ Config PerplexityEvaluator::score(nn::Model& model, const data::Tokenizer* token
   lo.max_length = L;
   lo.batch_size = batch_size;
   lo.progress = progress_line(options_.name, progress);
+  lo.cache = cache;
   std::vector<eval::LoglikelihoodResult> scored = eval::loglikelihood(model, requests, lo);
   double logprob = 0;  // f64, in document and window order
   for (const eval::LoglikelihoodResult& r : scored) logprob += r.logprob;

@@ -59,7 +59,8 @@ class PerplexityEvaluator final : public eval::Evaluator {
   /// `source` is recorded in the results.
   Config score(nn::Model& model, const data::Tokenizer* tokenizer,
                const std::vector<Document>& documents, int64_t batch_size, bool progress = false,
-               const std::string& source = "documents") const;
+               const std::string& source = "documents",
+               eval::RequestCache* cache = nullptr) const;
 
   /// The documents of the val split: the split's tokens cut at `eos` (when given), empty
   /// pieces dropped; each text is the concatenated bytes of its tokens.

@@ -24,8 +24,15 @@ std::string byte_str(unsigned char b) {
 }  // namespace
 
 CharTokenizer::CharTokenizer(std::vector<std::string> special_tokens,
-                             std::optional<std::string> eos, std::optional<std::string> chars)
-    : TokenizerBase("char", std::move(special_tokens), std::move(eos)) {
+                             std::optional<std::string> eos, std::optional<std::string> chars,
+                             UnknownChar unknown, std::string replacement)
+    : TokenizerBase("char", std::move(special_tokens), std::move(eos)), unknown_(unknown) {
+  if (unknown_ == UnknownChar::replace) {
+    const Utf8Char ch = replacement.empty() ? Utf8Char{} : decode_utf8(replacement, 0);
+    KILN_CHECK(!replacement.empty() && ch.valid && ch.len == replacement.size(), who(),
+               "replacement must be one character, got \"", replacement, "\"");
+    replacement_ = ch.cp;
+  }
   if (chars) {
     std::vector<char32_t> cps;
     for (size_t i = 0; i < chars->size();) {
@@ -58,6 +65,13 @@ void CharTokenizer::set_vocabulary(std::vector<char32_t> chars) {
       other_[chars_[i]] = int32_t(i);
   }
   set_specials(number_specials(int32_t(chars_.size())));
+  if (unknown_ == UnknownChar::replace) {
+    const auto it = std::lower_bound(chars_.begin(), chars_.end(), replacement_);
+    KILN_CHECK(it != chars_.end() && *it == replacement_, who(), "the replacement character ",
+               describe_char(replacement_), " is not in the vocabulary of ", chars_.size(),
+               " characters (pick one of them, or unknown = \"skip\")");
+    replacement_id_ = int32_t(it - chars_.begin());
+  }
   ready_ = true;
 }
 
@@ -121,12 +135,18 @@ void CharTokenizer::encode_ordinary(std::string_view text, std::vector<int32_t>&
     const Utf8Char ch = decode_utf8(text, i);
     if (!ch.valid) fail_at(text, i, "invalid UTF-8 byte " + byte_str(b) + " in the text to encode");
     auto it = ch.cp < 0x80 ? other_.end() : other_.find(ch.cp);
-    if (it == other_.end())
+    if (it != other_.end()) {
+      out.push_back(it->second);
+    } else if (unknown_ == UnknownChar::error) {
       fail_at(text, i,
               "the character " + describe_char(ch.cp) + " is not in the vocabulary of " +
                   std::to_string(chars_.size()) +
-                  " characters learned from the training text; it appears");
-    out.push_back(it->second);
+                  " characters learned from the training text (unknown = \"skip\" or "
+                  "\"replace\" lets it through); it appears");
+    } else {
+      ++unknown_count_;
+      if (unknown_ == UnknownChar::replace) out.push_back(replacement_id_);
+    }
     i += ch.len;
   }
 }

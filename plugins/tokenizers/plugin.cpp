@@ -94,10 +94,20 @@ void register_components(Registry& r) {
   add_specials(chr, {}, "numbered after the characters");
   chr.optional("chars", ParamType::string(),
                "a fixed vocabulary: the characters of this string (no fitting)");
+  chr.choice("unknown", {"error", "skip", "replace"}, "error",
+             "a character outside the vocabulary: an error naming it and its position, dropped, "
+             "or written as `replacement`");
+  chr.string("replacement", "?",
+             "with unknown = \"replace\": the character (in the vocabulary) written instead");
   r.add<Tokenizer>("tokenizer", "char", chr, [](const Config& c) {
     return located(c, [&] {
+      const std::string unknown = c.get<std::string>("unknown");
+      const UnknownChar policy = unknown == "skip"      ? UnknownChar::skip
+                                 : unknown == "replace" ? UnknownChar::replace
+                                                        : UnknownChar::error;
       return std::make_shared<CharTokenizer>(specials_of(c), optional_string(c, "eos"),
-                                             optional_string(c, "chars"));
+                                             optional_string(c, "chars"), policy,
+                                             c.get<std::string>("replacement"));
     });
   });
 

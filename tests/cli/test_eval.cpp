@@ -63,9 +63,10 @@ TEST_F(Eval, NeedsARunAndASuite) {
 
 TEST_F(Eval, TasksAndLimitAreChecked) {
   const std::string suite = std::string(KILN_SOURCE_DIR) + "/eval/suites/standard.lua";
-  Result a = kiln("eval " + run() + " --suite " + suite + " --tasks perplexity,bbh");
+  Result a = kiln("eval " + run() + " --suite " + suite + " --tasks perplexity,agieval");
   EXPECT_EQ(a.code, 1);
-  EXPECT_NE(a.out.find("--tasks: the suite has no evaluator named \"bbh\" (it has: perplexity)"),
+  EXPECT_NE(a.out.find("--tasks: the suite has no evaluator named \"agieval\" (it has: "
+                       "perplexity, mmlu, bbh)"),
             std::string::npos)
       << a.out;
   Result b = kiln("eval " + run() + " --suite " + suite + " --limit 0");

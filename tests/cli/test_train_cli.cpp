@@ -149,6 +149,49 @@ TEST_F(TrainCli, TrainWritesARunThatGenerateSamplesFrom) {
       << bad.out;
 }
 
+// kiln eval keeps every answer in RUN/eval_cache.log: a second evaluation of the same
+// checkpoint computes nothing and writes the same numbers; --no-cache neither reads nor writes
+// it. The rate line counts the requests.
+TEST_F(TrainCli, EvalKeepsItsAnswersAndASecondEvaluationReadsThem) {
+  ASSERT_EQ(kiln("train " + spec("steps = 5") + " --out " + run_dir()).code, 0);
+  const fs::path suite = dir_ / "suite.lua";
+  std::ofstream(suite) << "return { perplexity {} }\n";
+  const fs::path cache = fs::path(run_dir()) / "eval_cache.log";
+  Result a = kiln("eval " + run_dir() + " --suite " + suite.string() + " --no-progress");
+  ASSERT_EQ(a.code, 0) << a.out;
+  EXPECT_NE(a.out.find(" loglikelihood, 0 generate_until; 0 from the cache) in "),
+            std::string::npos)
+      << a.out;
+  EXPECT_NE(a.out.find(" requests/s"), std::string::npos) << a.out;
+  ASSERT_TRUE(fs::exists(cache));
+  const std::string first = read(fs::path(run_dir()) / "results.json");
+  const size_t lines = count(read(cache), "\n");
+  EXPECT_GT(lines, 0u);
+
+  Result b = kiln("eval " + run_dir() + " --suite " + suite.string() + " --no-progress");
+  ASSERT_EQ(b.code, 0) << b.out;
+  const std::string n = std::to_string(lines);
+  EXPECT_NE(b.out.find(n + " requests (" + n + " loglikelihood, 0 generate_until; " + n +
+                       " from the cache)"),
+            std::string::npos)
+      << b.out;
+  EXPECT_EQ(count(read(cache), "\n"), lines);  // nothing new to keep
+  EXPECT_NE(b.out.find("eval: " + n + " answers in " + cache.string()), std::string::npos) << b.out;
+  // The same numbers (the results tables match; results.json differs only in its timing).
+  auto table = [](const std::string& out) {
+    const size_t at = out.find("| evaluator");
+    return at == std::string::npos ? out : out.substr(at, out.find("\n\n", at) - at);
+  };
+  EXPECT_EQ(table(a.out), table(b.out));
+  EXPECT_NE(first.find("\"requests\""), std::string::npos) << first;
+
+  fs::remove(cache);
+  Result c = kiln("eval " + run_dir() + " --suite " + suite.string() + " --no-progress --no-cache");
+  ASSERT_EQ(c.code, 0) << c.out;
+  EXPECT_FALSE(fs::exists(cache));
+  EXPECT_EQ(table(a.out), table(c.out));
+}
+
 // RL end to end: prompt-only data (prompts of different lengths: left-padded, KV-cached
 // rollouts of a real decoder), a rule reward, grpo and ppo (a value head on the policy) through
 // the trainer, the rollout metrics and the generation / training time split in the log.

@@ -8,6 +8,7 @@
 #include <thread>
 #include <tuple>
 
+#include "core/ops/batch_invariant.h"
 #include "kernels/cpu/gemm.h"
 #include "tests/core/test_util.h"
 
@@ -262,6 +263,78 @@ TEST(Matmul, F64ResultDoesNotDependOnThreadCount) {
     c2 = matmul(a, b);
   }
   EXPECT_EQ(c1.to_vector<double>(), c2.to_vector<double>());
+}
+
+// ---- batch invariance ------------------------------------------------------------------------
+
+// Under ops::BatchInvariant a row of linear(x, w) is a function of that row of x alone: rows
+// are computed from x[start : start + m] for many (start, m) (so a row sits at every offset of
+// the fixed row blocks, in products of every length, at 1 and 2 threads) and compared bit for
+// bit with the row computed alone. Without the flag oneDNN may round them differently.
+void check_rows_invariant(DType dt, bool bias, bool transposed_x) {
+  const int64_t K = 48, N = 40, rows = 90;
+  Tensor x = randn_t(transposed_x ? Shape{K, rows} : Shape{rows, K}, dt, 7);
+  if (transposed_x) x = x.transpose(0, 1);  // column-major rows: packed by the kernel
+  Tensor w = randn_t({N, K}, dt, 8), b = bias ? randn_t({N}, dt, 9) : Tensor();
+  BatchInvariant invariant;
+  std::vector<std::vector<double>> alone(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r)
+    alone[size_t(r)] = linear(x.narrow(0, r, 1), w, b).to_vector<double>();
+  const Mkn cases[] = {{0, 90, 1}, {0, 33, 2},  {5, 32, 1}, {17, 64, 2},
+                       {1, 31, 1}, {40, 50, 2}, {89, 1, 1}};
+  for (auto [start, m, threads] : cases) {
+    ThreadCountGuard g{int(threads)};
+    const std::vector<double> c = linear(x.narrow(0, start, m), w, b).to_vector<double>();
+    for (int64_t r = 0; r < m; ++r) {
+      const std::vector<double> row(c.begin() + r * N, c.begin() + (r + 1) * N);
+      ASSERT_EQ(row, alone[size_t(start + r)])
+          << dtype_name(dt) << " row " << start + r << " of a product of " << m << " rows from row "
+          << start << ", " << threads << " threads";
+    }
+  }
+  // Three-dimensional x (the batch folds into the rows) and a batched matmul (per-batch B).
+  Tensor x3 = x.narrow(0, 0, 60).reshape({4, 15, K});
+  const std::vector<double> c3 = linear(x3, w, b).to_vector<double>();
+  for (int64_t r = 0; r < 60; ++r)
+    ASSERT_EQ(std::vector<double>(c3.begin() + r * N, c3.begin() + (r + 1) * N), alone[size_t(r)])
+        << "row " << r << " of [4, 15, K]";
+}
+
+TEST(Matmul, BatchInvariantRowsDoNotDependOnTheOtherRowsF32) {
+  for (bool bias : {false, true})
+    for (bool tx : {false, true}) check_rows_invariant(DType::f32, bias, tx);
+}
+
+TEST(Matmul, BatchInvariantRowsDoNotDependOnTheOtherRowsHalf) {
+  check_rows_invariant(DType::bf16, true, false);
+  check_rows_invariant(DType::f16, false, false);
+}
+
+TEST(Matmul, BatchInvariantBatchedProductMatchesReference) {
+  // Per-batch B (no folding): every batch's rows in blocks; results within f32 rounding of the
+  // plain-loop product, and each batch equal to its own product computed alone.
+  Tensor a = randn_t({3, 37, 20}, DType::f32, 11), b = randn_t({3, 20, 9}, DType::f32, 12);
+  BatchInvariant invariant;
+  Tensor c = bmm(a, b);
+  EXPECT_ALL_CLOSE(c, ref_matmul(a.to(DType::f64), b.to(DType::f64)), f32_atol(20), 1e-5);
+  for (int64_t i = 0; i < 3; ++i)
+    EXPECT_EQ(matmul(a.select(0, i).narrow(0, 3, 34), b.select(0, i)).to_vector<float>(),
+              c.select(0, i).narrow(0, 3, 34).contiguous().to_vector<float>())
+        << "batch " << i;
+}
+
+TEST(Matmul, BatchInvariantGuardNestsAndRestores) {
+  EXPECT_FALSE(batch_invariant());
+  {
+    BatchInvariant on;
+    EXPECT_TRUE(batch_invariant());
+    {
+      BatchInvariant off(false);
+      EXPECT_FALSE(batch_invariant());
+    }
+    EXPECT_TRUE(batch_invariant());
+  }
+  EXPECT_FALSE(batch_invariant());
 }
 
 // ---- half types -----------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/base/threads.h"
+#include "core/ops/batch_invariant.h"
 #include "core/ops/cpu/register.h"
 #include "core/ops/linalg_kernels.h"
 #include "core/tensor/allocator.h"
@@ -22,6 +23,7 @@ void matmul_cpu(const Tensor& out, const Tensor& a, const Tensor& b, const Tenso
   g.b_rs = b.stride(-2), g.b_cs = b.stride(-1);
   g.c_rs = out.stride(-2);
   g.threads = num_threads();
+  g.batch_invariant = batch_invariant();
   g.bias = bias.defined() ? bias.data_ptr() : nullptr;
   if (!dims.empty()) {  // the innermost batch dim goes to the GEMM, the others are looped here
     const BatchDim& in = dims.back();

@@ -37,6 +37,7 @@ class CachedBigramModel final : public nn::Model {
     return best;
   }
   Tensor forward(const Tensor& tokens, nn::ForwardState& st) override {
+    ++forwards;
     const int64_t B = tokens.size(0), T = tokens.size(1);
     const int64_t offset = st.cache ? st.cache->length : 0;
     std::vector<int64_t> ids = tokens.to_vector<int64_t>();
@@ -61,6 +62,7 @@ class CachedBigramModel final : public nn::Model {
   int64_t vocab_size() const override { return V_; }
   int64_t context_length() const override { return C_; }
   double train_flops_per_token(int64_t) const override { return 0; }
+  int forwards = 0;
 
  private:
   int64_t V_, C_;

@@ -162,8 +162,8 @@ TEST(Loglikelihood, GreedyTiesGoToTheFirstToken) {
 }
 
 // Acceptance 5 at the engine: requests of many lengths (so padding differs from batch to batch)
-// on a model of real kernels in f64 and on the closed-form model score bit for bit the same at
-// batch sizes 1, 8 and 32.
+// on a model of real kernels in f64 and in f32 (run batch-invariant: ops::BatchInvariant) and on
+// the closed-form model score bit for bit the same at batch sizes 1, 8 and 32.
 TEST(Loglikelihood, IdenticalForBatchSizes1_8_32) {
   std::mt19937 rng(5);
   std::uniform_int_distribution<int32_t> tok(0, 12);
@@ -176,9 +176,9 @@ TEST(Loglikelihood, IdenticalForBatchSizes1_8_32) {
     reqs.push_back(q);
     if (i % 5 == 0) reqs.push_back({q.context, {tok(rng)}});  // shares a row with others
   }
-  TinyAttentionModel kernel(13, 16, DType::f64);
+  TinyAttentionModel kernel(13, 16, DType::f64), kernel32(13, 16, DType::f32);
   PositionalBigramModel bigram(13, 16);
-  for (nn::Model* m : std::initializer_list<nn::Model*>{&kernel, &bigram}) {
+  for (nn::Model* m : std::initializer_list<nn::Model*>{&kernel, &kernel32, &bigram}) {
     LoglikelihoodOptions o;
     o.token_logprobs = true;
     o.batch_size = 1;

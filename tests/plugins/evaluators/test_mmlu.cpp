@@ -278,19 +278,20 @@ TEST(Mmlu, UniformModelAnswersAEverywhere) {
 
 // ---- acceptance 5 -------------------------------------------------------------------------
 
-// A real-kernel model in f64 (every row computed the same whatever the rows beside it) and the
-// closed-form bigram: the whole results (per-subject accuracies included) are equal at batch
-// sizes 1, 8 and 32. The context (400 bytes) holds some prompts whole and others with shots
-// dropped, so the rows of a batch have different lengths and are padded differently.
+// A real-kernel model in f64 and in f32 (run batch-invariant, so every row is computed the same
+// whatever the rows beside it) and the closed-form bigram: the whole results (per-subject
+// accuracies included) are equal at batch sizes 1, 8 and 32. The context (400 bytes) holds some
+// prompts whole and others with shots dropped, so the rows of a batch have different lengths
+// and are padded differently.
 TEST(Mmlu, IdenticalForBatchSizes1_8_32) {
   SKIP_WITHOUT_MMLU();
   ByteTokenizer tok;
   MmluOptions o = options(5);
   o.subjects = {"abstract_algebra", "world_religions", "management"};
   o.limit = 12;
-  TinyAttentionModel kernel(257, 400, DType::f64);
+  TinyAttentionModel kernel(257, 400, DType::f64), kernel32(257, 400, DType::f32);
   PositionalBigramModel bigram(257, 400);
-  for (nn::Model* m : std::initializer_list<nn::Model*>{&kernel, &bigram}) {
+  for (nn::Model* m : std::initializer_list<nn::Model*>{&kernel, &kernel32, &bigram}) {
     MmluEvaluator ev(o);
     const Config r1 = ev.score(*m, tok, 1);
     EXPECT_GT(r1.at("shots_dropped").as_int(), 0);

@@ -71,6 +71,44 @@ TEST(CharTokenizer, UnknownCharacterIsNamedWithItsPlace) {
   EXPECT_NE(tab.find("line 1, column 2"), std::string::npos) << tab;
 }
 
+// unknown = "skip" drops characters outside the vocabulary, "replace" writes the replacement
+// in their place (ASCII and not); both count them. The default stays an error.
+TEST(CharTokenizer, UnknownCharactersSkippedOrReplaced) {
+  CharTokenizer skip({}, std::nullopt, std::nullopt, UnknownChar::skip);
+  skip.fit({"abc ?"});  // ' ' 0, '?' 1, a 2, b 3, c 4
+  EXPECT_EQ(skip.encode("a(b)é c"), (std::vector<int32_t>{2, 3, 0, 4}));
+  EXPECT_EQ(skip.unknown_count(), 3);
+  CharTokenizer replace({}, std::nullopt, std::nullopt, UnknownChar::replace, "?");
+  replace.fit({"abc ?"});
+  EXPECT_EQ(replace.encode("a(b)é c"), (std::vector<int32_t>{2, 1, 3, 1, 1, 0, 4}));
+  EXPECT_EQ(replace.unknown_count(), 3);
+  EXPECT_EQ(replace.decode(replace.encode("7 b")), "? b");
+  // A saved vocabulary loaded into a tokenizer with another policy follows that policy.
+  testing::TempDir dir;
+  replace.save(dir.str());
+  CharTokenizer strict;
+  strict.load(dir.str());
+  EXPECT_NE(error_of([&] { strict.encode("a7"); }).find("'7' (U+0037)"), std::string::npos);
+  CharTokenizer lenient({}, std::nullopt, std::nullopt, UnknownChar::replace, "a");
+  lenient.load(dir.str());
+  EXPECT_EQ(lenient.encode("a7"), (std::vector<int32_t>{2, 2}));
+}
+
+TEST(CharTokenizer, BadReplacementIsAnError) {
+  const std::string two =
+      error_of([] { CharTokenizer({}, std::nullopt, std::nullopt, UnknownChar::replace, "ab"); });
+  EXPECT_NE(two.find("replacement must be one character, got \"ab\""), std::string::npos) << two;
+  EXPECT_NE(error_of([] {
+              CharTokenizer({}, std::nullopt, std::nullopt, UnknownChar::replace, "");
+            }).find("one character"),
+            std::string::npos);
+  CharTokenizer tok({}, std::nullopt, std::nullopt, UnknownChar::replace, "?");
+  const std::string missing = error_of([&] { tok.fit({"abc"}); });
+  EXPECT_NE(missing.find("the replacement character '?' (U+003F) is not in the vocabulary of 3"),
+            std::string::npos)
+      << missing;
+}
+
 TEST(CharTokenizer, InvalidUtf8AndUnfittedAreErrors) {
   CharTokenizer tok;
   EXPECT_NE(error_of([&] { tok.encode("a"); }).find("has not been learned"), std::string::npos);

@@ -3,9 +3,9 @@
 
 #include <filesystem>
 
-#include "plugins/evaluators/sha256.h"
+#include "core/io/sha256.h"
 
-namespace kiln::evaluators {
+namespace kiln::io {
 namespace {
 
 TEST(Sha256, KnownDigests) {
@@ -26,4 +26,4 @@ TEST(Sha256, MatchesTheDataProvenance) {
 }
 
 }  // namespace
-}  // namespace kiln::evaluators
+}  // namespace kiln::io

@@ -1,4 +1,4 @@
-#include "plugins/evaluators/sha256.h"
+#include "core/io/sha256.h"
 
 #include <array>
 #include <cstdint>
@@ -7,7 +7,7 @@
 
 #include "core/base/error.h"
 
-namespace kiln::evaluators {
+namespace kiln::io {
 namespace {
 
 constexpr std::array<uint32_t, 64> kK = {
@@ -77,4 +77,4 @@ std::string sha256_file(const std::string& path) {
   return sha256_hex(ss.str());
 }
 
-}  // namespace kiln::evaluators
+}  // namespace kiln::io
