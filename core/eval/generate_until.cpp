@@ -155,41 +155,19 @@ std::vector<GenerateUntilResult> generate_until(nn::Model& model, const data::To
   // As loglikelihood: cached answers are reused, the others kept batch by batch.
   RequestCache& cache = *options.cache;
   const int64_t max_length = options.max_length > 0 ? options.max_length : model.context_length();
-  std::vector<GenerateUntilResult> results(requests.size());
   std::vector<std::string> keys(requests.size());
-  std::vector<GenerateUntilRequest> todo;
-  std::vector<size_t> todo_index;
   for (size_t i = 0; i < requests.size(); ++i) {
     const GenerateUntilRequest& r = requests[i];
     std::vector<int64_t> fields = {max_length, r.max_tokens, options.stop_at_eos ? 1 : 0,
                                    int64_t(r.context.size())};
     fields.insert(fields.end(), r.context.begin(), r.context.end());
     keys[i] = cache.key("generate_until", fields, r.until);
-    if (const GenerateUntilResult* hit = cache.find_generation(keys[i])) {
-      results[i] = *hit;
-    } else {
-      todo.push_back(r);
-      todo_index.push_back(i);
-    }
   }
-  const int64_t cached = int64_t(requests.size() - todo.size()), total = int64_t(requests.size());
-  count_requests(0, 0, cached);
-  if (todo.empty()) {
-    if (options.progress) options.progress(total, total);
-    return results;
-  }
-  GenerateUntilOptions o = options;
-  o.cache = nullptr;
-  if (options.progress)
-    o.progress = [&](int64_t done, int64_t) { options.progress(cached + done, total); };
-  std::vector<GenerateUntilResult> computed = run_requests(
-      model, tokenizer, todo, o,
-      [&](const std::vector<size_t>& answered, const std::vector<GenerateUntilResult>& r) {
-        for (size_t j : answered) cache.put(keys[todo_index[j]], r[j]);
-        cache.flush();
-      });
-  for (size_t j = 0; j < todo.size(); ++j) results[todo_index[j]] = std::move(computed[j]);
-  return results;
+  return through_cache<GenerateUntilRequest, GenerateUntilResult>(
+      cache, requests, keys, options,
+      [&](const std::string& key) { return cache.find_generation(key); },
+      [&](const std::vector<GenerateUntilRequest>& todo, const GenerateUntilOptions& o,
+          const auto& on_batch) { return run_requests(model, tokenizer, todo, o, on_batch); });
 }
 
 std::vector<std::string> ModelTextGenerator::generate(const std::vector<TextRequest>& requests) {

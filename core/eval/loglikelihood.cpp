@@ -287,10 +287,7 @@ std::vector<LoglikelihoodResult> loglikelihood(nn::Model& model,
   // batch, as they come.
   RequestCache& cache = *options.cache;
   const int64_t max_length = options.max_length > 0 ? options.max_length : model.context_length();
-  std::vector<LoglikelihoodResult> results(requests.size());
   std::vector<std::string> keys(requests.size());
-  std::vector<LoglikelihoodRequest> todo;
-  std::vector<size_t> todo_index;
   for (size_t i = 0; i < requests.size(); ++i) {
     const LoglikelihoodRequest& r = requests[i];
     std::vector<int64_t> fields = {max_length, options.batch_invariant ? 1 : 0,
@@ -299,31 +296,15 @@ std::vector<LoglikelihoodResult> loglikelihood(nn::Model& model,
     fields.push_back(int64_t(r.continuation.size()));
     fields.insert(fields.end(), r.continuation.begin(), r.continuation.end());
     keys[i] = cache.key("loglikelihood", fields);
-    if (const LoglikelihoodResult* hit = cache.find_loglikelihood(keys[i])) {
-      results[i] = *hit;
-      if (!options.token_logprobs) std::vector<double>().swap(results[i].token_logprobs);
-    } else {
-      todo.push_back(r);
-      todo_index.push_back(i);
-    }
   }
-  const int64_t cached = int64_t(requests.size() - todo.size()), total = int64_t(requests.size());
-  count_requests(0, 0, cached);
-  if (todo.empty()) {
-    if (options.progress) options.progress(total, total);
-    return results;
-  }
-  LoglikelihoodOptions o = options;
-  o.cache = nullptr;
-  if (options.progress)
-    o.progress = [&](int64_t done, int64_t) { options.progress(cached + done, total); };
-  std::vector<LoglikelihoodResult> computed = run_requests(
-      model, todo, o,
-      [&](const std::vector<size_t>& answered, const std::vector<LoglikelihoodResult>& r) {
-        for (size_t j : answered) cache.put(keys[todo_index[j]], r[j]);
-        cache.flush();
-      });
-  for (size_t j = 0; j < todo.size(); ++j) results[todo_index[j]] = std::move(computed[j]);
+  std::vector<LoglikelihoodResult> results = through_cache<LoglikelihoodRequest, LoglikelihoodResult>(
+      cache, requests, keys, options,
+      [&](const std::string& key) { return cache.find_loglikelihood(key); },
+      [&](const std::vector<LoglikelihoodRequest>& todo, const LoglikelihoodOptions& o,
+          const auto& on_batch) { return run_requests(model, todo, o, on_batch); });
+  // A cached answer holds the per-token log-probs even when these options ask for none.
+  if (!options.token_logprobs)
+    for (LoglikelihoodResult& r : results) std::vector<double>().swap(r.token_logprobs);
   return results;
 }
 

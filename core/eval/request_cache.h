@@ -59,4 +59,42 @@ class RequestCache {
   mutable int64_t hits_ = 0;
 };
 
+/// The cache in front of the engine (loglikelihood, generate_until): requests whose key
+/// (keys[i]) `find` answers are taken from the cache; the others go to run(todo, options,
+/// on_batch) with the cache off, and their answers are kept batch by batch as they come.
+/// Progress counts the cached answers as done.
+template <class Request, class Result, class Options, class Find, class Run>
+std::vector<Result> through_cache(RequestCache& cache, const std::vector<Request>& requests,
+                                  const std::vector<std::string>& keys, const Options& options,
+                                  Find find, Run run) {
+  std::vector<Result> results(requests.size());
+  std::vector<Request> todo;
+  std::vector<size_t> todo_index;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (const Result* hit = find(keys[i])) {
+      results[i] = *hit;
+    } else {
+      todo.push_back(requests[i]);
+      todo_index.push_back(i);
+    }
+  }
+  const int64_t cached = int64_t(requests.size() - todo.size()), total = int64_t(requests.size());
+  count_requests(0, 0, cached);
+  if (todo.empty()) {
+    if (options.progress) options.progress(total, total);
+    return results;
+  }
+  Options o = options;
+  o.cache = nullptr;
+  if (options.progress)
+    o.progress = [&](int64_t done, int64_t) { options.progress(cached + done, total); };
+  std::vector<Result> computed =
+      run(todo, o, [&](const std::vector<size_t>& answered, const std::vector<Result>& r) {
+        for (size_t j : answered) cache.put(keys[todo_index[j]], r[j]);
+        cache.flush();
+      });
+  for (size_t j = 0; j < todo.size(); ++j) results[todo_index[j]] = std::move(computed[j]);
+  return results;
+}
+
 }  // namespace kiln::eval
