@@ -1,3 +1,4 @@
+#include "core/ops/batch_invariant.h"
 #include "core/eval/generate_until.h"
 
 #include <algorithm>
@@ -98,6 +99,7 @@ std::vector<GenerateUntilResult> run_requests(
   std::vector<GenerateUntilResult> results(requests.size());
   const int64_t total = int64_t(requests.size());
   int64_t done = 0;
+  ops::BatchInvariant invariant(options.batch_invariant);
   for (std::vector<size_t>& group : groups) {
     const GenerateUntilRequest& first = requests[group.front()];
     const int64_t keep = max_length - first.max_tokens;
@@ -159,7 +161,7 @@ std::vector<GenerateUntilResult> generate_until(nn::Model& model, const data::To
   for (size_t i = 0; i < requests.size(); ++i) {
     const GenerateUntilRequest& r = requests[i];
     std::vector<int64_t> fields = {max_length, r.max_tokens, options.stop_at_eos ? 1 : 0,
-                                   int64_t(r.context.size())};
+                                   options.batch_invariant ? 1 : 0, int64_t(r.context.size())};
     fields.insert(fields.end(), r.context.begin(), r.context.end());
     keys[i] = cache.key("generate_until", fields, r.until);
   }

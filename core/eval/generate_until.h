@@ -54,6 +54,9 @@ struct GenerateUntilOptions {
   int64_t batch_size = 8;
   /// Stop at the tokenizer's EOS token as well (the harness's default).
   bool stop_at_eos = true;
+  /// Generate under ops::BatchInvariant: each request's tokens do not depend on the batch size
+  /// or on the other requests of its batch (as LoglikelihoodOptions::batch_invariant).
+  bool batch_invariant = true;
   /// Called after each batch with (requests done, requests in all).
   std::function<void(int64_t, int64_t)> progress;
   /// Answers kept on disk (core/eval/request_cache.h), as LoglikelihoodOptions::cache.

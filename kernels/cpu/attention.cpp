@@ -175,6 +175,19 @@ inline P* head_of(P* base, const AttentionLayout& l, int64_t b, int64_t h) {
   return base + b * l.b + h * l.h;
 }
 
+// The first key in [jlo, jhi) that the mask shows to any of queries i0 .. i0 + rows - 1 of
+// head (b, h); jhi when none. The keys before it (a left-padded row's padding) add nothing.
+template <class A>
+int64_t first_shown_key(const AttentionArgs<A>& a, int64_t b, int64_t h, int64_t i0, int64_t rows,
+                        int64_t jlo, int64_t jhi) {
+  const int64_t* st = a.mask_strides;
+  const bool* mp = a.mask + b * st[0] + h * st[1] + i0 * st[2];
+  for (int64_t j = jlo; j < jhi; ++j)
+    for (int64_t r = 0; r < rows; ++r)
+      if (mp[r * st[2] + j * st[3]]) return j;
+  return jhi;
+}
+
 // Adds the bias to a score tile and sets hidden entries to -inf.
 template <class A>
 void bias_and_mask(A* s, const AttentionArgs<A>& a, const KeyRange& kr, int64_t b, int64_t h,
@@ -237,7 +250,11 @@ void attention_forward(A* out, A* lse, const A* q, const A* k, const A* v,
       std::fill(m, m + BQ, ninf);
       std::fill(l, l + BQ, A(0));
 
-      const int64_t jlo = kr.lo(i0), jhi = kr.hi(i0 + rows - 1);
+      // The key tiles start at the first key the mask shows: a left-padded row's tiles then
+      // hold the same keys, and its sums group the same way, whatever padding its batch gave
+      // it (batch-invariant evaluation and generation; exact, since hidden keys add nothing).
+      const int64_t jhi = kr.hi(i0 + rows - 1);
+      const int64_t jlo = a.mask ? first_shown_key(a, b, h, i0, rows, kr.lo(i0), jhi) : kr.lo(i0);
       for (int64_t j0 = jlo; j0 < jhi; j0 += BK) {
         const int64_t nk = std::min(BK, jhi - j0);
         // s = (scale q) k^T + bias, -inf where hidden.

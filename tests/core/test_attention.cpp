@@ -719,4 +719,30 @@ TEST(Attention, BadInputsAreErrors) {
 }
 
 }  // namespace
+// Batch invariance (evaluation, generation): a row left-padded with P hidden keys gives, at its
+// real positions, the same bits as the row alone, for prefill (T = S) and for one decoding query
+// over a cache, with rows longer than a key tile (64), so that the padding would shift the
+// tiles' boundaries if they did not start at the first key shown.
+TEST(Attention, LeftPaddedRowEqualsTheRowAloneBitForBit) {
+  const int64_t H = 2, L = 150, P = 37, D = 16;
+  Generator g(4);
+  const Tensor q = randn({1, H, L + P, D}, DType::f32, &g), k = randn({1, H, L + P, D}, DType::f32, &g),
+               v = randn({1, H, L + P, D}, DType::f32, &g);
+  std::vector<float> shown(size_t((L + P) * (L + P)));
+  for (int64_t i = 0; i < L + P; ++i)
+    for (int64_t j = P; j < L + P; ++j) shown[size_t(i * (L + P) + j)] = 1;
+  const Tensor mask = ops::ne(from_vector(shown, {1, 1, L + P, L + P}), full({1}, 0.0));
+  for (const int64_t T : {L, int64_t(1)}) {  // prefill, then one query after the cache
+    AttentionOptions padded;
+    padded.causal = true;
+    padded.mask = mask.narrow(2, L + P - T, T);
+    AttentionOptions alone;
+    alone.causal = true;
+    const Tensor a = scaled_dot_product_attention(q.narrow(2, L + P - T, T), k, v, padded);
+    const Tensor b = scaled_dot_product_attention(q.narrow(2, L + P - T, T), k.narrow(2, P, L),
+                                                  v.narrow(2, P, L), alone);
+    EXPECT_EQ(a.contiguous().to_vector<float>(), b.contiguous().to_vector<float>()) << "T " << T;
+  }
+}
+
 }  // namespace kiln
