@@ -9,10 +9,12 @@
 // does not see the padding after it), the scored positions are read back per row, put through
 // log_softmax in f64 row by row, and summed in f64 in the request's own token order. The
 // model's forward must also compute each row the same whatever the rows beside it and the
-// padding after it. kiln's kernels do so in f64; in f32 oneDNN's matmul chooses its kernel and
-// blocking by the total row count, so the engine runs the model under ops::BatchInvariant
-// (LoglikelihoodOptions::batch_invariant, on by default), which makes matmul compute fixed
-// blocks of rows; the fused attention, the norms and the elementwise ops are per row already.
+// padding after it. kiln's kernels do so in f64; in f32 oneDNN's matmul rounds a row by its place
+// in its tiles, so the engine runs the model under ops::BatchInvariant
+// (LoglikelihoodOptions::batch_invariant, on by default), which puts matmul on kiln's
+// register-tiled kernel (each output one multiply-add chain over k, in order); the fused
+// attention (whose key tiles start at a row's first shown key), the norms and the elementwise
+// ops are per row already.
 // The tests check identical results for batch sizes 1, 8 and 32 with real kernels in f32.
 #pragma once
 
