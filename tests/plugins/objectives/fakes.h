@@ -9,7 +9,9 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/data/tokenizer.h"
@@ -20,6 +22,27 @@
 #include "core/train/objective.h"
 
 namespace kiln::objectives::testing {
+
+/// Bytes as tokens: byte b is id b + offset; id 0 is EOS (ids 1 .. offset - 1 unused). For
+/// post-training data read from JSON lines.
+class ByteIds final : public data::Tokenizer {
+ public:
+  explicit ByteIds(int32_t offset = 1) : offset_(offset) {}
+  std::vector<int32_t> encode(std::string_view text, bool) const override {
+    std::vector<int32_t> ids;
+    for (char ch : text) ids.push_back(int32_t(uint8_t(ch)) + offset_);
+    return ids;
+  }
+  std::string decode(const std::vector<int32_t>&) const override { return {}; }
+  std::string token_bytes(int32_t id) const override { return std::string(1, char(id - offset_)); }
+  int64_t vocab_size() const override { return 256 + offset_; }
+  std::optional<int32_t> eos_id() const override { return 0; }
+  void save(const std::string&) const override {}
+  void load(const std::string&) override {}
+
+ private:
+  int32_t offset_;
+};
 
 /// Special tokens first ([PAD] [UNK] [CLS] [SEP] [MASK], then `sentinels` <extra_id_N> from
 /// the last down), then ordinary tokens with the bytes given.

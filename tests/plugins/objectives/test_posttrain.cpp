@@ -22,6 +22,7 @@
 #include "plugins/objectives/reward_model.h"
 #include "plugins/objectives/sft.h"
 #include "tests/core/test_util.h"
+#include "tests/plugins/objectives/fakes.h"
 #include "tests/plugins/objectives/tiny_lm.h"
 
 namespace kiln::objectives {
@@ -223,22 +224,6 @@ TEST(DpoObjective, NeedsPairsAndAReference) {
   }
 }
 
-// Token ids of text: byte b is id b + 2 (0: EOS, 1: unused).
-class ByteIds final : public data::Tokenizer {
- public:
-  std::vector<int32_t> encode(std::string_view text, bool) const override {
-    std::vector<int32_t> ids;
-    for (char ch : text) ids.push_back(int32_t(uint8_t(ch)) + 2);
-    return ids;
-  }
-  std::string decode(const std::vector<int32_t>&) const override { return {}; }
-  std::string token_bytes(int32_t id) const override { return std::string(1, char(id)); }
-  int64_t vocab_size() const override { return 258; }
-  std::optional<int32_t> eos_id() const override { return 0; }
-  void save(const std::string&) const override {}
-  void load(const std::string&) override {}
-};
-
 // Acceptance: a run with the reference log-probs computed once and stored on disk gives the
 // same losses as one with the reference model in memory.
 TEST(DpoObjective, ARunWithStoredReferenceLogpsMatchesOneWithTheReferenceModel) {
@@ -256,7 +241,7 @@ TEST(DpoObjective, ARunWithStoredReferenceLogpsMatchesOneWithTheReferenceModel) 
     o.paths = {(dir / "pairs.jsonl").string()};
     o.val_fraction = 0.25;
     o.reference_logps = ref;
-    auto d = std::make_shared<datasets::PostTrainDataset>(o, std::make_shared<ByteIds>());
+    auto d = std::make_shared<datasets::PostTrainDataset>(o, std::make_shared<testing::ByteIds>(2));
     data::PrepareOptions po;
     po.seed = 5;
     po.progress = false;

@@ -24,6 +24,7 @@
 #include "plugins/rewards/model_reward.h"
 #include "plugins/rewards/token_set.h"
 #include "tests/core/test_util.h"
+#include "tests/plugins/objectives/fakes.h"
 #include "tests/plugins/objectives/tiny_lm.h"
 
 namespace kiln::objectives {
@@ -430,22 +431,6 @@ TEST(ModelReward, ScoresTheLastTokenOfPromptAndCompletion) {
   }
 }
 
-// Bytes as ids + 1 (0: EOS).
-class ByteIds final : public data::Tokenizer {
- public:
-  std::vector<int32_t> encode(std::string_view text, bool) const override {
-    std::vector<int32_t> ids;
-    for (char ch : text) ids.push_back(int32_t(uint8_t(ch)) + 1);
-    return ids;
-  }
-  std::string decode(const std::vector<int32_t>&) const override { return {}; }
-  std::string token_bytes(int32_t id) const override { return std::string(1, char(id - 1)); }
-  int64_t vocab_size() const override { return 257; }
-  std::optional<int32_t> eos_id() const override { return 0; }
-  void save(const std::string&) const override {}
-  void load(const std::string&) override {}
-};
-
 TEST(PromptsDataset, RowsHoldOnePromptEachWithItsLength) {
   namespace fs = std::filesystem;
   const fs::path dir =
@@ -461,7 +446,7 @@ TEST(PromptsDataset, RowsHoldOnePromptEachWithItsLength) {
   o.paths = {(dir / "p.jsonl").string()};
   o.val_fraction = 0;
   o.shuffle = false;
-  datasets::PostTrainDataset d(o, std::make_shared<ByteIds>());
+  datasets::PostTrainDataset d(o, std::make_shared<testing::ByteIds>(1));
   data::PrepareOptions po;
   po.progress = false;
   d.prepare(po);
