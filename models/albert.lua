@@ -11,12 +11,16 @@
 --   model = albert { size = "large" }
 --   model = albert { size = "tiny", vocab = 2000 }
 --
+-- Every size keeps ALBERT's E = 128; at the tiny preset's H = 128 that leaves nothing to project
+-- (ALBERT's code projects only when E differs from H), so a test of the factorisation sets
+-- d_embed below d_model.
+--
 -- Options: size ("tiny", "base", "large", "xlarge"), vocab (30000), d_model, d_embed (128),
 -- n_layers, n_heads, d_mlp (4 d_model), n_groups (1), seq_len or context (512), dropout (0),
 -- sop (true).
 
 local sizes = {
-  tiny   = { n_layers = 4,  d_model = 128,  n_heads = 2,  d_embed = 64 },
+  tiny   = { n_layers = 4,  d_model = 128,  n_heads = 2,  d_embed = 128 },  -- E = H: no projection
   base   = { n_layers = 12, d_model = 768,  n_heads = 12, d_embed = 128 },  -- 12M
   large  = { n_layers = 24, d_model = 1024, n_heads = 16, d_embed = 128 },  -- 18M
   xlarge = { n_layers = 24, d_model = 2048, n_heads = 16, d_embed = 128 },  -- 60M

@@ -118,17 +118,19 @@ train::LossOutput ReplacedTokenDetection::compute(nn::Model& model, const data::
   out.loss = ops::add(mlm, ops::mul(rtd, lambda_));
 
   const std::vector<double> d = disc_logits.detach().to_vector<double>();
-  double right = 0, original = 0, n = 0;
+  double right = 0, original = 0, n = 0, caught = 0;
   for (size_t i = 0; i < d.size(); ++i) {
     if (scored[i] == 0) continue;
     right += (d[i] > 0) == (replaced[i] > 0.5);
     original += replaced[i] < 0.5;
+    caught += d[i] > 0 && replaced[i] > 0.5;
     ++n;
   }
   out.metrics["mlm_loss"] = mlm.detach().item();
   out.metrics["rtd_loss"] = rtd.detach().item();
   out.metrics["rtd_accuracy"] = n > 0 ? right / n : 0;
   out.metrics["rtd_original"] = n > 0 ? original / n : 0;
+  out.metrics["rtd_recall"] = n > original ? caught / (n - original) : 0;
   out.tokens = int64_t(n);
   return out;
 }

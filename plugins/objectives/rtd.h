@@ -8,8 +8,9 @@
 //   loss = mlm loss (generator) + lambda * mean binary cross-entropy (discriminator)
 //
 // with lambda = 50 (ELECTRA's). Reported: mlm_loss, rtd_loss, mlm_accuracy, rtd_accuracy (the
-// discriminator's, over every scored token) and rtd_original (the fraction of original tokens:
-// the accuracy of always answering "original", which rtd_accuracy should beat).
+// discriminator's, over every scored token), rtd_original (the fraction of original tokens:
+// the accuracy of always answering "original", which rtd_accuracy should beat) and rtd_recall
+// (the fraction of replaced tokens the discriminator calls replaced).
 #pragma once
 
 #include "core/train/objective.h"

@@ -250,6 +250,7 @@ TEST(RtdObjective, GeneratorMlmPlusFiftyTimesTheDiscriminatorsBce) {
   EXPECT_NEAR(out.metrics.at("rtd_loss"), std::log(2.0), 1e-9);
   // Zero logits answer "original" everywhere: the accuracy is the fraction of originals.
   EXPECT_DOUBLE_EQ(out.metrics.at("rtd_accuracy"), out.metrics.at("rtd_original"));
+  EXPECT_EQ(out.metrics.at("rtd_recall"), 0.0);  // no logit is above 0: nothing called replaced
   EXPECT_EQ(out.tokens, 4 * 64);
   // The discriminator read the original tokens but at the masked positions, where the
   // generator's samples (uniform over 55 ids: any id) went; most of those differ.
