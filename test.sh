@@ -15,8 +15,10 @@ export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 cd "$root/build"
 ctest --output-on-failure -j "${KILN_TEST_JOBS:-$(nproc)}" "$@"
 if [ "${KILN_TEST_SANITIZE:-0}" = 1 ]; then
+  # -O1, the sanitizers' usual level: the build takes about half as long as at -O3.
   KILN_BUILD_TARGETS=kiln_core_tests \
-    "$root/scripts/setup.sh" "$root/build-sanitize" -DKILN_SANITIZE="address;undefined" -DKILN_CUDA=OFF
+    "$root/scripts/setup.sh" "$root/build-sanitize" -DKILN_SANITIZE="address;undefined" -DKILN_CUDA=OFF \
+    -DCMAKE_CXX_FLAGS_RELEASE=-O1
   cd "$root/build-sanitize"
   ctest --output-on-failure -L core -j "${KILN_TEST_JOBS:-$(nproc)}"
 fi
