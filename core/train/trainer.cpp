@@ -322,11 +322,20 @@ TrainResult Trainer::run() {
   print(str_cat("  model: ", millions(num_params_), " parameters (", millions(decayed_params_),
                 " with weight decay), vocabulary ", model_->vocab_size(), ", context ",
                 model_->context_length()));
-  print(str_cat("  data: ", millions(int64_t(dataset_->tokens(data::Split::train).size())),
-                " train tokens, ", millions(int64_t(dataset_->tokens(data::Split::val).size())),
-                " val tokens; ", opts_.batch, " x ", opts_.seq_len,
-                opts_.grad_accum > 1 ? str_cat(" x ", opts_.grad_accum, " micro-batches") : "",
-                " = ", step_tokens, " tokens a step"));
+  const std::string accum =
+      opts_.grad_accum > 1 ? str_cat(" x ", opts_.grad_accum, " micro-batches") : "";
+  // A data set of whole examples (preference pairs) pads its rows to the longest in the batch.
+  const size_t examples = dataset_->examples(data::Split::train);
+  print(str_cat(
+      "  data: ",
+      examples > 0 ? str_cat(examples, " train examples, ",
+                             dataset_->examples(data::Split::val), " val examples; ", opts_.batch,
+                             accum, " examples a step, rows of up to ", opts_.seq_len, " tokens")
+                   : str_cat(millions(int64_t(dataset_->tokens(data::Split::train).size())),
+                             " train tokens, ",
+                             millions(int64_t(dataset_->tokens(data::Split::val).size())),
+                             " val tokens; ", opts_.batch, " x ", opts_.seq_len, accum, " = ",
+                             step_tokens, " tokens a step")));
   print(str_cat("  train: ", opts_.steps, " steps, ", opts_.optimizer.component_name(), ", ",
                 opts_.schedule.component_name(), " schedule, ",
                 opts_.precision == DType::bf16 ? "bf16 autocast" : "f32", ", ", num_threads(),
@@ -355,7 +364,7 @@ TrainResult Trainer::run() {
 
   TrainResult res;
   double session_seconds = 0, interval_seconds = 0;
-  int64_t interval_tokens = 0;
+  int64_t interval_tokens = 0, interval_steps = 0;
   while (step_ < opts_.steps) {
     const Clock::time_point t0 = Clock::now();
     StepReport r = train_step();
@@ -364,6 +373,7 @@ TrainResult Trainer::run() {
     session_seconds += dt;
     interval_seconds += dt;
     interval_tokens += r.tokens;
+    ++interval_steps;
     if (r.skipped)
       print(str_cat("step ", step_, ": the gradient norm is not finite (", r.grad_norm,
                     "); the update was skipped"));
@@ -388,14 +398,15 @@ TrainResult Trainer::run() {
                          {"grad_norm", r.grad_norm},
                          {"tokens", tokens_seen_},
                          {"tokens_per_s", info.tokens_per_s},
-                         {"ms_per_step", 1e3 * interval_seconds * double(step_tokens) /
-                                             std::max<double>(double(interval_tokens), 1)},
+                         {"ms_per_step", 1e3 * interval_seconds /
+                                             double(std::max<int64_t>(interval_steps, 1))},
                          {"time_s", train_seconds_}};
       if (info.mfu >= 0) line.emplace_back("mfu", info.mfu);
       for (const auto& [k, v] : r.metrics) line.emplace_back(k, v);
       metrics.write(line);
       interval_seconds = 0;
       interval_tokens = 0;
+      interval_steps = 0;
     }
 
     const int sig = signals ? StopSignals::received() : 0;
