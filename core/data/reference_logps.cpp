@@ -41,7 +41,7 @@ std::vector<double> read_reference_logps(const std::string& path, const std::str
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
     rapidjson::Document d;
-    d.Parse(line.data(), line.size());
+    d.Parse<rapidjson::kParseFullPrecisionFlag>(line.data(), line.size());  // exact, as written
     const std::string at = str_cat(where, path, ":", line_no, ": ");
     KILN_CHECK(!d.HasParseError() && d.IsObject(), at, "expected {\"chosen\": number, ",
                "\"rejected\": number}");

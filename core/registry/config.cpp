@@ -324,7 +324,9 @@ std::string Config::to_json(bool pretty) const {
 
 Config Config::from_json(const std::string& text, const std::string& origin) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseNanAndInfFlag>(text.c_str(), text.size());
+  // Full precision: a double written by to_json reads back to the same bits (checkpoint states).
+  doc.Parse<rapidjson::kParseNanAndInfFlag | rapidjson::kParseFullPrecisionFlag>(text.c_str(),
+                                                                                 text.size());
   if (doc.HasParseError()) {
     size_t off = doc.GetErrorOffset();
     int line = 1 + int(std::count(text.begin(), text.begin() + std::min(off, text.size()), '\n'));

@@ -6,7 +6,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 
+#include "core/data/reference_logps.h"
 #include "plugins/datasets/preference.h"
 #include "plugins/datasets/preference_dataset.h"
 #include "plugins/datasets/sources.h"
@@ -180,6 +182,25 @@ TEST(PreferenceData, HhRlhfFilesParse) {
     ASSERT_TRUE(p.prompt.starts_with("\n\nHuman:"));
     ASSERT_NE(p.chosen, p.rejected);
   }
+}
+
+// `kiln data reference-logps` files: 17 significant digits written, the same bits read back.
+TEST(ReferenceLogps, ReadBackBitForBit) {
+  std::mt19937_64 g(3);
+  std::uniform_real_distribution<double> u(-400, 0);
+  std::vector<double> chosen(500), rejected(500);
+  for (size_t i = 0; i < chosen.size(); ++i) chosen[i] = u(g), rejected[i] = u(g);
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("kiln_ref_logps_" + std::to_string(::getpid()) + ".jsonl"))
+                               .string();
+  data::write_reference_logps(path, chosen, rejected);
+  const std::vector<double> back = data::read_reference_logps(path);
+  std::filesystem::remove(path);
+  ASSERT_EQ(back.size(), 2 * chosen.size());
+  int differ = 0;
+  for (size_t i = 0; i < chosen.size(); ++i)
+    differ += back[2 * i] != chosen[i] || back[2 * i + 1] != rejected[i];
+  EXPECT_EQ(differ, 0);
 }
 
 }  // namespace
