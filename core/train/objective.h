@@ -7,6 +7,7 @@
 
 #include "core/data/dataset.h"
 #include "core/nn/model.h"
+#include "core/registry/config.h"
 
 namespace kiln::train {
 
@@ -36,6 +37,11 @@ class Objective {
   /// Whether the loss is a mean negative log-likelihood per token, so that its exp is a
   /// perplexity the trainer may report. Preference, reward and mixed losses say no.
   virtual bool loss_is_nll() const { return true; }
+  /// What the objective carries from one step to the next besides the model and the optimizer
+  /// (an RL objective's rollout buffer and its sampler), for checkpoints: null (the default)
+  /// when nothing. A resumed run hands it back to load_state(), after prepare().
+  virtual Config state() const { return Config(); }
+  virtual void load_state(const Config& state) {}
 };
 
 }  // namespace kiln::train

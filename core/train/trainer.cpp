@@ -17,6 +17,7 @@
 #include "core/train/metrics_log.h"
 #include "core/train/param_groups.h"
 #include "core/train/progress.h"
+#include "core/train/rng_state.h"
 #include "core/train/run_dir.h"
 #include "core/train/stop_signal.h"
 
@@ -28,25 +29,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// Generator states in state.json: decimal strings, since a uint64 does not fit JSON integers.
-Config rng_config(const RngState& s) {
-  Config c = Config::table();
-  c.set("seed", Config(std::to_string(s.seed)));
-  c.set("offset", Config(std::to_string(s.offset)));
-  return c;
-}
-
-RngState rng_from(const Config& c) {
-  RngState s;
-  try {
-    s.seed = std::stoull(c.at("seed").as_string());
-    s.offset = std::stoull(c.at("offset").as_string());
-  } catch (const std::logic_error&) {
-    c.fail("expected a generator state {seed = \"<digits>\", offset = \"<digits>\"}");
-  }
-  return s;
 }
 
 // A loss weight for token-weighted means: the tokens the loss was taken over, or 1 for
@@ -177,6 +159,7 @@ void Trainer::resume_from(const std::string& path) {
     generator_.set_state(rng_from(s.at("rng").at("trainer")));
     default_generator().set_state(rng_from(s.at("rng").at("default")));
     dataset_->load_state(s.at("data"));
+    if (s.has("objective")) objective_->load_state(s.at("objective"));
   } catch (const Error& e) {
     KILN_FAIL(state_path, ": the checkpoint's state does not fit this run: ", e.what());
   }
@@ -194,6 +177,7 @@ Config Trainer::state_config() const {
   rng.set("default", rng_config(default_generator().state()));
   s.set("rng", rng);
   s.set("data", dataset_->state());
+  if (Config o = objective_->state(); !o.is_null()) s.set("objective", std::move(o));
   // Schedules are functions of the step: their position is the step.
   Config sched = Config::table();
   sched.set("step", Config(step_));

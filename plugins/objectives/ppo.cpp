@@ -27,6 +27,17 @@ Ppo::Ppo(RlOptions rl, PpoOptions options, std::shared_ptr<train::Reward> reward
              "ppo: the adaptive KL needs kl_target > 0 and kl_horizon > 0");
 }
 
+Config Ppo::state() const {
+  Config s = RlObjective::state();
+  s.set("kl_coef", Config(kl_coef_));
+  return s;
+}
+
+void Ppo::load_state(const Config& s) {
+  RlObjective::load_state(s);
+  kl_coef_ = s.at("kl_coef").as_number();
+}
+
 void Ppo::policy_pass(nn::Model& model, const Rows& rows, std::vector<Sample>& samples) {
   ValueHead& vh = as_value_head(model);
   RlObjective::policy_pass(model, rows, samples);  // its forward leaves the values in the head

@@ -42,6 +42,9 @@ class Ppo : public RlObjective {
   train::LossOutput loss(nn::Model& model, const std::vector<const Sample*>& samples,
                          nn::ForwardState& state) override;
   double kl_coef() const { return kl_coef_; }
+  /// RlObjective's, and the adaptive KL coefficient.
+  Config state() const override;
+  void load_state(const Config& state) override;
 
  protected:
   void policy_pass(nn::Model& model, const Rows& rows, std::vector<Sample>& samples) override;

@@ -9,6 +9,7 @@
 #include "core/ops/elementwise.h"
 #include "core/ops/reduce.h"
 #include "core/tensor/factory.h"
+#include "core/train/rng_state.h"
 
 namespace kiln::objectives {
 
@@ -243,6 +244,87 @@ void RlObjective::prepare(const train::ObjectiveContext& context) {
   generator_.manual_seed(context.seed ^ 0x5DEECE66Dull);
   if (!o_.eos && context.tokenizer) o_.eos = context.tokenizer->eos_id();
   reward_->prepare({context.tokenizer, context.seed});
+}
+
+namespace {
+
+template <class T>
+Config list_of(const std::vector<T>& v) {
+  Config c = Config::list();
+  for (const T& x : v) {
+    if constexpr (std::is_floating_point_v<T>) c.push_back(Config(double(x)));
+    else c.push_back(Config(int64_t(x)));
+  }
+  return c;
+}
+
+template <class T>
+std::vector<T> vector_of(const Config& c) {
+  std::vector<T> v;
+  v.reserve(c.size());
+  for (const Config& x : c.items()) {
+    if constexpr (std::is_floating_point_v<T>) v.push_back(T(x.as_number()));
+    else v.push_back(T(x.as_int()));
+  }
+  return v;
+}
+
+// The per-token fields of a Sample, by name.
+constexpr std::pair<const char*, std::vector<double> Sample::*> kTokenFields[] = {
+    {"old_logps", &Sample::old_logps}, {"ref_logps", &Sample::ref_logps},
+    {"values", &Sample::values},       {"advantages", &Sample::advantages},
+    {"returns", &Sample::returns}};
+
+}  // namespace
+
+Config RlObjective::state() const {
+  Config s = Config::table();
+  s.set("generator", train::rng_config(generator_.state()));
+  if (queue_.empty()) return s;  // the next step draws a new rollout
+  Config samples = Config::list();
+  for (const Sample& x : buffer_) {
+    Config c = Config::table();
+    c.set("prompt", list_of(x.prompt));
+    c.set("completion", list_of(x.completion));
+    c.set("eos", Config(x.eos));
+    c.set("reward", Config(x.reward));
+    for (const auto& [name, field] : kTokenFields) c.set(name, list_of(x.*field));
+    samples.push_back(std::move(c));
+  }
+  s.set("buffer", std::move(samples));
+  Config queue = Config::list();
+  for (const std::vector<size_t>& part : queue_) queue.push_back(list_of(part));
+  s.set("minibatches", std::move(queue));
+  Config metrics = Config::table();
+  for (const auto& [k, v] : rollout_metrics_) metrics.set(k, Config(v));
+  s.set("rollout_metrics", std::move(metrics));
+  return s;
+}
+
+void RlObjective::load_state(const Config& s) {
+  generator_.set_state(train::rng_from(s.at("generator")));
+  buffer_.clear();
+  queue_.clear();
+  rollout_metrics_.clear();
+  rollout_end_.reset();
+  if (!s.has("buffer")) return;
+  for (const Config& c : s.at("buffer").items()) {
+    Sample x;
+    x.prompt = vector_of<int32_t>(c.at("prompt"));
+    x.completion = vector_of<int32_t>(c.at("completion"));
+    x.eos = c.at("eos").as_bool();
+    x.reward = c.at("reward").as_number();
+    for (const auto& [name, field] : kTokenFields) x.*field = vector_of<double>(c.at(name));
+    buffer_.push_back(std::move(x));
+  }
+  for (const Config& part : s.at("minibatches").items()) {
+    queue_.push_back(vector_of<size_t>(part));
+    for (size_t i : queue_.back())
+      if (i >= buffer_.size())
+        part.fail(str_cat("sample ", i, " of a rollout of ", buffer_.size()));
+  }
+  for (const auto& [k, v] : s.at("rollout_metrics").entries())
+    rollout_metrics_[k] = v.as_number();
 }
 
 void RlObjective::policy_pass(nn::Model& model, const Rows& rows, std::vector<Sample>& samples) {

@@ -134,6 +134,10 @@ class RlObjective : public train::Objective {
   train::LossOutput compute(nn::Model& model, const data::Batch& batch,
                             nn::ForwardState& state) override;
   bool loss_is_nll() const override { return false; }  // a policy-gradient loss
+  /// The rollout sampler's state and, while minibatches of it are left, the rollout itself
+  /// (samples, the minibatches to come, its metrics): a resumed run continues exactly.
+  Config state() const override;
+  void load_state(const Config& state) override;
 
   /// Generates and scores a rollout of the prompts (each repeated copies() times), with old
   /// and reference log-probs and advantages filled in; what compute() does when its buffer

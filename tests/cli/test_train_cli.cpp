@@ -192,31 +192,53 @@ TEST_F(TrainCli, EvalKeepsItsAnswersAndASecondEvaluationReadsThem) {
   EXPECT_EQ(table(a.out), table(c.out));
 }
 
+// grpo (a rollout a step) and ppo (4 optimizer steps a rollout: 2 epochs x 2 minibatches) on
+// a GPT-2 shape over 8 prompts read by the prompts dataset, rewarded by token_set.
+const std::string kRlObjectives[] = {
+    "grpo { reward = token_set { text = \"e\" }, group = 2, max_tokens = 6 }",
+    "ppo { reward = token_set { ids = { 101, 102 } }, max_tokens = 6, epochs = 2, minibatches = 2, "
+    "missing_eos_penalty = 0.5 }"};
+
+/// Writes DIR/prompts.jsonl and DIR/<grpo|ppo>.lua training `objective` for 6 steps.
+fs::path write_rl_spec(const fs::path& dir, const std::string& objective) {
+  {
+    std::ofstream f(dir / "prompts.jsonl");
+    for (const char* p : {"a", "the b", "once upon", "xy", "hello there", "q", "rl is", "zz"})
+      f << "{\"prompt\": \"" << p << "\"}\n";
+  }
+  const bool ppo = objective.rfind("ppo", 0) == 0;
+  const fs::path spec = dir / (ppo ? "ppo.lua" : "grpo.lua");
+  const std::string decoder =
+      "gpt2 { vocab = 258, d_model = 16, n_layers = 1, n_heads = 2, seq_len = 32 }";
+  std::ofstream(spec) << "local gpt2 = include \"" KILN_SOURCE_DIR "/models/gpt2.lua\"\n"
+                      << "return {\n  model = "
+                      << (ppo ? "value_head { model = " + decoder + " }" : decoder)
+                      << ",\n  data = prompts { path = \"" << (dir / "prompts.jsonl").string()
+                      << "\", tokenizer = byte {}, val = 0.25 },\n"
+                      << "  train = { objective = " << objective
+                      << ", optimizer = adamw { lr = 1e-3 }, batch = 2, seq_len = 8, steps = 6, "
+                         "log_every = 1, eval_batches = 1 },\n}\n";
+  return spec;
+}
+
+/// The text of `key`'s value on the metrics line of `step` ("" when there is none).
+std::string metric_at(const std::string& metrics, int step, const std::string& key) {
+  const size_t line = metrics.find("{\"step\": " + std::to_string(step) + ", \"loss\"");
+  if (line == std::string::npos) return "";
+  const size_t end = metrics.find('\n', line);
+  const size_t k = metrics.find("\"" + key + "\": ", line);
+  if (k == std::string::npos || k > end) return "";
+  const size_t v = k + key.size() + 4;
+  return metrics.substr(v, metrics.find_first_of(",}", v) - v);
+}
+
 // RL end to end: prompt-only data (prompts of different lengths: left-padded, KV-cached
 // rollouts of a real decoder), a rule reward, grpo and ppo (a value head on the policy) through
 // the trainer, the rollout metrics and the generation / training time split in the log.
 TEST_F(TrainCli, GrpoAndPpoTrainFromPromptsOnARuleReward) {
-  {
-    std::ofstream f(dir_ / "prompts.jsonl");
-    for (const char* p : {"a", "the b", "once upon", "xy", "hello there", "q", "rl is", "zz"})
-      f << "{\"prompt\": \"" << p << "\"}\n";
-  }
-  for (const std::string objective :
-       {std::string("grpo { reward = token_set { text = \"e\" }, group = 2, max_tokens = 6 }"),
-        std::string("ppo { reward = token_set { ids = { 101, 102 } }, max_tokens = 6, epochs = 2, "
-                    "minibatches = 2, missing_eos_penalty = 0.5 }")}) {
+  for (const std::string& objective : kRlObjectives) {
     const bool ppo = objective.rfind("ppo", 0) == 0;
-    const fs::path spec = dir_ / (ppo ? "ppo.lua" : "grpo.lua");
-    const std::string decoder =
-        "gpt2 { vocab = 258, d_model = 16, n_layers = 1, n_heads = 2, seq_len = 32 }";
-    std::ofstream(spec) << "local gpt2 = include \"" KILN_SOURCE_DIR "/models/gpt2.lua\"\n"
-                        << "return {\n  model = "
-                        << (ppo ? "value_head { model = " + decoder + " }" : decoder)
-                        << ",\n  data = prompts { path = \"" << (dir_ / "prompts.jsonl").string()
-                        << "\", tokenizer = byte {}, val = 0.25 },\n"
-                        << "  train = { objective = " << objective
-                        << ", optimizer = adamw { lr = 1e-3 }, batch = 2, seq_len = 8, steps = 6, "
-                           "log_every = 1, eval_batches = 1 },\n}\n";
+    const fs::path spec = write_rl_spec(dir_, objective);
     const std::string out = (dir_ / (ppo ? "ppo_run" : "grpo_run")).string();
     Result r = kiln("train " + spec.string() + " --out " + out);
     ASSERT_EQ(r.code, 0) << r.out;
@@ -225,10 +247,44 @@ TEST_F(TrainCli, GrpoAndPpoTrainFromPromptsOnARuleReward) {
     for (const char* key : {"\"reward\"", "\"kl\"", "\"entropy\"", "\"clip_fraction\"",
                             "\"time/generate_s\"", "\"time/train_s\""})
       EXPECT_NE(metrics.find(key), std::string::npos) << key << "\n" << metrics;
-    if (ppo)
+    if (ppo) {
       for (const char* key : {"\"score\"", "\"loss/value\"", "\"value_clip_fraction\""})
         EXPECT_NE(metrics.find(key), std::string::npos) << key << "\n" << metrics;
+    }
     EXPECT_EQ(count(metrics, "\"val_loss\""), 1u) << metrics;  // minus the mean val reward
+  }
+}
+
+// An RL run stopped at step 3 and resumed makes steps 4 to 6 as the run that was not stopped
+// does, to the 9 significant digits of the log (every bit of an f32 loss): the checkpoint keeps the rollout sampler and, for ppo (stopped in the
+// middle of its first rollout's minibatches), the rollout itself and the adaptive KL's state.
+TEST_F(TrainCli, RlRunsResumeExactlyFromACheckpointMidRollout) {
+  for (const std::string& objective : kRlObjectives) {
+    const bool ppo = objective.rfind("ppo", 0) == 0;
+    SCOPED_TRACE(ppo ? "ppo" : "grpo");
+    const fs::path spec = write_rl_spec(dir_, objective);
+    const std::string whole = (dir_ / "whole").string(), parts = (dir_ / "parts").string();
+    fs::remove_all(whole);
+    fs::remove_all(parts);
+    ASSERT_EQ(kiln("train " + spec.string() + " --out " + whole).code, 0);
+    Result first = kiln("train " + spec.string() + " --out " + parts + " --set train.steps=3");
+    ASSERT_EQ(first.code, 0) << first.out;
+    Result rest = kiln("train " + parts + " --set train.steps=6");
+    ASSERT_EQ(rest.code, 0) << rest.out;
+    EXPECT_NE(rest.out.find("resuming at step 3"), std::string::npos) << rest.out;
+    const std::string a = read(fs::path(whole) / "metrics.jsonl");
+    const std::string b = read(fs::path(parts) / "metrics.jsonl");
+    for (int step = 4; step <= 6; ++step)
+      for (const char* key : {"loss", "grad_norm", "reward", "kl", "entropy"}) {
+        const std::string want = metric_at(a, step, key);
+        ASSERT_FALSE(want.empty()) << key << " at step " << step << "\n" << a;
+        EXPECT_EQ(metric_at(b, step, key), want) << key << " at step " << step;
+      }
+    if (ppo) {
+      const std::string state =
+          read(fs::path(parts) / "checkpoints/step_00000003/state.json");
+      EXPECT_NE(state.find("\"minibatches\""), std::string::npos) << state;
+    }
   }
 }
 
