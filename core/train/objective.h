@@ -37,6 +37,10 @@ class Objective {
   /// Whether the loss is a mean negative log-likelihood per token, so that its exp is a
   /// perplexity the trainer may report. Preference, reward and mixed losses say no.
   virtual bool loss_is_nll() const { return true; }
+  /// Whether the next compute() reads its batch. An RL objective working through the
+  /// minibatches of a rollout does not: the trainer then draws none, so that no prompt is
+  /// skipped, and compute() gets an empty Batch.
+  virtual bool wants_batch() const { return true; }
   /// What the objective carries from one step to the next besides the model and the optimizer
   /// (an RL objective's rollout buffer and its sampler), for checkpoints: null (the default)
   /// when nothing. A resumed run hands it back to load_state(), after prepare().

@@ -200,7 +200,9 @@ StepReport Trainer::train_step() {
   double loss_sum = 0, weight_sum = 0;
   std::map<std::string, double> metric_sums;
   for (int64_t i = 0; i < opts_.grad_accum; ++i) {
-    data::Batch batch = dataset_->next(data::Split::train, opts_.batch, opts_.seq_len);
+    const data::Batch batch = objective_->wants_batch()
+                                  ? dataset_->next(data::Split::train, opts_.batch, opts_.seq_len)
+                                  : data::Batch{};
     nn::ForwardState state;
     state.generator = &generator_;
     LossOutput out;
@@ -216,7 +218,7 @@ StepReport Trainer::train_step() {
       ops::mul(out.loss, w).backward();
     else
       out.loss.backward();
-    r.tokens += batch.inputs.numel();
+    r.tokens += batch.inputs.defined() ? batch.inputs.numel() : out.tokens;
   }
   if (weighted) {
     autograd::NoGrad no_grad;

@@ -10,7 +10,8 @@
 // advantages. The rollout is then cut into `minibatches` parts per epoch (rows shuffled each
 // epoch), and every compute() call returns the loss of the next part: the trainer makes one
 // optimizer step per call (grad_accum > 1 accumulates consecutive parts). While the buffer
-// holds parts the batch compute() is given is not read (its prompts are drawn and dropped).
+// holds parts the objective wants no batch, and the trainer draws none: every prompt drawn is
+// rolled out.
 //
 // Rows are prompt + completion, right-padded; targets are the completion's tokens (EOS
 // included when generated), -100 elsewhere, so the position that predicts completion token j
@@ -134,6 +135,7 @@ class RlObjective : public train::Objective {
   train::LossOutput compute(nn::Model& model, const data::Batch& batch,
                             nn::ForwardState& state) override;
   bool loss_is_nll() const override { return false; }  // a policy-gradient loss
+  bool wants_batch() const override { return queue_.empty(); }  // prompts for a new rollout
   /// The rollout sampler's state and, while minibatches of it are left, the rollout itself
   /// (samples, the minibatches to come, its metrics): a resumed run continues exactly.
   Config state() const override;

@@ -256,8 +256,9 @@ TEST_F(TrainCli, GrpoAndPpoTrainFromPromptsOnARuleReward) {
 }
 
 // An RL run stopped at step 3 and resumed makes steps 4 to 6 as the run that was not stopped
-// does, to the 9 significant digits of the log (every bit of an f32 loss): the checkpoint keeps the rollout sampler and, for ppo (stopped in the
-// middle of its first rollout's minibatches), the rollout itself and the adaptive KL's state.
+// does, to the 9 significant digits of the log (every bit of an f32 loss): the checkpoint keeps
+// the rollout sampler and, for ppo (stopped in the middle of its first rollout's minibatches),
+// the rollout itself and the adaptive KL's state. The prompts data is read once per rollout.
 TEST_F(TrainCli, RlRunsResumeExactlyFromACheckpointMidRollout) {
   for (const std::string& objective : kRlObjectives) {
     const bool ppo = objective.rfind("ppo", 0) == 0;
@@ -284,6 +285,8 @@ TEST_F(TrainCli, RlRunsResumeExactlyFromACheckpointMidRollout) {
       const std::string state =
           read(fs::path(parts) / "checkpoints/step_00000003/state.json");
       EXPECT_NE(state.find("\"minibatches\""), std::string::npos) << state;
+      // One rollout of 2 prompts: steps 2 and 3 trained on it and drew no batch.
+      EXPECT_NE(state.find("\"train\": 2,"), std::string::npos) << state;
     }
   }
 }

@@ -368,10 +368,12 @@ TEST(RlObjective, ServesEpochsTimesMinibatchesStepsPerRollout) {
   grpo.prepare({nullptr, &model, 0});
   const data::Batch b = prompt_batch({{1, 2, 3}, {4, 5, 6}});  // 4 completions a rollout
   // Calls 1-4 use the first rollout (2 epochs x 2 minibatches); call 5 makes the second, and
-  // reports the time spent training on the first.
+  // reports the time spent training on the first. Only calls 1 and 5 want the trainer's batch
+  // (the others are given an empty one).
   for (int call = 1; call <= 5; ++call) {
+    EXPECT_EQ(grpo.wants_batch(), call == 1 || call == 5) << call;
     nn::ForwardState s;
-    train::LossOutput out = grpo.compute(model, b, s);
+    train::LossOutput out = grpo.compute(model, grpo.wants_batch() ? b : data::Batch{}, s);
     EXPECT_EQ(out.metrics.count("time/train_s"), call == 5 ? 1u : 0u) << call;
     EXPECT_EQ(out.metrics.count("time/generate_s"), 1u);
   }
