@@ -1,4 +1,3 @@
-#include "core/ops/batch_invariant.h"
 #include "core/eval/generate_until.h"
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include "core/eval/loglikelihood.h"
 #include "core/eval/request_cache.h"
 #include "core/generation/generate.h"
+#include "core/ops/batch_invariant.h"
 
 namespace kiln::eval {
 

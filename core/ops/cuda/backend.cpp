@@ -1,13 +1,14 @@
 // The CUDA backend's glue: a caching device allocator, copies between the CPU and the device,
 // and the kernel-table entries that turn Tensors into the pointer launchers of kernels/cuda.
 // Built only when KILN_CUDA is on; registered by ops::ensure_kernels_registered().
+#include "core/ops/cuda/backend.h"
+
 #include <algorithm>
 #include <array>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
 
-#include "core/ops/cuda/backend.h"
 #include "core/ops/elementwise_kernels.h"
 #include "core/ops/linalg_kernels.h"
 #include "core/ops/reduce_kernels.h"
