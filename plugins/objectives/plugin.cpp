@@ -253,10 +253,16 @@ void register_rl(Registry& r) {
   head.string("hook", "ln_final.hook_normalized",
               "the hook point whose activation [B, T, d_model] the head reads");
   head.number("init_std", 0.02, "standard deviation of the head's initial weights").min(0);
+  head.optional("value_model", ParamType::component("model"),
+                "a separate trunk for the values, read at the same hook point (TRL's current "
+                "PPO: a critic apart from the policy); default: the policy's own trunk");
   r.add<nn::Model>("model", "value_head", head, [](const Config& c) {
     auto inner = Registry::global().create<nn::Model>(c.at("model"));
+    std::shared_ptr<nn::Model> critic;
+    if (const Config* v = c.find("value_model"); v && !v->is_null())
+      critic = Registry::global().create<nn::Model>(*v);
     return std::make_shared<ValueHead>(inner, c.get<std::string>("hook"),
-                                       c.get<double>("init_std"));
+                                       c.get<double>("init_std"), critic);
   });
 }
 

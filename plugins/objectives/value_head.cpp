@@ -16,12 +16,31 @@ struct Linear1 : nn::Module {
   }
 };
 
+// Runs `m` on the tokens and returns its logits; `h` receives the activation at `hook`.
+Tensor forward_reading(nn::Model& m, const std::string& hook, const Tensor& tokens,
+                       nn::ForwardState& state, Tensor& h) {
+  nn::ScopedHook guard = nn::add_hook(m, hook, [&h](const Tensor& x, const std::string&) {
+    h = x;
+    return x;
+  });
+  Tensor logits = m.forward(tokens, state);
+  KILN_CHECK(h.defined(), "value_head: the model's forward did not pass through '", hook, "'");
+  return logits;
+}
+
 }  // namespace
 
-ValueHead::ValueHead(std::shared_ptr<nn::Model> model, std::string hook, double init_std)
-    : model_(std::move(model)), hook_(std::move(hook)) {
+ValueHead::ValueHead(std::shared_ptr<nn::Model> model, std::string hook, double init_std,
+                     std::shared_ptr<nn::Model> value_model)
+    : model_(std::move(model)), value_model_(std::move(value_model)), hook_(std::move(hook)) {
   KILN_CHECK(model_ != nullptr, "value_head: no model");
   register_module("model", model_);
+  if (value_model_) {
+    KILN_CHECK(value_model_->vocab_size() >= model_->vocab_size(),
+               "value_head: the value model's vocabulary (", value_model_->vocab_size(),
+               ") is smaller than the policy's (", model_->vocab_size(), ")");
+    register_module("value_model", value_model_);
+  }
   {
     autograd::NoGrad no_grad;
     nn::ForwardState state;
@@ -41,16 +60,17 @@ ValueHead::ValueHead(std::shared_ptr<nn::Model> model, std::string hook, double 
 
 Tensor ValueHead::forward(const Tensor& tokens, nn::ForwardState& state) {
   Tensor h;
-  Tensor logits;
-  {
-    nn::ScopedHook guard = nn::add_hook(*model_, hook_, [&h](const Tensor& x, const std::string&) {
-      h = x;
-      return x;
-    });
-    logits = model_->forward(tokens, state);
+  if (!value_model_) {
+    Tensor logits = forward_reading(*model_, hook_, tokens, state, h);
+    hidden_ = h;
+    return logits;
   }
-  KILN_CHECK(h.defined(), "value_head: the model's forward did not pass through '", hook_, "'");
-  hidden_ = h;
+  Tensor logits = model_->forward(tokens, state);
+  if (state.cache == nullptr) {
+    nn::ForwardState value_state = state;  // the same positions and padding
+    forward_reading(*value_model_, hook_, tokens, value_state, h);
+  }
+  hidden_ = h;  // none in cached generation
   return logits;
 }
 

@@ -300,6 +300,53 @@ TEST(PpoObjective, LossGradientsMatchFiniteDifferences) {
   EXPECT_TRUE(rl_gradcheck(model, ppo, s));
 }
 
+// A value model apart from the policy (value_head { value_model = ... }): the logits are the
+// policy's, the values come from the value model, the value loss reaches the value model and
+// not the policy, and ppo's gradients through both match finite differences.
+TEST(PpoObjective, ASeparateValueModelTakesTheValueLossAwayFromThePolicy) {
+  auto inner = std::make_shared<TinyLM>(kVocab, 6, kVocab, 12);
+  auto critic = std::make_shared<TinyLM>(kVocab, 5, kVocab, 14);
+  manual_seed(17);
+  ValueHead model(inner, "hook_final", 0.3, critic);
+  model.to(DType::f64);
+  EXPECT_EQ(model.num_parameters(), inner->num_parameters() + critic->num_parameters() + 5 + 1);
+  int critic_params = 0;
+  for (const auto& [name, p] : model.named_parameters()) critic_params += name.starts_with("value_model.");
+  EXPECT_GT(critic_params, 0);
+
+  const Tensor tokens = from_vector(std::vector<int64_t>{1, 4, 5, 6, 7, 1}, {2, 3});
+  nn::ForwardState st;
+  const Tensor logits = model.forward(tokens, st);
+  nn::ForwardState alone;
+  EXPECT_EQ(logits.to_vector<double>(), inner->forward(tokens, alone).to_vector<double>());
+  ops::sum(model.values()).backward();
+  bool critic_reached = false;
+  for (const auto& [name, p] : model.named_parameters()) {
+    const bool reached = p.grad().defined() && ops::sum(ops::abs(p.grad())).item() > 0;
+    if (name.starts_with("model.")) {
+      EXPECT_FALSE(reached) << name;
+    } else if (name.starts_with("value.")) {
+      EXPECT_TRUE(reached) << name;
+    } else {
+      critic_reached |= reached;
+    }
+  }
+  EXPECT_TRUE(critic_reached);
+  model.zero_grad();
+
+  PpoOptions p;
+  p.cliprange_value = 0.05;
+  p.vf_coef = 0.5;
+  RlOptions o = tiny_rl(4);
+  o.cliprange = 0.05;
+  Ppo ppo(o, p, target_reward());
+  ppo.prepare({nullptr, &model, 2});
+  std::vector<Sample> s = ppo.rollout(model, {{1, 4, 5}, {6, 7, 1}});  // KV-cached generation
+  for (const Sample& x : s) EXPECT_EQ(x.values.size(), x.completion.size());
+  jitter(model, 6, 0.05);
+  EXPECT_TRUE(rl_gradcheck(model, ppo, s));
+}
+
 TEST(PpoObjective, RewardsAreTheKlPenaltyWithTheScoreAtTheLastToken) {
   // gamma = lam = 1 and no whitening: A_t + V_t = the sum of the rewards from t on, so the
   // return of the first token is the score minus kl_coef times the summed KL.
