@@ -7,8 +7,9 @@
 -- "original" and its loss equals the binary entropy of that rate (0.355 at 0.886), here and in
 -- a 4000-step run. A discriminator that knows no more than the generator cannot call a sampled
 -- token replaced: with 12% of tokens replaced that needs the generator to favour it over the
--- data by a factor of about 7. electra_small_generator.lua, with a weaker generator, is the one
--- whose discriminator beats the base rate. Did not change it (300 steps unless said): pre-norm
+-- data by a factor of about 7. electra_small_generator.lua, with a weaker generator and 25%
+-- masking, is the one whose discriminator beats the base rate (with this generator, 25% masking
+-- does it after about 1500 steps). Did not change it (300 steps unless said): pre-norm
 -- blocks (also at 3e-3), 128 rows a step, rates from 3e-4 to 2e-3, ELECTRA's own Adam (betas
 -- 0.9 and 0.999, eps 1e-6, 5e-4; also 1000 steps: within 0.003), lambda = 1, no gradient
 -- clipping, a one-layer generator, generators of 1/2 and 1/8 of the width, masking 25%, rows of
