@@ -279,11 +279,9 @@ TEST(GrpoObjective, LossGradientsMatchFiniteDifferences) {
   }
 }
 
-TEST(PpoObjective, LossGradientsMatchFiniteDifferences) {
-  auto inner = std::make_shared<TinyLM>(kVocab, 6, kVocab, 12);
-  manual_seed(17);  // the head's initialisation draws from the default generator
-  ValueHead model(inner, "hook_final", 0.3);
-  model.to(DType::f64);
+// ppo's loss (clipped policy and value terms) on a KV-cached rollout of two prompts, checked
+// against finite differences after the weights move off the rollout's.
+::testing::AssertionResult ppo_gradcheck(ValueHead& model) {
   PpoOptions p;
   p.cliprange_value = 0.05;
   p.vf_coef = 0.5;
@@ -297,7 +295,15 @@ TEST(PpoObjective, LossGradientsMatchFiniteDifferences) {
     EXPECT_EQ(x.returns.size(), x.completion.size());
   }
   jitter(model, 6, 0.05);
-  EXPECT_TRUE(rl_gradcheck(model, ppo, s));
+  return rl_gradcheck(model, ppo, s);
+}
+
+TEST(PpoObjective, LossGradientsMatchFiniteDifferences) {
+  auto inner = std::make_shared<TinyLM>(kVocab, 6, kVocab, 12);
+  manual_seed(17);  // the head's initialisation draws from the default generator
+  ValueHead model(inner, "hook_final", 0.3);
+  model.to(DType::f64);
+  EXPECT_TRUE(ppo_gradcheck(model));
 }
 
 // A value model apart from the policy (value_head { value_model = ... }): the logits are the
@@ -333,18 +339,7 @@ TEST(PpoObjective, ASeparateValueModelTakesTheValueLossAwayFromThePolicy) {
   }
   EXPECT_TRUE(critic_reached);
   model.zero_grad();
-
-  PpoOptions p;
-  p.cliprange_value = 0.05;
-  p.vf_coef = 0.5;
-  RlOptions o = tiny_rl(4);
-  o.cliprange = 0.05;
-  Ppo ppo(o, p, target_reward());
-  ppo.prepare({nullptr, &model, 2});
-  std::vector<Sample> s = ppo.rollout(model, {{1, 4, 5}, {6, 7, 1}});  // KV-cached generation
-  for (const Sample& x : s) EXPECT_EQ(x.values.size(), x.completion.size());
-  jitter(model, 6, 0.05);
-  EXPECT_TRUE(rl_gradcheck(model, ppo, s));
+  EXPECT_TRUE(ppo_gradcheck(model));
 }
 
 TEST(PpoObjective, RewardsAreTheKlPenaltyWithTheScoreAtTheLastToken) {
