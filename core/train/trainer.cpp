@@ -316,7 +316,8 @@ TrainResult Trainer::run() {
       "  data: ",
       examples > 0 ? str_cat(examples, " train examples, ",
                              dataset_->examples(data::Split::val), " val examples; ", opts_.batch,
-                             " examples", accum, " a step, rows of up to ", opts_.seq_len, " tokens")
+                             " examples", accum, " a step, rows of up to ", opts_.seq_len,
+                             " tokens")
                    : str_cat(millions(int64_t(dataset_->tokens(data::Split::train).size())),
                              " train tokens, ",
                              millions(int64_t(dataset_->tokens(data::Split::val).size())),
